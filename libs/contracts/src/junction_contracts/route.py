@@ -1,0 +1,170 @@
+"""Route schema: what the control plane tells the engine about one client key.
+
+The engine asks `POST /internal/v1/route/resolve` with `{"token_hash": ...}` and
+caches the answer. Provider keys inside are sealed (see `sealing.py`), so a
+route can sit in Redis or a log line without exposing a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, cast
+
+from junction_contracts.errors import ContractError
+
+CONTRACT_VERSION = 1
+
+ProviderType = Literal["openai", "openai-compatible", "anthropic", "gemini"]
+PROVIDER_TYPES: tuple[str, ...] = ("openai", "openai-compatible", "anthropic", "gemini")
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRoute:
+    id: str
+    sealed_key: str
+    weight: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRoute:
+    id: str
+    name: str
+    type: ProviderType
+    base_url: str
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRoute:
+    id: str
+    provider: ProviderRoute
+    upstream_model: str
+    priority: int = 0
+    weight: int = 1
+    credentials: tuple[CredentialRoute, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """Prices in USD per million tokens."""
+
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cached_input_per_mtok: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    name: str
+    deployments: tuple[DeploymentRoute, ...]
+    pricing: Pricing = field(default_factory=Pricing)
+    owned_by: str = "junction"
+    created: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRoute:
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str
+    revoked: bool = False
+    expires_at: float | None = None  # unix seconds
+    allowed_models: tuple[str, ...] | None = None  # None: every model of the tenant
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    token: TokenRoute
+    models: tuple[ModelRoute, ...]
+    version: int = CONTRACT_VERSION
+    issued_at: float = 0.0
+
+    def model(self, name: str) -> ModelRoute | None:
+        """The model route called `name`, if this key may see it."""
+        for m in self.models:
+            if m.name == name:
+                return m
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Route:
+        """Parse a resolve answer; raise ContractError on any mismatch."""
+        try:
+            if not isinstance(data, dict):
+                raise ContractError("route must be an object")
+            version = int(data.get("version", 0))
+            if version != CONTRACT_VERSION:
+                raise ContractError(f"route version {version} is not {CONTRACT_VERSION}")
+            t = data["token"]
+            token = TokenRoute(
+                id=str(t["id"]),
+                tenant_id=str(t["tenant_id"]),
+                name=str(t["name"]),
+                prefix=str(t["prefix"]),
+                revoked=bool(t.get("revoked", False)),
+                expires_at=None if t.get("expires_at") is None else float(t["expires_at"]),
+                allowed_models=(
+                    None
+                    if t.get("allowed_models") is None
+                    else tuple(str(m) for m in t["allowed_models"])
+                ),
+                rpm=None if t.get("rpm") is None else int(t["rpm"]),
+                tpm=None if t.get("tpm") is None else int(t["tpm"]),
+            )
+            models = tuple(_model_from_dict(m) for m in data["models"])
+            return cls(
+                token=token,
+                models=models,
+                version=version,
+                issued_at=float(data.get("issued_at", 0.0)),
+            )
+        except ContractError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ContractError(f"malformed route: {exc!r}") from exc
+
+
+def _model_from_dict(m: dict[str, Any]) -> ModelRoute:
+    p = m.get("pricing") or {}
+    return ModelRoute(
+        name=str(m["name"]),
+        deployments=tuple(_deployment_from_dict(d) for d in m["deployments"]),
+        pricing=Pricing(
+            input_per_mtok=float(p.get("input_per_mtok", 0.0)),
+            output_per_mtok=float(p.get("output_per_mtok", 0.0)),
+            cached_input_per_mtok=float(p.get("cached_input_per_mtok", 0.0)),
+        ),
+        owned_by=str(m.get("owned_by", "junction")),
+        created=int(m.get("created", 0)),
+    )
+
+
+def _deployment_from_dict(d: dict[str, Any]) -> DeploymentRoute:
+    p = d["provider"]
+    ptype = str(p["type"])
+    if ptype not in PROVIDER_TYPES:
+        raise ContractError(f"unknown provider type {ptype!r}")
+    return DeploymentRoute(
+        id=str(d["id"]),
+        provider=ProviderRoute(
+            id=str(p["id"]),
+            name=str(p["name"]),
+            type=cast(ProviderType, ptype),
+            base_url=str(p["base_url"]),
+            extra_headers={str(k): str(v) for k, v in (p.get("extra_headers") or {}).items()},
+        ),
+        upstream_model=str(d["upstream_model"]),
+        priority=int(d.get("priority", 0)),
+        weight=int(d.get("weight", 1)),
+        credentials=tuple(
+            CredentialRoute(id=str(c["id"]), sealed_key=str(c["sealed_key"]),
+                            weight=int(c.get("weight", 1)))
+            for c in d.get("credentials", [])
+        ),
+    )
