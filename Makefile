@@ -1,0 +1,37 @@
+# Junction — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY_SRC := libs services tests deploy
+
+.PHONY: run test check bench setup uv caddy browser lint-imports clean
+
+run: setup caddy ## start mock LLM + control + engine + Caddy on :8080
+	$(UV) run --no-sync python deploy/local/run.py
+
+test: setup caddy ## the whole suite (SQLite always; PostgreSQL and Redis where reachable)
+	$(UV) run --no-sync pytest
+
+check: setup ## ruff, mypy (strict) and the import contracts
+	$(UV) run --no-sync ruff check $(PY_SRC)
+	$(UV) run --no-sync ruff format --check $(PY_SRC)
+	$(UV) run --no-sync mypy
+	$(UV) run --no-sync lint-imports
+
+bench: setup caddy ## benchmarks (ratios measured in one run)
+	$(UV) run --no-sync python -m tests.bench
+
+setup: uv
+	$(UV) sync --all-packages --locked
+
+uv:
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || \
+		python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+
+caddy:
+	@command -v caddy >/dev/null 2>&1 || { \
+		echo "installing caddy from Debian's packages"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq caddy; }
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,127 @@
+"""`make run`: the whole gateway on one machine, on the embedded defaults.
+
+Starts the mock LLM, the control plane, one engine and Caddy; applies the
+demo file; prints how to call it. Ctrl-C stops every process it started.
+A second run reuses ./var (database, master key, internal secret, demo token).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = Path(os.environ.get("JUNCTION_VAR_DIR", ROOT / "var")).resolve()
+PUBLIC_PORT = int(os.environ.get("JUNCTION_PUBLIC_PORT", "8080"))
+MOCK_PORT = 8100
+
+
+def _secret_file(name: str, make: str) -> str:
+    path = VAR / name
+    if not path.exists():
+        path.write_text(make + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _wait(url: str, what: str, procs: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                sys.exit(f"make run: a process exited early while waiting for {what}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - local URL
+                if resp.status < 500:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    sys.exit(f"make run: {what} did not come up at {url}")
+
+
+def main() -> None:
+    VAR.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("JUNCTION_VAR_DIR", str(VAR))
+    env["JUNCTION_DEMO_TOKEN"] = _secret_file("demo.token", "jk-demo-" + secrets.token_urlsafe(24))
+    env["JUNCTION_MOCK_KEY"] = _secret_file("mock.key", "mock-" + secrets.token_urlsafe(16))
+    bin_dir = Path(sys.executable).parent
+
+    def tool(name: str) -> str:
+        return str(bin_dir / name)
+
+    subprocess.run([tool("junction-control"), "migrate"], env=env, check=True, cwd=ROOT)
+    subprocess.run([tool("junction-control"), "apply", "-f", str(ROOT / "deploy/local/junction.yaml")],
+                   env=env, check=True, cwd=ROOT)
+
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*cmd: str) -> None:
+        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))  # noqa: S603 - our own tools
+
+    try:
+        start(tool("junction-mockllm"), "--port", str(MOCK_PORT), "--api-key", env["JUNCTION_MOCK_KEY"])
+        start(tool("junction-control"), "serve")
+        _wait(f"http://127.0.0.1:{MOCK_PORT}/_mock/health", "the mock LLM", procs)
+        _wait("http://127.0.0.1:8082/healthz", "the control plane", procs)
+        start(tool("junction-engine"))
+        _wait("http://127.0.0.1:8090/healthz", "the engine", procs)
+        caddy = shutil.which("caddy")
+        if caddy is None:
+            sys.exit("make run: caddy is not installed (apt-get install caddy)")
+        start(caddy, "run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile")
+        _wait(f"http://127.0.0.1:{PUBLIC_PORT}/", "Caddy", procs)
+        _banner(env["JUNCTION_DEMO_TOKEN"])
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("make run: a process stopped; shutting the rest down", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping…")
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _banner(token: str) -> None:
+    base = f"http://127.0.0.1:{PUBLIC_PORT}"
+    print(f"""
+Junction is running at {base}
+  OpenAI-compatible API  {base}/v1
+  admin API              {base}/api/v1
+  demo token             {token}
+
+curl:
+  curl -s {base}/v1/chat/completions -H "Authorization: Bearer {token}" \\
+    -H "Content-Type: application/json" \\
+    -d '{{"model": "demo", "messages": [{{"role": "user", "content": "Hello"}}]}}'
+
+Python (pip install openai):
+  from openai import OpenAI
+  client = OpenAI(base_url="{base}/v1", api_key="{token}")
+  reply = client.chat.completions.create(model="demo", messages=[{{"role": "user", "content": "Hello"}}])
+  print(reply.choices[0].message.content)
+  for chunk in client.chat.completions.create(model="demo", stream=True,
+                                              messages=[{{"role": "user", "content": "Hello"}}]):
+      print(chunk.choices[0].delta.content or "", end="", flush=True)
+
+Ctrl-C stops everything.
+""", flush=True)
+
+
+if __name__ == "__main__":
+    main()

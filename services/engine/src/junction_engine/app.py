@@ -1,0 +1,106 @@
+"""The engine's app factory: every dependency is built here or handed in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from junction_contracts.sealing import derive_sealing_key
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from junction_engine import endpoints
+from junction_engine.calls import CallRecord
+from junction_engine.control_client import ControlClient
+from junction_engine.errors import GatewayError
+from junction_engine.forwarding import Forwarder
+from junction_engine.metrics import EngineMetrics
+from junction_engine.providers import Protocol
+from junction_engine.responses import error_response
+from junction_engine.route_cache import RouteCache
+from junction_engine.routing import HealthBoard
+from junction_engine.settings import EngineSettings
+from junction_engine.upstream import create_control_http, create_upstream_client
+
+log = logging.getLogger("junction.engine")
+
+
+def _protocol_of_path(request: Request) -> Protocol:
+    path = request.url.path
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1beta/"):
+        return "gemini"
+    return "openai"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = {404: f"no route for {request.method} {request.url.path}",
+               405: f"{request.method} is not allowed on {request.url.path}"}.get(
+        exc.status_code, str(exc.detail))
+    err = GatewayError(message, status=exc.status_code, code=code)
+    return error_response(_protocol_of_path(request), err)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The last line of defence: log the trace here, never send it to the client.
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    err = GatewayError("the gateway failed to handle this request", status=500,
+                       code="internal_error")
+    return error_response(_protocol_of_path(request), err)
+
+
+def create_app(
+    settings: EngineSettings,
+    *,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+    control_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """Build an engine. Tests hand in transports to reach in-process apps."""
+    upstream = create_upstream_client(settings, transport=upstream_transport)
+    control_http = create_control_http(settings, transport=control_transport)
+    control = ControlClient(control_http, settings.control_url, settings.internal_secret)
+    routes = RouteCache(control.resolve, ttl=settings.route_ttl_seconds,
+                        max_stale=settings.route_max_stale_seconds,
+                        unknown_ttl=settings.unknown_key_ttl_seconds,
+                        maxsize=settings.route_cache_size)
+    metrics = EngineMetrics()
+    board = HealthBoard(cooldown=settings.cooldown_seconds)
+
+    def record(rec: CallRecord) -> None:
+        metrics.observe(rec)
+
+    forwarder = Forwarder(upstream, board, settings,
+                          derive_sealing_key(settings.internal_secret), record)
+    engine = endpoints.Engine(settings=settings, routes=routes, forwarder=forwarder,
+                              metrics=metrics, control=control)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await upstream.aclose()
+            await control_http.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", endpoints.chat_completions, methods=["POST"]),
+            Route("/v1/messages", endpoints.messages, methods=["POST"]),
+            Route("/v1/models", endpoints.list_models, methods=["GET"]),
+            Route("/healthz", endpoints.healthz, methods=["GET"]),
+            Route("/readyz", endpoints.readyz, methods=["GET"]),
+            Route("/metrics", endpoints.metrics, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    return app

@@ -1,0 +1,87 @@
+"""What one client call is, and what is recorded when it ends."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from junction_contracts import ModelRoute, Route
+from junction_protocols.usage import Usage
+
+from junction_engine.json_body import JsonBody
+from junction_engine.providers import Protocol
+
+
+@dataclass(slots=True)
+class ChatCall:
+    """A chat request, parsed once, on its way to a provider."""
+
+    client: Protocol
+    route: Route
+    model: ModelRoute
+    body: JsonBody
+    stream: bool
+    #: the client asked for a usage chunk in its stream (OpenAI `stream_options`)
+    include_usage: bool = False
+    #: headers passed on when the provider speaks the client's protocol (e.g. anthropic-beta)
+    passthrough_headers: dict[str, str] = field(default_factory=dict)
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def public_model(self) -> str:
+        return self.model.name
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """The outcome of one call, for metrics and telemetry."""
+
+    call_id: str
+    token_id: str
+    tenant_id: str
+    model: str
+    client_protocol: Protocol
+    stream: bool
+    status: str  # success | failed | cancelled
+    started_at: float
+    latency_ms: float
+    ttft_ms: float | None = None
+    deployment_id: str | None = None
+    provider_id: str | None = None
+    credential_id: str | None = None
+    attempts: int = 0
+    http_status: int = 200
+    error_code: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+Recorder = Callable[[CallRecord], None]
+
+
+def record_for(call: ChatCall, *, status: str, http_status: int, attempts: int,
+               error_code: str | None = None, usage: Usage | None = None,
+               ttft_ms: float | None = None, deployment_id: str | None = None,
+               provider_id: str | None = None, credential_id: str | None = None) -> CallRecord:
+    return CallRecord(
+        call_id=call.call_id,
+        token_id=call.route.token.id,
+        tenant_id=call.route.token.tenant_id,
+        model=call.public_model,
+        client_protocol=call.client,
+        stream=call.stream,
+        status=status,
+        started_at=call.started_at,
+        latency_ms=(time.monotonic() - call.started) * 1000,
+        ttft_ms=ttft_ms,
+        deployment_id=deployment_id,
+        provider_id=provider_id,
+        credential_id=credential_id,
+        attempts=attempts,
+        http_status=http_status,
+        error_code=error_code,
+        usage=usage or Usage(),
+    )

@@ -1,0 +1,50 @@
+"""Signed calls from the engine to the control plane's internal API."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from junction_contracts import ContractError, Route
+from junction_contracts.signing import sign
+
+RESOLVE_PATH = "/internal/v1/route/resolve"
+
+
+class ControlError(Exception):
+    """The control plane could not answer (down, timed out, or answered nonsense)."""
+
+
+class ControlClient:
+    """Resolves key hashes to routes; the only place that talks to the control plane."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, secret: bytes) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._secret = secret
+
+    async def resolve(self, token_hash: str) -> Route | None:
+        """The route of a key, or None when the control plane does not know the key."""
+        body = json.dumps({"token_hash": token_hash}, separators=(",", ":")).encode()
+        headers = {"content-type": "application/json"}
+        headers.update(sign(self._secret, "POST", RESOLVE_PATH, body))
+        try:
+            resp = await self._http.post(self._base_url + RESOLVE_PATH, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ControlError(f"control plane unreachable: {type(exc).__name__}") from exc
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise ControlError(f"control plane answered {resp.status_code}")
+        try:
+            return Route.from_dict(resp.json())
+        except (ValueError, ContractError) as exc:
+            raise ControlError(f"control plane sent a malformed route: {exc}") from exc
+
+    async def ready(self) -> bool:
+        """Whether the control plane answers its health check."""
+        try:
+            resp = await self._http.get(self._base_url + "/healthz")
+        except httpx.HTTPError:
+            return False
+        return resp.status_code == 200

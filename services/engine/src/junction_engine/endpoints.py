@@ -1,0 +1,185 @@
+"""HTTP handlers of the engine: thin, each one parse -> authorize -> forward."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from junction_contracts import Route
+from starlette.requests import Request
+from starlette.responses import Response
+
+from junction_engine.calls import ChatCall
+from junction_engine.control_client import ControlClient
+from junction_engine.client_keys import hash_key, read_key
+from junction_engine.errors import BadRequest, GatewayError, PayloadTooLarge, Unauthorized
+from junction_engine.forwarding import Forwarder
+from junction_engine.json_body import JsonBody, parse_object
+from junction_engine.metrics import EngineMetrics
+from junction_engine.policy import check_token, pick_model, visible_models
+from junction_engine.providers import Protocol
+from junction_engine.responses import error_response, json_response
+from junction_engine.route_cache import RouteCache
+from junction_engine.settings import EngineSettings
+
+_PASSED_ON_ANTHROPIC = ("anthropic-beta", "anthropic-version")
+
+
+@dataclass(slots=True)
+class Engine:
+    """Everything the handlers need, built by the app factory."""
+
+    settings: EngineSettings
+    routes: RouteCache
+    forwarder: Forwarder
+    metrics: EngineMetrics
+    control: ControlClient
+
+    async def authorize(self, request: Request) -> Route:
+        key = read_key(request)
+        if key is None:
+            raise Unauthorized("no API key: send it as 'Authorization: Bearer <key>' "
+                               "or 'x-api-key: <key>'", code="missing_api_key")
+        route = await self.routes.get(hash_key(key))
+        if route is None:
+            raise Unauthorized("the API key is not valid", code="invalid_api_key")
+        check_token(route)
+        return route
+
+    async def read_json(self, request: Request) -> JsonBody:
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"the request body is over the {limit} byte limit")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"the request body is over the {limit} byte limit")
+        if not body:
+            raise BadRequest("the request body is empty; send a JSON object")
+        return parse_object(bytes(body))
+
+    def refuse(self, protocol: Protocol, err: GatewayError) -> Response:
+        self.metrics.refusals.labels(err.code).inc()
+        return error_response(protocol, err)
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _require_model(data: dict[str, Any]) -> str:
+    model = data.get("model")
+    if model is None:
+        raise BadRequest("you must provide a model parameter", param="model", code="missing_model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("'model' must be a non-empty string", param="model",
+                         code="invalid_model")
+    return model
+
+
+def _require_list(data: dict[str, Any], field: str) -> None:
+    value = data.get(field)
+    if value is None:
+        raise BadRequest(f"'{field}' is a required property", param=field,
+                         code=f"missing_{field}")
+    if not isinstance(value, list) or not value:
+        raise BadRequest(f"'{field}' must be a non-empty array", param=field,
+                         code=f"invalid_{field}")
+
+
+def _stream_flag(data: dict[str, Any]) -> bool:
+    stream = data.get("stream", False)
+    if stream is None:
+        return False
+    if not isinstance(stream, bool):
+        raise BadRequest("'stream' must be a boolean", param="stream", code="invalid_stream")
+    return stream
+
+
+async def chat_completions(request: Request) -> Response:
+    """OpenAI `POST /v1/chat/completions`."""
+    engine = _engine(request)
+    try:
+        route = await engine.authorize(request)
+        body = await engine.read_json(request)
+        model_name = _require_model(body.data)
+        _require_list(body.data, "messages")
+        stream = _stream_flag(body.data)
+        options = body.data.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        call = ChatCall(client="openai", route=route, model=pick_model(route, model_name),
+                        body=body, stream=stream, include_usage=include_usage)
+        return await engine.forwarder.chat(call)
+    except GatewayError as err:
+        return engine.refuse("openai", err)
+
+
+async def messages(request: Request) -> Response:
+    """Anthropic `POST /v1/messages`."""
+    engine = _engine(request)
+    try:
+        route = await engine.authorize(request)
+        body = await engine.read_json(request)
+        model_name = _require_model(body.data)
+        _require_list(body.data, "messages")
+        stream = _stream_flag(body.data)
+        passed = {h: v for h in _PASSED_ON_ANTHROPIC if (v := request.headers.get(h))}
+        call = ChatCall(client="anthropic", route=route, model=pick_model(route, model_name),
+                        body=body, stream=stream, include_usage=True,
+                        passthrough_headers=passed)
+        return await engine.forwarder.chat(call)
+    except GatewayError as err:
+        return engine.refuse("anthropic", err)
+
+
+async def list_models(request: Request) -> Response:
+    """`GET /v1/models`: OpenAI's list shape, or Anthropic's when the caller speaks it."""
+    engine = _engine(request)
+    anthropic = "anthropic-version" in request.headers
+    protocol: Protocol = "anthropic" if anthropic else "openai"
+    try:
+        route = await engine.authorize(request)
+    except GatewayError as err:
+        return engine.refuse(protocol, err)
+    models = visible_models(route)
+    if anthropic:
+        data = [{"type": "model", "id": m.name, "display_name": m.name,
+                 "created_at": _rfc3339(m.created)} for m in models]
+        return json_response({"data": data, "has_more": False,
+                              "first_id": data[0]["id"] if data else None,
+                              "last_id": data[-1]["id"] if data else None})
+    return json_response({"object": "list", "data": [
+        {"id": m.name, "object": "model", "created": m.created, "owned_by": m.owned_by}
+        for m in models]})
+
+
+def _rfc3339(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when the control plane answers, or when cached routes can carry an outage.
+
+    Pulling every replica out of rotation because the control plane is down
+    would turn its outage into a full one; known keys still work from cache.
+    """
+    engine = _engine(request)
+    control = await engine.control.ready()
+    ready = control or engine.routes.size > 0
+    return json_response(
+        {"status": "ready" if control else ("degraded" if ready else "unavailable"),
+         "control_plane": control, "cached_routes": engine.routes.size},
+        status=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    engine = _engine(request)
+    return Response(engine.metrics.render(), media_type=engine.metrics.content_type)

@@ -1,0 +1,112 @@
+"""Reading a JSON request body once, keeping its bytes.
+
+Same-protocol requests go upstream as the client sent them. The only change
+routing may need is the `model` member, so we record where each top-level
+member's value lies and splice a new value in without re-encoding the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import Any
+
+from junction_engine.errors import BadRequest
+
+_DECODER = json.JSONDecoder()
+_WS = " \t\n\r"
+
+
+@dataclass(frozen=True, slots=True)
+class JsonBody:
+    """A decoded top-level JSON object plus the text span of each member value."""
+
+    raw: bytes
+    text: str
+    data: dict[str, Any]
+    spans: dict[str, tuple[int, int]]
+
+    def with_members(self, updates: dict[str, Any]) -> bytes:
+        """The original bytes with some top-level values replaced (or appended)."""
+        if not updates:
+            return self.raw
+        text = self.text
+        replaced = sorted(
+            ((self.spans[k], v) for k, v in updates.items() if k in self.spans),
+            key=lambda item: item[0][0],
+            reverse=True,
+        )
+        for (start, end), value in replaced:
+            text = text[:start] + _encode(value) + text[end:]
+        added = [f"{json.dumps(k)}:{_encode(v)}" for k, v in updates.items() if k not in self.spans]
+        if added:
+            head = text.rstrip(_WS)[:-1].rstrip(_WS)  # drop the closing brace
+            sep = "," if self.data else ""
+            text = head + sep + ",".join(added) + "}"
+        return text.encode()
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _WS:
+        i += 1
+    return i
+
+
+def parse_object(body: bytes) -> JsonBody:
+    """Decode `body` as one JSON object; raise BadRequest with a clear message otherwise."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not valid UTF-8") from None
+    try:
+        parsed = _scan(text)
+    except (ValueError, IndexError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {_reason(exc)}") from None
+    return JsonBody(raw=body, text=parsed.text, data=parsed.data, spans=parsed.spans)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+    return str(exc) or "unexpected end of input"
+
+
+def _scan(text: str) -> JsonBody:
+    i = _skip(text, 0)
+    if i < len(text) and text[i] == "\ufeff":
+        i = _skip(text, i + 1)
+    if i >= len(text) or text[i] != "{":
+        raise ValueError("the body must be a JSON object")
+    data: dict[str, Any] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    i = _skip(text, i + 1)
+    if i < len(text) and text[i] == "}":
+        end = i + 1
+    else:
+        while True:
+            if i >= len(text) or text[i] != '"':
+                raise ValueError("expected a member name")
+            key, i = scanstring(text, i + 1, True)
+            i = _skip(text, i)
+            if i >= len(text) or text[i] != ":":
+                raise ValueError("expected ':' after a member name")
+            i = _skip(text, i + 1)
+            value, end_value = _DECODER.raw_decode(text, i)
+            data[key] = value
+            spans[key] = (i, end_value)
+            i = _skip(text, end_value)
+            if i < len(text) and text[i] == ",":
+                i = _skip(text, i + 1)
+                continue
+            if i < len(text) and text[i] == "}":
+                end = i + 1
+                break
+            raise ValueError("expected ',' or '}' in the object")
+    if _skip(text, end) != len(text):
+        raise ValueError("extra data after the JSON object")
+    return JsonBody(raw=text.encode(), text=text, data=data, spans=spans)

@@ -1,0 +1,116 @@
+"""Route lookup by key hash: in-process TTL cache in front of the control plane.
+
+- A hit does no I/O. An entry is fresh for `ttl` seconds; then the next
+  request refreshes it. (A hard age, not a sliding one: a busy key must still
+  see its revocation within `ttl`.)
+- Concurrent misses for one key share one control call (single flight).
+- If the control plane fails, the last known route is served for up to
+  `max_stale` seconds (stale-if-error); a key never seen before gets
+  ControlUnavailable (503), never a 500.
+- Unknown keys are remembered briefly so a flood of bad keys cannot hammer
+  the control plane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cachetools import LRUCache, TTLCache
+from junction_contracts import Route
+
+from junction_engine.control_client import ControlError
+from junction_engine.errors import ControlUnavailable
+
+log = logging.getLogger("junction.engine.routes")
+
+Resolver = Callable[[str], Awaitable[Route | None]]
+
+
+@dataclass(slots=True)
+class _Entry:
+    route: Route
+    fetched_at: float
+
+
+class RouteCache:
+    def __init__(
+        self,
+        resolver: Resolver,
+        *,
+        ttl: float = 30.0,
+        max_stale: float = 900.0,
+        unknown_ttl: float = 5.0,
+        maxsize: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._resolve = resolver
+        self._ttl = ttl
+        self._max_stale = max_stale
+        self._clock = clock
+        self._fresh: LRUCache[str, _Entry] = LRUCache(maxsize=maxsize)
+        self._unknown: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=unknown_ttl, timer=clock)
+        self._inflight: dict[str, asyncio.Task[Route | None]] = {}
+        self.control_calls = 0
+        self.stale_served = 0
+
+    async def get(self, token_hash: str) -> Route | None:
+        """The route for a key hash, or None if the key is unknown."""
+        entry = self._fresh.get(token_hash)
+        now = self._clock()
+        if entry is not None and now - entry.fetched_at < self._ttl:
+            return entry.route
+        if token_hash in self._unknown:
+            return None
+        return await self._refresh(token_hash)
+
+    @property
+    def size(self) -> int:
+        return len(self._fresh)
+
+    def invalidate(self, token_hash: str) -> None:
+        """Forget a key (e.g. after a revocation notice)."""
+        self._fresh.pop(token_hash, None)
+        self._unknown.pop(token_hash, None)
+
+    async def _refresh(self, token_hash: str) -> Route | None:
+        # The fetch runs as its own task: a caller that goes away (client
+        # disconnect) does not cancel the lookup the other callers wait on.
+        task = self._inflight.get(token_hash)
+        if task is None:
+            task = asyncio.create_task(self._fetch(token_hash))
+            self._inflight[token_hash] = task
+            task.add_done_callback(self._settled(token_hash))
+        return await asyncio.shield(task)
+
+    def _settled(self, token_hash: str) -> Callable[[asyncio.Task[Route | None]], None]:
+        def done(task: asyncio.Task[Route | None]) -> None:
+            self._inflight.pop(token_hash, None)
+            if not task.cancelled():
+                task.exception()  # retrieved here so an unawaited failure is not logged twice
+
+        return done
+
+    async def _fetch(self, token_hash: str) -> Route | None:
+        self.control_calls += 1
+        try:
+            route = await self._resolve(token_hash)
+        except ControlError as exc:
+            entry = self._fresh.get(token_hash)
+            if entry is not None and self._clock() - entry.fetched_at < self._max_stale:
+                self.stale_served += 1
+                log.warning("control plane failed (%s); serving a stale route", exc)
+                return entry.route
+            log.error("control plane failed (%s) and no route is cached", exc)
+            raise ControlUnavailable(
+                "the gateway cannot verify this key right now; retry shortly"
+            ) from exc
+        if route is None:
+            self._fresh.pop(token_hash, None)
+            self._unknown[token_hash] = True
+            return None
+        self._fresh[token_hash] = _Entry(route=route, fetched_at=self._clock())
+        return route

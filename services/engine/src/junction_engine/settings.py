@@ -1,0 +1,117 @@
+"""Engine settings: one frozen object, read once from the environment by the app factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A missing or unsafe setting; the process refuses to start."""
+
+
+def load_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Parse a `.env` file (KEY=VALUE, `#` comments, optional quotes); missing file: {}."""
+    p = Path(path)
+    if not p.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for raw in p.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def decode_secret(text: str) -> bytes:
+    """The internal secret is the UTF-8 of its text, whitespace stripped, 32 bytes or more.
+
+    Both planes read it the same way, from JUNCTION_INTERNAL_SECRET or
+    `<var_dir>/internal.key` (written by the control plane on first start).
+    """
+    secret = text.strip().encode()
+    if len(secret) < 32:
+        raise SettingsError("the internal secret must be at least 32 bytes")
+    return secret
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    host: str = "127.0.0.1"
+    port: int = 8090
+    control_url: str = "http://127.0.0.1:8082"
+    internal_secret: bytes = b""
+    redis_url: str | None = None
+    route_ttl_seconds: float = 30.0
+    route_max_stale_seconds: float = 900.0
+    unknown_key_ttl_seconds: float = 5.0
+    route_cache_size: int = 100_000
+    max_body_bytes: int = 8 * 1024 * 1024
+    connect_timeout: float = 5.0
+    first_byte_timeout: float = 120.0
+    idle_timeout: float = 120.0
+    total_timeout: float = 900.0
+    max_attempts: int = 4
+    cooldown_seconds: float = 30.0
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        env_file: str | os.PathLike[str] | None = ".env",
+    ) -> EngineSettings:
+        """Build settings from `JUNCTION_*` variables (process env wins over the `.env` file)."""
+        env: dict[str, str] = dict(load_env_file(env_file)) if env_file else {}
+        env.update(os.environ if environ is None else environ)
+
+        def get(name: str, default: str) -> str:
+            return env.get(f"JUNCTION_{name}", default)
+
+        def number(name: str, default: float) -> float:
+            raw = get(name, str(default))
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"JUNCTION_{name} must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise SettingsError(f"JUNCTION_{name} must be positive")
+            return value
+
+        var_dir = Path(get("VAR_DIR", "./var"))
+        secret_text = env.get("JUNCTION_INTERNAL_SECRET")
+        if secret_text is None:
+            key_file = var_dir / "internal.key"
+            if not key_file.is_file():
+                raise SettingsError(
+                    f"no internal secret: set JUNCTION_INTERNAL_SECRET or start the control "
+                    f"plane once so that it writes {key_file}"
+                )
+            secret_text = key_file.read_text(encoding="utf-8")
+        return cls(
+            host=get("ENGINE_HOST", "127.0.0.1"),
+            port=int(number("ENGINE_PORT", 8090)),
+            control_url=get("CONTROL_URL", "http://127.0.0.1:8082").rstrip("/"),
+            internal_secret=decode_secret(secret_text),
+            redis_url=env.get("JUNCTION_REDIS_URL") or None,
+            route_ttl_seconds=number("ROUTE_TTL_SECONDS", 30.0),
+            route_max_stale_seconds=number("ROUTE_MAX_STALE_SECONDS", 900.0),
+            unknown_key_ttl_seconds=number("UNKNOWN_KEY_TTL_SECONDS", 5.0),
+            max_body_bytes=int(number("MAX_BODY_BYTES", 8 * 1024 * 1024)),
+            connect_timeout=number("CONNECT_TIMEOUT", 5.0),
+            first_byte_timeout=number("FIRST_BYTE_TIMEOUT", 120.0),
+            idle_timeout=number("IDLE_TIMEOUT", 120.0),
+            total_timeout=number("TOTAL_TIMEOUT", 900.0),
+            max_attempts=int(number("MAX_ATTEMPTS", 4)),
+            cooldown_seconds=number("COOLDOWN_SECONDS", 30.0),
+            log_level=get("LOG_LEVEL", "info").lower(),
+        )

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from junction_engine.errors import BadRequest
+from junction_engine.json_body import parse_object
+
+
+def test_model_rewrite_keeps_every_other_byte() -> None:
+    raw = b'{ "model" : "public",\n  "messages": [{"role":"user","content":"h\\u00e9"}], "x": 1.50 }'
+    body = parse_object(raw)
+    out = body.with_members({"model": "upstream-name"})
+    assert out == raw.replace(b'"public"', b'"upstream-name"')
+
+
+def test_no_change_returns_the_original_bytes() -> None:
+    raw = b'{"model":"m","n":1e3}'
+    assert parse_object(raw).with_members({}) is raw
+
+
+def test_missing_member_is_appended() -> None:
+    body = parse_object(b'{"model":"m","stream":true}')
+    out = json.loads(body.with_members({"stream_options": {"include_usage": True}, "model": "u"}))
+    assert out == {"model": "u", "stream": True, "stream_options": {"include_usage": True}}
+
+
+def test_nested_model_fields_are_left_alone() -> None:
+    body = parse_object(b'{"tools":[{"model":"inner"}],"model":"outer"}')
+    out = json.loads(body.with_members({"model": "new"}))
+    assert out["tools"][0]["model"] == "inner"
+    assert out["model"] == "new"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "must be a JSON object"),
+        (b"[1,2]", "must be a JSON object"),
+        (b'{"model": }', "Expecting value"),
+        (b'{"model": "m"} trailing', "extra data"),
+        (b'{"model": "m",}', "expected a member name"),
+        (b"\xff\xfe", "not valid UTF-8"),
+    ],
+)
+def test_malformed_bodies_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_object(raw)
+    assert reason in info.value.message
+    assert info.value.status == 400
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6), st.text(max_size=10))
+def test_parse_agrees_with_json_and_splices_any_object(data: dict[str, object], new: str) -> None:
+    raw = json.dumps(data, ensure_ascii=False, indent=1).encode()
+    body = parse_object(raw)
+    assert body.data == json.loads(raw)
+    assert json.loads(body.with_members({"model": new})) == {**data, "model": new}

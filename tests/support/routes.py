@@ -1,0 +1,91 @@
+"""Building routes by hand, for engine tests that run with no control plane."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+
+import httpx
+from junction_contracts import (
+    CredentialRoute,
+    DeploymentRoute,
+    ModelRoute,
+    ProviderRoute,
+    Route,
+    TokenRoute,
+)
+from junction_contracts.sealing import derive_sealing_key, seal
+from junction_contracts.signing import SignatureVerifier
+
+SECRET = secrets.token_urlsafe(48).encode()
+
+
+def deployment(
+    upstream_model: str,
+    *,
+    key: str,
+    base_url: str = "http://mock/v1",
+    ptype: str = "openai",
+    priority: int = 0,
+    weight: int = 1,
+    id: str | None = None,
+    secret: bytes = SECRET,
+) -> DeploymentRoute:
+    dep_id = id or f"dep-{upstream_model}-{priority}"
+    cred_id = f"cred-{dep_id}"
+    sealed = seal(derive_sealing_key(secret), key, context=cred_id)
+    return DeploymentRoute(
+        id=dep_id,
+        provider=ProviderRoute(id=f"prov-{ptype}", name=f"mock-{ptype}", type=ptype,  # type: ignore[arg-type]
+                               base_url=base_url),
+        upstream_model=upstream_model,
+        priority=priority,
+        weight=weight,
+        credentials=(CredentialRoute(id=cred_id, sealed_key=sealed),),
+    )
+
+
+def route(*models: ModelRoute, allowed: tuple[str, ...] | None = None, revoked: bool = False,
+          expires_at: float | None = None) -> Route:
+    return Route(
+        token=TokenRoute(id="tok-1", tenant_id="ten-1", name="test", prefix="jk-test",
+                         revoked=revoked, expires_at=expires_at, allowed_models=allowed),
+        models=models,
+        issued_at=time.time(),
+    )
+
+
+class FakeControl:
+    """A control plane answered by a MockTransport handler: key hash -> route.
+
+    It checks the engine's signatures with the real verifier, so a test using
+    it also pins that the engine signs every call.
+    """
+
+    def __init__(self, routes: dict[str, Route], secret: bytes = SECRET) -> None:
+        self.routes = routes
+        self.calls = 0
+        self.down = False
+        self._verifier = SignatureVerifier(secret)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._handle)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("control plane is down", request=request)
+        if request.url.path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        self.calls += 1
+        self._verifier.verify(request.method, request.url.path, request.content,
+                              dict(request.headers))
+        token_hash = json.loads(request.content)["token_hash"]
+        found = self.routes.get(token_hash)
+        if found is None:
+            return httpx.Response(404, json={"error": {"code": "unknown_token"}})
+        return httpx.Response(200, json=found.to_dict())
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
