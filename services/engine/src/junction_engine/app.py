@@ -94,6 +94,10 @@ def create_app(
         routes=[
             Route("/v1/chat/completions", endpoints.chat_completions, methods=["POST"]),
             Route("/v1/messages", endpoints.messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", endpoints.count_tokens, methods=["POST"]),
+            Route("/v1/embeddings", endpoints.embeddings, methods=["POST"]),
+            Route("/v1/images/generations", endpoints.images, methods=["POST"]),
+            Route("/v1beta/models/{target}", endpoints.gemini, methods=["POST"]),
             Route("/v1/models", endpoints.list_models, methods=["GET"]),
             Route("/healthz", endpoints.healthz, methods=["GET"]),
             Route("/readyz", endpoints.readyz, methods=["GET"]),

@@ -11,12 +11,12 @@ from junction_contracts import ModelRoute, Route
 from junction_protocols.usage import Usage
 
 from junction_engine.json_body import JsonBody
-from junction_engine.providers import Protocol
+from junction_engine.providers import Operation, Protocol
 
 
 @dataclass(slots=True)
-class ChatCall:
-    """A chat request, parsed once, on its way to a provider."""
+class ClientCall:
+    """A client request, parsed once, on its way to a provider."""
 
     client: Protocol
     route: Route
@@ -27,6 +27,9 @@ class ChatCall:
     include_usage: bool = False
     #: headers passed on when the provider speaks the client's protocol (e.g. anthropic-beta)
     passthrough_headers: dict[str, str] = field(default_factory=dict)
+    operation: Operation = "chat"
+    #: Gemini clients without `alt=sse` get their stream as one JSON array
+    json_array_stream: bool = False
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.monotonic)
     started_at: float = field(default_factory=time.time)
@@ -57,12 +60,15 @@ class CallRecord:
     http_status: int = 200
     error_code: str | None = None
     usage: Usage = field(default_factory=Usage)
+    operation: Operation = "chat"
+    images: int = 0
+    image_size: str | None = None
 
 
 Recorder = Callable[[CallRecord], None]
 
 
-def record_for(call: ChatCall, *, status: str, http_status: int, attempts: int,
+def record_for(call: ClientCall, *, status: str, http_status: int, attempts: int,
                error_code: str | None = None, usage: Usage | None = None,
                ttft_ms: float | None = None, deployment_id: str | None = None,
                provider_id: str | None = None, credential_id: str | None = None) -> CallRecord:
@@ -84,4 +90,5 @@ def record_for(call: ChatCall, *, status: str, http_status: int, attempts: int,
         http_status=http_status,
         error_code=error_code,
         usage=usage or Usage(),
+        operation=call.operation,
     )

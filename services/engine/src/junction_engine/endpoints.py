@@ -10,15 +10,21 @@ from junction_contracts import Route
 from starlette.requests import Request
 from starlette.responses import Response
 
-from junction_engine.calls import ChatCall
+from junction_engine.calls import ClientCall
 from junction_engine.control_client import ControlClient
 from junction_engine.client_keys import hash_key, read_key
-from junction_engine.errors import BadRequest, GatewayError, PayloadTooLarge, Unauthorized
+from junction_engine.errors import (
+    BadRequest,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from junction_engine.forwarding import Forwarder
 from junction_engine.json_body import JsonBody, parse_object
 from junction_engine.metrics import EngineMetrics
 from junction_engine.policy import check_token, pick_model, visible_models
-from junction_engine.providers import Protocol
+from junction_engine.providers import Operation, Protocol
 from junction_engine.responses import error_response, json_response
 from junction_engine.route_cache import RouteCache
 from junction_engine.settings import EngineSettings
@@ -111,29 +117,92 @@ async def chat_completions(request: Request) -> Response:
         stream = _stream_flag(body.data)
         options = body.data.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        call = ChatCall(client="openai", route=route, model=pick_model(route, model_name),
-                        body=body, stream=stream, include_usage=include_usage)
-        return await engine.forwarder.chat(call)
+        call = ClientCall(client="openai", route=route, model=pick_model(route, model_name),
+                          body=body, stream=stream, include_usage=include_usage)
+        return await engine.forwarder.forward(call)
+    except GatewayError as err:
+        return engine.refuse("openai", err)
+
+
+async def embeddings(request: Request) -> Response:
+    """OpenAI `POST /v1/embeddings` (to providers that offer embeddings)."""
+    return await _openai_simple(request, "embeddings", required="input")
+
+
+async def images(request: Request) -> Response:
+    """OpenAI `POST /v1/images/generations` (to providers that offer images)."""
+    return await _openai_simple(request, "images", required="prompt")
+
+
+async def _openai_simple(request: Request, operation: Operation, *, required: str) -> Response:
+    engine = _engine(request)
+    try:
+        route = await engine.authorize(request)
+        body = await engine.read_json(request)
+        model_name = _require_model(body.data)
+        if body.data.get(required) in (None, "", []):
+            raise BadRequest(f"'{required}' is a required property", param=required,
+                             code=f"missing_{required}")
+        call = ClientCall(client="openai", route=route, model=pick_model(route, model_name),
+                          body=body, stream=False, operation=operation)
+        return await engine.forwarder.forward(call)
     except GatewayError as err:
         return engine.refuse("openai", err)
 
 
 async def messages(request: Request) -> Response:
     """Anthropic `POST /v1/messages`."""
+    return await _anthropic(request, "chat")
+
+
+async def count_tokens(request: Request) -> Response:
+    """Anthropic `POST /v1/messages/count_tokens` (Anthropic and Gemini providers)."""
+    return await _anthropic(request, "count_tokens")
+
+
+async def _anthropic(request: Request, operation: Operation) -> Response:
     engine = _engine(request)
     try:
         route = await engine.authorize(request)
         body = await engine.read_json(request)
         model_name = _require_model(body.data)
         _require_list(body.data, "messages")
-        stream = _stream_flag(body.data)
+        stream = operation == "chat" and _stream_flag(body.data)
         passed = {h: v for h in _PASSED_ON_ANTHROPIC if (v := request.headers.get(h))}
-        call = ChatCall(client="anthropic", route=route, model=pick_model(route, model_name),
-                        body=body, stream=stream, include_usage=True,
-                        passthrough_headers=passed)
-        return await engine.forwarder.chat(call)
+        call = ClientCall(client="anthropic", route=route, model=pick_model(route, model_name),
+                          body=body, stream=stream, include_usage=True,
+                          passthrough_headers=passed, operation=operation)
+        return await engine.forwarder.forward(call)
     except GatewayError as err:
         return engine.refuse("anthropic", err)
+
+
+_GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
+    "generateContent": ("chat", False),
+    "streamGenerateContent": ("chat", True),
+    "countTokens": ("count_tokens", False),
+}
+
+
+async def gemini(request: Request) -> Response:
+    """Gemini `POST /v1beta/models/{model}:generateContent|streamGenerateContent|countTokens`."""
+    engine = _engine(request)
+    try:
+        model_name, _, action = str(request.path_params["target"]).rpartition(":")
+        if action not in _GEMINI_ACTIONS or not model_name:
+            raise NotFound(f"no route for {request.url.path}", code="not_found")
+        operation, stream = _GEMINI_ACTIONS[action]
+        route = await engine.authorize(request)
+        body = await engine.read_json(request)
+        if operation == "chat":
+            _require_list(body.data, "contents")
+        call = ClientCall(client="gemini", route=route,
+                          model=pick_model(route, model_name.removeprefix("models/")),
+                          body=body, stream=stream, include_usage=True, operation=operation,
+                          json_array_stream=stream and request.query_params.get("alt") != "sse")
+        return await engine.forwarder.forward(call)
+    except GatewayError as err:
+        return engine.refuse("gemini", err)
 
 
 async def list_models(request: Request) -> Response:

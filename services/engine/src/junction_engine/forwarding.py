@@ -21,14 +21,14 @@ import httpx
 from junction_contracts import CredentialRoute, DeploymentRoute
 from junction_contracts.errors import SealError
 from junction_contracts.sealing import unseal
-from junction_protocols import usage as usage_of
+from junction_protocols.usage import Usage, from_anthropic, from_gemini, from_openai
 from junction_protocols.convert import Converter, get_converter
 from junction_protocols.errors import ConversionError
 from starlette.responses import Response
 
-from junction_engine.calls import ChatCall, Recorder, record_for
+from junction_engine.calls import ClientCall, Recorder, record_for
 from junction_engine.errors import BadRequest, GatewayError, RateLimited, UpstreamFailed
-from junction_engine.providers import Protocol, chat_request, protocol_of
+from junction_engine.providers import Protocol, Unsupported, protocol_of, upstream_request
 from junction_engine.routing import HealthBoard, plan
 from junction_engine.settings import EngineSettings
 from junction_engine.streaming import StreamRelay
@@ -51,7 +51,7 @@ class _TryNext(Exception):
 
 @dataclass(slots=True)
 class Attempt:
-    call: ChatCall
+    call: ClientCall
     deployment: DeploymentRoute
     credential: CredentialRoute
     provider: Protocol
@@ -89,7 +89,7 @@ class Forwarder:
         self._sealing_key = sealing_key
         self._record = recorder
 
-    async def chat(self, call: ChatCall) -> Response:
+    async def forward(self, call: ClientCall) -> Response:
         """Answer `call` from the first deployment that works."""
         last: GatewayError | None = None
         down: set[str] = set()
@@ -99,12 +99,17 @@ class Forwarder:
                 continue
             if number >= self._settings.max_attempts:
                 break
-            number += 1
             provider = protocol_of(deployment.provider)
             attempt = Attempt(call, deployment, credential, provider,
-                              get_converter(call.client, provider), number)
+                              get_converter(call.client, provider), number + 1)
             try:
-                return await self._attempt(attempt)
+                content = self._upstream_body(attempt)
+            except Unsupported:
+                down.add(deployment.id)  # this deployment cannot serve the operation
+                continue
+            number += 1
+            try:
+                return await self._attempt(attempt, content)
             except _TryNext as exc:
                 last = exc.error
                 if exc.deployment_down:
@@ -117,14 +122,22 @@ class Forwarder:
                                         attempts=number, error_code=exc.code,
                                         deployment_id=deployment.id))
                 raise
-        error = last or UpstreamFailed(
-            f"the model '{call.public_model}' has no usable deployment", code="no_deployment")
+        if number == 0 and last is None:
+            error: GatewayError = BadRequest(
+                f"the model '{call.public_model}' is not served by a provider that offers "
+                f"this endpoint ({call.operation})", code="unsupported_operation",
+                param="model")
+        else:
+            error = last or UpstreamFailed(
+                f"the model '{call.public_model}' has no usable deployment", code="no_deployment")
         self._record(record_for(call, status="failed", http_status=error.status,
                                 attempts=number, error_code=error.code))
         raise error
 
     def _upstream_body(self, a: Attempt) -> bytes:
+        """The bytes sent upstream; raises Unsupported when the pair cannot do the call."""
         call, upstream_model = a.call, a.deployment.upstream_model
+        upstream_request(a.deployment.provider, "", upstream_model, call.operation)  # may refuse
         if a.provider == call.client:
             body = call.body
             updates: dict[str, object] = {}
@@ -137,15 +150,23 @@ class Forwarder:
                 updates["stream_options"] = {
                     **(options if isinstance(options, dict) else {}), "include_usage": True}
             return body.with_members(updates)
-        try:
-            converted = a.converter.request(call.body.data, upstream_model=upstream_model,
-                                            stream=call.stream)
-        except ConversionError as exc:
-            raise BadRequest(exc.message, param=exc.param, code="unsupported_parameter") from exc
+        if call.operation == "chat":
+            converted = self._convert(a, stream=call.stream)
+        elif call.operation == "count_tokens" and a.provider == "gemini":
+            inner = self._convert(a, stream=False)
+            converted = {"generateContentRequest": {"model": f"models/{upstream_model}", **inner}}
+        else:
+            raise Unsupported(f"{call.operation} cannot be converted to {a.provider}")
         return json.dumps(converted, ensure_ascii=False, separators=(",", ":")).encode()
 
-    async def _attempt(self, a: Attempt) -> Response:
-        content = self._upstream_body(a)
+    def _convert(self, a: Attempt, *, stream: bool) -> dict[str, object]:
+        try:
+            return a.converter.request(a.call.body.data, upstream_model=a.deployment.upstream_model,
+                                       stream=stream)
+        except ConversionError as exc:
+            raise BadRequest(exc.message, param=exc.param, code="unsupported_parameter") from exc
+
+    async def _attempt(self, a: Attempt, content: bytes) -> Response:
         try:
             key = unseal(self._sealing_key, a.credential.sealed_key, context=a.credential.id)
         except SealError:
@@ -154,8 +175,8 @@ class Forwarder:
                                           code="credential_unavailable"),
                            deployment_down=False) from None
         passthrough = a.call.passthrough_headers if a.provider == a.call.client else None
-        up = chat_request(a.deployment.provider, key, a.deployment.upstream_model,
-                          stream=a.call.stream, extra=passthrough)
+        up = upstream_request(a.deployment.provider, key, a.deployment.upstream_model,
+                              a.call.operation, stream=a.call.stream, extra=passthrough)
         request = self._http.build_request("POST", up.url, headers=up.headers, content=content)
         self._board.enter(a.deployment.id)
         handed_over = False
@@ -234,19 +255,36 @@ class Forwarder:
             raise _TryNext(UpstreamFailed("the provider sent a malformed answer",
                                           code="upstream_malformed"),
                            deployment_down=True) from None
-        usage = usage_of.from_response(a.provider, data)
+        usage = _usage_in(a.provider, data)
         self._board.succeeded(a.deployment.id)
         self._board.succeeded(a.credential.id)
         if a.provider == a.call.client:
             out = raw
         else:
-            converted = a.converter.response(data, model=a.call.public_model)
+            if a.call.operation == "count_tokens":
+                converted: dict[str, object] = {"input_tokens": int(data.get("totalTokens") or 0)}
+            else:
+                converted = a.converter.response(data, model=a.call.public_model)
             out = json.dumps(converted, ensure_ascii=False, separators=(",", ":")).encode()
-        self._record(record_for(a.call, status="success", http_status=200, attempts=a.number,
-                                usage=usage, deployment_id=a.deployment.id,
-                                provider_id=a.deployment.provider.id,
-                                credential_id=a.credential.id))
+        record = record_for(a.call, status="success", http_status=200, attempts=a.number,
+                            usage=usage, deployment_id=a.deployment.id,
+                            provider_id=a.deployment.provider.id, credential_id=a.credential.id)
+        if a.call.operation == "images":
+            images = data.get("data")
+            record.images = len(images) if isinstance(images, list) else 0
+            size = a.call.body.data.get("size")
+            record.image_size = size if isinstance(size, str) else None
+        self._record(record)
         return Response(out, media_type="application/json")
+
+
+def _usage_in(protocol: Protocol, data: dict[str, object]) -> Usage:
+    """Usage from a provider's own answer, in its own protocol."""
+    if protocol == "openai":
+        return from_openai(data.get("usage"))
+    if protocol == "anthropic":
+        return from_anthropic(data.get("usage"))
+    return from_gemini(data.get("usageMetadata"))
 
 
 async def _read_capped(resp: httpx.Response, cap: int) -> bytes:

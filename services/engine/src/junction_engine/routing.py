@@ -62,6 +62,13 @@ class HealthBoard:
             self.inflight[key] = n
 
 
+def resting(d: DeploymentRoute, board: HealthBoard) -> bool:
+    """A deployment rests while it, or every one of its credentials, cools down."""
+    if board.cooling(d.id):
+        return True
+    return bool(d.credentials) and all(board.cooling(c.id) for c in d.credentials)
+
+
 def _weighted_order(items: Sequence[DeploymentRoute], board: HealthBoard,
                     rng: random.Random) -> list[DeploymentRoute]:
     def key(d: DeploymentRoute) -> tuple[bool, float]:
@@ -69,7 +76,7 @@ def _weighted_order(items: Sequence[DeploymentRoute], board: HealthBoard,
         score = rng.random() ** (1.0 / w)
         # fewer calls in flight nudges the score up: least-busy wins near-ties
         score /= 1.0 + 0.1 * board.inflight.get(d.id, 0)
-        return (board.cooling(d.id), -score)
+        return (resting(d, board), -score)
 
     return sorted(items, key=key)
 
@@ -93,7 +100,7 @@ def plan(model: ModelRoute, board: HealthBoard, *, rng: random.Random | None = N
     for group in groups:
         ordered.extend(_weighted_order(group, board, rng))
     # a healthy lower-priority group beats a cooling higher-priority one
-    ordered.sort(key=lambda d: board.cooling(d.id))
+    ordered.sort(key=lambda d: resting(d, board))
     for deployment in ordered:
         for credential in _credential_order(deployment.credentials, board, rng):
             yield deployment, credential

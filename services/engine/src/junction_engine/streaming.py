@@ -8,7 +8,7 @@ clean end the client would mistake for a full answer.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -45,11 +45,10 @@ class StreamRelay:
         self._conv: StreamConverter = attempt.converter.stream(
             model=attempt.call.public_model, include_usage=attempt.call.include_usage)
         self._chunks = resp.aiter_raw()
-        # OpenAI -> OpenAI: a usage chunk the client did not ask for is dropped
-        self._drop_usage_chunk = (attempt.provider == attempt.call.client == "openai"
-                                  and not attempt.call.include_usage)
-        self._ended = False
+        self._exhausted = False  # the upstream body has been read to its end
+        self._complete = False  # ... and the answer in it was whole
         self._ttft_ms: float | None = None
+        self._array = _JsonArrayFraming() if attempt.call.json_array_stream else None
 
     async def start(self) -> Response:
         """Read up to the first client-bound bytes, then hand back the streaming response.
@@ -58,48 +57,57 @@ class StreamRelay:
         """
         from junction_engine.forwarding import _TryNext
 
+        a = self._a
         first = b""
+        budget = self._settings.first_byte_timeout - (time.monotonic() - a.call.started)
         try:
-            while not first:
-                try:
-                    chunk = await anext(self._chunks)
-                except StopAsyncIteration:
-                    first = self._finish()
-                    break
-                first = self._translate(chunk)
+            async with asyncio.timeout(max(budget, 0.001)):
+                while not first and not self._exhausted:
+                    try:
+                        chunk = await anext(self._chunks)
+                    except StopAsyncIteration:
+                        first = self._finish()
+                        break
+                    first = self._translate(chunk)
         except (httpx.HTTPError, SSEError, TimeoutError):
             await self._resp.aclose()
-            self._board.failed(self._a.deployment.id)
+            self._board.failed(a.deployment.id)
             raise _TryNext(UpstreamFailed("the provider's stream failed before its first event",
                                           code="upstream_incomplete"),
                            deployment_down=True) from None
-        self._ttft_ms = (time.monotonic() - self._a.call.started) * 1000
+        self._ttft_ms = (time.monotonic() - a.call.started) * 1000
+        if self._array is not None:
+            return StreamingResponse(self._body(first), media_type="application/json")
         return StreamingResponse(self._body(first), media_type="text/event-stream",
                                  headers=_SSE_HEADERS)
 
     def _translate(self, chunk: bytes) -> bytes:
         out = bytearray()
         for event in self._decoder.feed(chunk):
-            out += self._event(event)
-        return bytes(out)
-
-    def _event(self, event: SSEEvent) -> bytes:
-        if self._drop_usage_chunk and _is_usage_only(event):
-            self._conv.feed(event)  # counted, not forwarded
-            return b""
-        return self._conv.feed(event)
+            # the converter also drops the OpenAI usage chunk the client did not ask for
+            out += self._conv.feed(event)
+        return self._frame(bytes(out))
 
     def _finish(self) -> bytes:
+        """The upstream body ended: flush, and close cleanly only if the answer was whole."""
         out = bytearray()
         for event in self._decoder.close():
-            out += self._event(event)
-        self._ended = True
+            out += self._conv.feed(event)
+        self._exhausted = True
         if self._conv.finish_reason is None:
             out += self._conv.fail("the provider's stream ended before the answer was complete")
-            self._ended = False
         else:
             out += self._conv.close()
-        return bytes(out)
+            self._complete = True
+        return self._frame(bytes(out), last=True)
+
+    def _fail(self, reason: str) -> bytes:
+        return self._frame(self._conv.fail(reason), last=True)
+
+    def _frame(self, sse: bytes, *, last: bool = False) -> bytes:
+        if self._array is None:
+            return sse
+        return self._array.wrap(sse, last=last)
 
     async def _body(self, first: bytes) -> AsyncIterator[bytes]:
         a = self._a
@@ -107,7 +115,7 @@ class StreamRelay:
         deadline = a.call.started + self._settings.total_timeout
         try:
             yield first
-            if not self._ended:
+            if not self._exhausted:
                 try:
                     async for chunk in self._chunks:
                         out = self._translate(chunk)
@@ -120,12 +128,11 @@ class StreamRelay:
                         yield tail
                 except (httpx.HTTPError, SSEError, TimeoutError) as exc:
                     self._board.failed(a.deployment.id)
-                    self._ended = False
                     reason = ("the provider's stream timed out"
                               if isinstance(exc, (TimeoutError, httpx.TimeoutException))
                               else "the provider's stream broke off")
-                    yield self._conv.fail(reason)
-            if self._ended:
+                    yield self._fail(reason)
+            if self._complete:
                 status, code = "success", ""
                 self._board.succeeded(a.deployment.id)
                 self._board.succeeded(a.credential.id)
@@ -141,13 +148,20 @@ class StreamRelay:
                 credential_id=a.credential.id))
 
 
-def _is_usage_only(event: SSEEvent) -> bool:
-    """An OpenAI chunk with no choices and a usage object (the include_usage chunk)."""
-    compact = event.data.replace(" ", "")
-    if '"choices":[]' not in compact:  # cheap test first: most chunks have choices
-        return False
-    try:
-        chunk = json.loads(event.data)
-    except ValueError:
-        return False
-    return isinstance(chunk, dict) and chunk.get("choices") == [] and bool(chunk.get("usage"))
+class _JsonArrayFraming:
+    """Gemini's stream without `alt=sse`: one JSON array, an element per response."""
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self._opened = False
+
+    def wrap(self, sse: bytes, *, last: bool = False) -> bytes:
+        out = bytearray()
+        events = self._decoder.feed(sse) + (self._decoder.close() if last else [])
+        for event in events:
+            out += b"[" if not self._opened else b",\r\n"
+            self._opened = True
+            out += event.data.encode()
+        if last:
+            out += b"]" if self._opened else b"[]"
+        return bytes(out)
