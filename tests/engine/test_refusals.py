@@ -94,7 +94,9 @@ async def test_revoked_expired_and_disallowed_keys_are_refused() -> None:
         _openai_error(await post("narrow", "other"), 403, "model_not_allowed")
         assert (await post("narrow")).status_code == 200
         listed = await e.client.get("/v1/models", headers={"authorization": "Bearer narrow"})
-        assert [m["id"] for m in listed.json()["data"]] == ["gpt"]
+        # the allowed model, and the direct name of its one deployment
+        assert [m["id"] for m in listed.json()["data"]] == ["gpt", "mock-openai/mock-gpt"]
+        assert (await post("narrow", "mock-openai/mock-gpt")).status_code == 200
 
 
 async def test_control_plane_down_unknown_key_is_503_known_key_is_served() -> None:

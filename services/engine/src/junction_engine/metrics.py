@@ -24,6 +24,8 @@ class EngineMetrics:
                                  registry=self.registry)
         self.ttft = Histogram("junction_engine_ttft_seconds", "Time to first streamed byte",
                               ["model"], buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.images = Counter("junction_engine_images", "Images generated",
+                              ["model", "size"], registry=self.registry)
         self.refusals = Counter("junction_engine_refusals", "Requests refused before forwarding",
                                 ["code"], registry=self.registry)
 
@@ -33,6 +35,8 @@ class EngineMetrics:
         self.tokens.labels(record.model, "output").inc(record.usage.output_tokens)
         self.latency.labels(record.model, str(record.stream).lower()).observe(
             record.latency_ms / 1000)
+        if record.images:
+            self.images.labels(record.model, record.image_size or "default").inc(record.images)
         if record.ttft_ms is not None:
             self.ttft.labels(record.model).observe(record.ttft_ms / 1000)
 
