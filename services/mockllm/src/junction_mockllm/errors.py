@@ -1,0 +1,120 @@
+"""Error responses in each provider's documented shape.
+
+- OpenAI: ``{"error": {"message", "type", "param", "code"}}``
+- Anthropic: ``{"type": "error", "error": {"type", "message"}, "request_id"}``
+  (the ``request-id`` header is added by the Anthropic endpoints)
+- Gemini: ``{"error": {"code", "message", "status"}}`` (google.rpc.Status)
+
+Every 429 carries ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from starlette.responses import JSONResponse
+
+Provider = Literal["openai", "anthropic", "gemini"]
+
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_GEMINI_STATUSES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "NOT_IMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+
+DEFAULT_MESSAGES = {
+    400: "Invalid request.",
+    401: "Invalid API key.",
+    403: "Permission denied.",
+    404: "Not found.",
+    429: "Rate limit reached. Please try again later.",
+    500: "The server had an error while processing your request.",
+    502: "Bad gateway.",
+    503: "The model is overloaded. Please try again later.",
+    504: "Deadline exceeded.",
+    529: "Overloaded",
+}
+
+
+def _openai_body(status: int, message: str, param: str | None) -> dict[str, Any]:
+    if status == 429:
+        kind = "requests"
+    elif status >= 500:
+        kind = "server_error"
+    else:
+        kind = "invalid_request_error"
+    return {
+        "error": {
+            "message": message,
+            "type": kind,
+            "param": param,
+            "code": _OPENAI_CODES.get(status),
+        }
+    }
+
+
+def _anthropic_body(status: int, message: str, request_id: str | None) -> dict[str, Any]:
+    kind = _ANTHROPIC_TYPES.get(status)
+    if kind is None:
+        kind = "api_error" if status >= 500 else "invalid_request_error"
+    body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
+
+
+def _gemini_body(status: int, message: str) -> dict[str, Any]:
+    code = _GEMINI_STATUSES.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
+    return {"error": {"code": status, "message": message, "status": code}}
+
+
+def error_response(
+    provider: Provider,
+    status: int,
+    message: str | None = None,
+    *,
+    param: str | None = None,
+    retry_after: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error in ``provider``'s wire format with HTTP ``status``."""
+    text = message or DEFAULT_MESSAGES.get(status, f"Mock error {status}.")
+    out = dict(headers or {})
+    if provider == "openai":
+        body = _openai_body(status, text, param)
+    elif provider == "anthropic":
+        body = _anthropic_body(status, text, out.get("request-id"))
+    else:
+        body = _gemini_body(status, text)
+        if status == 429 and retry_after is not None:
+            body["error"]["details"] = [
+                {
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": f"{retry_after}s",
+                }
+            ]
+    if status == 429:
+        out["retry-after"] = str(retry_after if retry_after is not None else 1)
+    return JSONResponse(body, status_code=status, headers=out)
