@@ -1,0 +1,255 @@
+"""Stream converters: provider SSE events in, client SSE bytes out.
+
+A ``StreamConverter`` is built per call by ``Converter.stream``. It reads
+the provider's decoded events, tracks usage and finish reason from the
+provider's own fields (``UsageTracker``), translates through a chain of
+stages and frames the result in the client's protocol:
+
+    OpenAI     data: {chunk}            … then data: [DONE] on a clean end
+    Anthropic  event: <type> / data: {…}
+    Gemini     data: {GenerateContentResponse}
+
+An upstream error event (Anthropic ``event: error``, an OpenAI or Gemini
+chunk holding ``error``) or a malformed JSON event ends the stream through
+``fail``: one error event in the client's protocol, no ``[DONE]`` or
+``message_stop``; later calls return ``b""``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from .anthropic_openai_stream import OpenAIStreamToAnthropic
+from .errors import Protocol as Wire
+from .errors import error_for
+from .fields import as_dict
+from .gemini_bridge import ChunkTranslator
+from .openai_anthropic_stream import AnthropicStreamToOpenAI
+from .redaction import redact
+from .sse import SSEEvent, encode_event, encode_json_event
+from .usage import Usage, UsageTracker
+
+__all__ = ["StreamConverter"]
+
+Item = tuple[str | None, dict[str, Any]]  # (SSE event name, decoded data)
+_DONE = b"data: [DONE]\n\n"
+_STATUS_BY_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+    "RESOURCE_EXHAUSTED": 429,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
+
+
+class Stage(Protocol):
+    """One translation step of a stream."""
+
+    def feed(self, item: Item) -> list[Item]: ...
+
+    def close(self) -> list[Item]: ...
+
+
+class StreamConverter:
+    """Provider events → client bytes for one call (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: Wire,
+        provider: Wire,
+        stages: Sequence[Stage],
+        *,
+        passthrough: bool = False,
+        drop_usage_chunks: bool = False,
+        tracker: UsageTracker | None = None,
+    ) -> None:
+        self.client = client
+        self.provider = provider
+        self.failed = False
+        self.error: str | None = None
+        self._tracker = tracker or UsageTracker(provider)
+        self._stages = list(stages)
+        self._passthrough = passthrough
+        # identity OpenAI streams ask upstream for usage even when the client did not
+        self._drop_usage_chunks = drop_usage_chunks
+        self._done = False
+
+    @property
+    def usage(self) -> Usage:
+        """Usage reported by the provider so far."""
+        return self._tracker.usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The provider's finish reason, in OpenAI's vocabulary (see ``finish``)."""
+        return self._tracker.finish_reason
+
+    def feed(self, event: SSEEvent) -> bytes:
+        """Translate one provider event; ``b""`` when it yields nothing yet."""
+        if self._done:
+            return b""
+        if self.provider == "openai" and event.data.strip() == "[DONE]":
+            return b""
+        try:
+            data = json.loads(event.data)
+        except ValueError:
+            if self._passthrough:
+                return _reencode(event)
+            return self.fail("the provider sent a malformed event", status=502)
+        if not isinstance(data, dict):
+            return b"" if not self._passthrough else _reencode(event)
+        failure = _upstream_error(self.provider, event.event, data)
+        if failure is not None:
+            return self.fail(failure[1], status=failure[0])
+        self._tracker.observe(event.event, data)
+        if self._passthrough:
+            if self._drop_usage_chunks and not data.get("choices") and "usage" in data:
+                return b""
+            return _reencode(event)
+        items: list[Item] = [(event.event, data)]
+        for stage in self._stages:
+            items = [out for item in items for out in stage.feed(item)]
+        return self._encode(items)
+
+    def close(self) -> bytes:
+        """Final events after a clean upstream end (``[DONE]``, ``message_stop``…)."""
+        if self._done:
+            return b""
+        self._done = True
+        items: list[Item] = []
+        for stage in self._stages:
+            # what earlier stages flushed still has to pass through this one
+            items = [out for item in items for out in stage.feed(item)] + stage.close()
+        out = self._encode(items)
+        return out + _DONE if self.client == "openai" else out
+
+    def fail(self, message: str, *, status: int = 502) -> bytes:
+        """End the stream with an error event in the client's protocol."""
+        if self._done:
+            return b""
+        self._done = True
+        self.failed = True
+        self.error = redact(message)
+        body = error_for(self.client, status, self.error, code="upstream_error")
+        if self.client == "anthropic":
+            return encode_json_event(body, event="error")
+        return encode_json_event(body)
+
+    def _encode(self, items: list[Item]) -> bytes:
+        if self.client == "anthropic":
+            return b"".join(
+                encode_json_event(data, event=name or str(data.get("type"))) for name, data in items
+            )
+        return b"".join(encode_json_event(data) for _, data in items)
+
+
+def _reencode(event: SSEEvent) -> bytes:
+    return encode_event(event.data, event=event.event, id=event.id, retry=event.retry)
+
+
+def _upstream_error(
+    provider: Wire, name: str | None, data: dict[str, Any]
+) -> tuple[int, str] | None:
+    if provider == "anthropic" and name != "error" and data.get("type") != "error":
+        return None
+    if "error" not in data:
+        return None if provider != "anthropic" else (502, "the provider reported an error")
+    error = data["error"]
+    if isinstance(error, str):
+        return 502, error
+    error = as_dict(error)
+    message = error.get("message")
+    kind = error.get("type") or error.get("status")
+    status = _STATUS_BY_TYPE.get(kind, 502) if isinstance(kind, str) else 502
+    if isinstance(error.get("code"), int) and 400 <= error["code"] <= 599:
+        status = error["code"]
+    text = message if isinstance(message, str) and message else "the provider reported an error"
+    return status, text
+
+
+class OpenAIUsageGate:
+    """Keep OpenAI usage chunks only when the client asked for them.
+
+    When asked, guarantee one final usage chunk (built from the provider's
+    tracked usage) even if the stage before did not emit it.
+    """
+
+    def __init__(self, include_usage: bool, usage: Callable[[], Usage]) -> None:
+        self.include_usage = include_usage
+        self._usage = usage
+        self._sent_usage = False
+        self._last: dict[str, Any] = {}
+
+    def feed(self, item: Item) -> list[Item]:
+        _, chunk = item
+        self._last = chunk
+        is_usage_only = not chunk.get("choices") and isinstance(chunk.get("usage"), dict)
+        if is_usage_only:
+            self._sent_usage = True
+            return [item] if self.include_usage else []
+        if not self.include_usage and "usage" in chunk:
+            chunk = {k: v for k, v in chunk.items() if k != "usage"}
+            return [(item[0], chunk)]
+        return [item]
+
+    def close(self) -> list[Item]:
+        if not self.include_usage or self._sent_usage:
+            return []
+        chunk = {
+            "id": self._last.get("id", "chatcmpl-usage"),
+            "object": "chat.completion.chunk",
+            "created": self._last.get("created", 0),
+            "model": self._last.get("model", ""),
+            "choices": [],
+            "usage": self._usage().to_openai(),
+        }
+        return [(None, chunk)]
+
+
+class AnthropicToOpenAIStage:
+    """Stage over ``AnthropicStreamToOpenAI``."""
+
+    def __init__(self, inner: AnthropicStreamToOpenAI) -> None:
+        self.inner = inner
+
+    def feed(self, item: Item) -> list[Item]:
+        name, data = item
+        return [(None, c) for c in self.inner.feed(name or str(data.get("type")), data)]
+
+    def close(self) -> list[Item]:
+        return [(None, c) for c in self.inner.close()]
+
+
+class OpenAIToAnthropicStage:
+    """Stage over ``OpenAIStreamToAnthropic``."""
+
+    def __init__(self, inner: OpenAIStreamToAnthropic) -> None:
+        self.inner = inner
+
+    def feed(self, item: Item) -> list[Item]:
+        return [(name, data) for name, data in self.inner.feed(item[1])]
+
+    def close(self) -> list[Item]:
+        return [(name, data) for name, data in self.inner.close()]
+
+
+class ChunkStage:
+    """Stage over a chunk → chunks translator (the Gemini ones)."""
+
+    def __init__(self, inner: ChunkTranslator) -> None:
+        self.inner = inner
+
+    def feed(self, item: Item) -> list[Item]:
+        return [(None, c) for c in self.inner.feed(item[1])]
+
+    def close(self) -> list[Item]:
+        return [(None, c) for c in self.inner.close()]
