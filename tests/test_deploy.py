@@ -49,7 +49,9 @@ def test_k8s_manifests_match_the_contract() -> None:
     internal = by_name[("Service", "junction-control-internal")]
     assert internal["spec"]["ports"][0]["port"] == 8082
     for doc in docs:
-        assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"]
+        assert doc["apiVersion"]
+        assert doc["kind"]
+        assert doc["metadata"]["name"]
 
 
 def test_compose_file_parses_and_wires_the_planes() -> None:
@@ -65,6 +67,10 @@ def test_caddyfile_is_valid() -> None:
     if caddy is None:
         unavailable("caddy")
         return
-    out = subprocess.run([caddy, "validate", "--config", str(ROOT / "caddy/Caddyfile"),
-                          "--adapter", "caddyfile"], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [caddy, "validate", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr

@@ -60,16 +60,26 @@ def main() -> None:
         return str(bin_dir / name)
 
     subprocess.run([tool("junction-control"), "migrate"], env=env, check=True, cwd=ROOT)
-    subprocess.run([tool("junction-control"), "apply", "-f", str(ROOT / "deploy/local/junction.yaml")],
-                   env=env, check=True, cwd=ROOT)
+    subprocess.run(
+        [tool("junction-control"), "apply", "-f", str(ROOT / "deploy/local/junction.yaml")],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
 
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(*cmd: str) -> None:
-        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))  # noqa: S603 - our own tools
+        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))
 
     try:
-        start(tool("junction-mockllm"), "--port", str(MOCK_PORT), "--api-key", env["JUNCTION_MOCK_KEY"])
+        start(
+            tool("junction-mockllm"),
+            "--port",
+            str(MOCK_PORT),
+            "--api-key",
+            env["JUNCTION_MOCK_KEY"],
+        )
         start(tool("junction-control"), "serve")
         _wait(f"http://127.0.0.1:{MOCK_PORT}/_mock/health", "the mock LLM", procs)
         _wait("http://127.0.0.1:8082/healthz", "the control plane", procs)
@@ -99,7 +109,8 @@ def main() -> None:
 
 def _banner(token: str) -> None:
     base = f"http://127.0.0.1:{PUBLIC_PORT}"
-    print(f"""
+    print(
+        f"""
 Junction is running at {base}
   OpenAI-compatible API  {base}/v1
   admin API              {base}/api/v1
@@ -113,14 +124,17 @@ curl:
 Python (pip install openai):
   from openai import OpenAI
   client = OpenAI(base_url="{base}/v1", api_key="{token}")
-  reply = client.chat.completions.create(model="demo", messages=[{{"role": "user", "content": "Hello"}}])
+  messages = [{{"role": "user", "content": "Hello"}}]
+  reply = client.chat.completions.create(model="demo", messages=messages)
   print(reply.choices[0].message.content)
-  for chunk in client.chat.completions.create(model="demo", stream=True,
-                                              messages=[{{"role": "user", "content": "Hello"}}]):
+  for chunk in client.chat.completions.create(model="demo", messages=messages, stream=True):
       print(chunk.choices[0].delta.content or "", end="", flush=True)
+  print()
 
 Ctrl-C stops everything.
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -14,14 +14,19 @@ HELLO = [{"role": "user", "content": "Hello, gateway"}]
 
 
 def client(stack: Stack, key: str | None = None) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{stack.public_url}/v1", api_key=key or stack.demo_token,
-                         max_retries=0)
+    return openai.OpenAI(
+        base_url=f"{stack.public_url}/v1", api_key=key or stack.demo_token, max_retries=0
+    )
 
 
 def direct(stack: Stack, **body: object) -> httpx.Response:
     """The same request sent straight to the mock provider, for comparison."""
-    return httpx.post(f"{stack.mock_url}/v1/chat/completions", json=body,
-                      headers={"authorization": f"Bearer {stack.mock_key}"}, timeout=10)
+    return httpx.post(
+        f"{stack.mock_url}/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {stack.mock_key}"},
+        timeout=10,
+    )
 
 
 def test_plain_completion_returns_the_providers_reply(stack: Stack) -> None:
@@ -35,8 +40,7 @@ def test_plain_completion_returns_the_providers_reply(stack: Stack) -> None:
 
 
 def test_streamed_completion_reassembles_the_providers_reply(stack: Stack) -> None:
-    chunks = list(client(stack).chat.completions.create(
-        model="demo", messages=HELLO, stream=True))  # type: ignore[arg-type]
+    chunks = list(client(stack).chat.completions.create(model="demo", messages=HELLO, stream=True))  # type: ignore[arg-type]
     # every chunk has a choice: the usage chunk the gateway asked for is not leaked
     assert all(c.choices for c in chunks)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
@@ -46,9 +50,14 @@ def test_streamed_completion_reassembles_the_providers_reply(stack: Stack) -> No
 
 
 def test_streamed_completion_with_usage_when_asked(stack: Stack) -> None:
-    chunks = list(client(stack).chat.completions.create(
-        model="demo", messages=HELLO, stream=True,  # type: ignore[arg-type]
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client(stack).chat.completions.create(
+            model="demo",
+            messages=HELLO,
+            stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True},
+        )
+    )
     assert chunks[-1].choices == []
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens > 0
@@ -58,14 +67,14 @@ def test_models_lists_what_the_key_may_call(stack: Stack) -> None:
     ids = [m.id for m in client(stack).models.list()]
     # the configured names first, then the direct provider/model name of each deployment
     assert ids[:4] == ["demo", "demo-claude", "demo-gemini", "flaky"]
-    assert {"mock-openai/mock-gpt", "mock-anthropic/mock-claude",
-            "mock-gemini/mock-gemini"} <= set(ids[4:])
+    assert {"mock-openai/mock-gpt", "mock-anthropic/mock-claude", "mock-gemini/mock-gemini"} <= set(
+        ids[4:]
+    )
 
 
 def test_bad_key_is_refused_with_openai_error(stack: Stack) -> None:
     with pytest.raises(openai.AuthenticationError) as info:
-        client(stack, key="jk-not-a-real-key").chat.completions.create(
-            model="demo", messages=HELLO)  # type: ignore[arg-type]
+        client(stack, key="jk-not-a-real-key").chat.completions.create(model="demo", messages=HELLO)  # type: ignore[arg-type]
     assert info.value.status_code == 401
     assert info.value.code == "invalid_api_key"
 

@@ -20,8 +20,11 @@ from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-PROVIDERS = {"openai": ("demo", "mock-gpt"), "anthropic": ("demo-claude", "mock-claude"),
-             "gemini": ("demo-gemini", "mock-gemini")}
+PROVIDERS = {
+    "openai": ("demo", "mock-gpt"),
+    "anthropic": ("demo-claude", "mock-claude"),
+    "gemini": ("demo-gemini", "mock-gemini"),
+}
 CASES = ["plain", "stream", "tool", "stream-tool"]
 
 
@@ -30,27 +33,41 @@ def _prompt(case: str) -> str:
 
 
 def via_openai(stack: Stack, model: str, case: str) -> Answer:
-    client = openai.OpenAI(base_url=f"{stack.public_url}/v1", api_key=stack.demo_token,
-                           max_retries=0)
-    kwargs: dict[str, Any] = {"model": model,
-                              "messages": [{"role": "user", "content": _prompt(case)}]}
+    client = openai.OpenAI(
+        base_url=f"{stack.public_url}/v1", api_key=stack.demo_token, max_retries=0
+    )
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": _prompt(case)}],
+    }
     if "tool" in case:
-        kwargs["tools"] = [{"type": "function", "function": {
-            "name": "get_weather", "description": "Weather", "parameters": WEATHER_SCHEMA}}]
+        kwargs["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "description": "Weather",
+                    "parameters": WEATHER_SCHEMA,
+                },
+            }
+        ]
     if not case.startswith("stream"):
         r = client.chat.completions.create(**kwargs)
         return Answer(
             text=r.choices[0].message.content or "",
-            tools=[(c.function.name, json.loads(c.function.arguments))  # type: ignore[union-attr]
-                   for c in r.choices[0].message.tool_calls or []],
+            tools=[
+                (c.function.name, json.loads(c.function.arguments))  # type: ignore[union-attr]
+                for c in r.choices[0].message.tool_calls or []
+            ],
             finish=FINISH[r.choices[0].finish_reason],
             input_tokens=r.usage.prompt_tokens if r.usage else -1,
             output_tokens=r.usage.completion_tokens if r.usage else -1,
         )
     answer = Answer()
     calls: dict[int, list[str]] = {}
-    for chunk in client.chat.completions.create(stream=True,
-                                                stream_options={"include_usage": True}, **kwargs):
+    for chunk in client.chat.completions.create(
+        stream=True, stream_options={"include_usage": True}, **kwargs
+    ):
         if chunk.usage is not None:
             answer.input_tokens = chunk.usage.prompt_tokens
             answer.output_tokens = chunk.usage.completion_tokens
@@ -69,13 +86,16 @@ def via_openai(stack: Stack, model: str, case: str) -> Answer:
 
 
 def via_anthropic(stack: Stack, model: str, case: str) -> Answer:
-    client = anthropic.Anthropic(base_url=stack.public_url, api_key=stack.demo_token,
-                                 max_retries=0)
-    kwargs: dict[str, Any] = {"model": model, "max_tokens": 1024,
-                              "messages": [{"role": "user", "content": _prompt(case)}]}
+    client = anthropic.Anthropic(base_url=stack.public_url, api_key=stack.demo_token, max_retries=0)
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 1024,
+        "messages": [{"role": "user", "content": _prompt(case)}],
+    }
     if "tool" in case:
-        kwargs["tools"] = [{"name": "get_weather", "description": "Weather",
-                            "input_schema": WEATHER_SCHEMA}]
+        kwargs["tools"] = [
+            {"name": "get_weather", "description": "Weather", "input_schema": WEATHER_SCHEMA}
+        ]
     if case.startswith("stream"):
         with client.messages.stream(**kwargs) as stream:
             message = stream.get_final_message()
@@ -95,8 +115,9 @@ def via_anthropic(stack: Stack, model: str, case: str) -> Answer:
 @pytest.mark.parametrize("client", ["openai", "anthropic"])
 def test_matrix(stack: Stack, client: str, provider: str, case: str) -> None:
     model, upstream = PROVIDERS[provider]
-    expected = direct(stack.mock_url, stack.mock_key, provider, upstream, _prompt(case),
-                      tools="tool" in case)
+    expected = direct(
+        stack.mock_url, stack.mock_key, provider, upstream, _prompt(case), tools="tool" in case
+    )
     got = (via_openai if client == "openai" else via_anthropic)(stack, model, case)
     if "tool" in case:
         assert expected.tools, "the mock should call the tool"

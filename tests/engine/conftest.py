@@ -11,12 +11,12 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
-from junction_contracts import ModelRoute, Route
-from junction_mockllm.app import create_app as create_mock_app
 
+from junction_contracts import ModelRoute, Route
 from junction_engine.app import create_app
 from junction_engine.client_keys import hash_key
 from junction_engine.settings import EngineSettings
+from junction_mockllm.app import create_app as create_mock_app
 from tests.support.routes import SECRET, FakeControl, deployment, route
 
 KEY = "jk-engine-test-key"
@@ -37,28 +37,50 @@ class EngineHarness:
 def default_route() -> Route:
     return route(
         ModelRoute(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),)),
-        ModelRoute(name="claude", deployments=(
-            deployment("mock-claude", key=MOCK_KEY, ptype="anthropic", base_url="http://mock"),)),
-        ModelRoute(name="gem", deployments=(
-            deployment("mock-gemini", key=MOCK_KEY, ptype="gemini", base_url="http://mock"),)),
-        ModelRoute(name="flaky", deployments=(
-            deployment("mock-gpt+fault=500", key=MOCK_KEY, priority=0),
-            deployment("mock-backup", key=MOCK_KEY, priority=1),
-        )),
-        ModelRoute(name="broken", deployments=(
-            deployment("mock-gpt+fault=500", key=MOCK_KEY, priority=0),
-            deployment("mock-gpt+fault=503", key=MOCK_KEY, priority=1),
-        )),
-        ModelRoute(name="limited", deployments=(
-            deployment("mock-gpt+fault=429+retry_after=7", key=MOCK_KEY, priority=0),
-            deployment("mock-after-limit", key=MOCK_KEY, priority=1),
-        )),
-        ModelRoute(name="slow", deployments=(
-            deployment("mock-gpt+fault=timeout", key=MOCK_KEY, priority=0),
-            deployment("mock-fast", key=MOCK_KEY, priority=1),
-        )),
-        ModelRoute(name="badkey", deployments=(
-            deployment("mock-gpt", key="invalid-provider-key", priority=0),)),
+        ModelRoute(
+            name="claude",
+            deployments=(
+                deployment("mock-claude", key=MOCK_KEY, ptype="anthropic", base_url="http://mock"),
+            ),
+        ),
+        ModelRoute(
+            name="gem",
+            deployments=(
+                deployment("mock-gemini", key=MOCK_KEY, ptype="gemini", base_url="http://mock"),
+            ),
+        ),
+        ModelRoute(
+            name="flaky",
+            deployments=(
+                deployment("mock-gpt+fault=500", key=MOCK_KEY, priority=0),
+                deployment("mock-backup", key=MOCK_KEY, priority=1),
+            ),
+        ),
+        ModelRoute(
+            name="broken",
+            deployments=(
+                deployment("mock-gpt+fault=500", key=MOCK_KEY, priority=0),
+                deployment("mock-gpt+fault=503", key=MOCK_KEY, priority=1),
+            ),
+        ),
+        ModelRoute(
+            name="limited",
+            deployments=(
+                deployment("mock-gpt+fault=429+retry_after=7", key=MOCK_KEY, priority=0),
+                deployment("mock-after-limit", key=MOCK_KEY, priority=1),
+            ),
+        ),
+        ModelRoute(
+            name="slow",
+            deployments=(
+                deployment("mock-gpt+fault=timeout", key=MOCK_KEY, priority=0),
+                deployment("mock-fast", key=MOCK_KEY, priority=1),
+            ),
+        ),
+        ModelRoute(
+            name="badkey",
+            deployments=(deployment("mock-gpt", key="invalid-provider-key", priority=0),),
+        ),
     )
 
 
@@ -78,15 +100,28 @@ def build_engine(routes: dict[str, Route] | None = None, **overrides: object):  
     async def ctx() -> AsyncIterator[EngineHarness]:
         mock_app = create_mock_app()
         control = FakeControl(routes if routes is not None else {hash_key(KEY): default_route()})
-        settings = replace(EngineSettings(internal_secret=SECRET, control_url="http://control",
-                                          first_byte_timeout=2.0), **overrides)  # type: ignore[arg-type]
-        app = create_app(settings, upstream_transport=httpx.ASGITransport(app=mock_app),
-                         control_transport=control.transport())
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://engine",
-            headers={"authorization": f"Bearer {KEY}"},
-        ) as client, httpx.AsyncClient(transport=httpx.ASGITransport(app=mock_app),
-                                       base_url="http://mock") as mock:
+        settings = replace(
+            EngineSettings(
+                internal_secret=SECRET, control_url="http://control", first_byte_timeout=2.0
+            ),
+            **overrides,
+        )  # type: ignore[arg-type]
+        app = create_app(
+            settings,
+            upstream_transport=httpx.ASGITransport(app=mock_app),
+            control_transport=control.transport(),
+        )
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://engine",
+                headers={"authorization": f"Bearer {KEY}"},
+            ) as client,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=mock_app), base_url="http://mock"
+            ) as mock,
+        ):
             yield EngineHarness(client=client, mock=mock, control=control)
 
     return ctx()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from junction_protocols.sse import SSEDecoder
 
+from junction_protocols.sse import SSEDecoder
 from tests.engine.conftest import EngineHarness
 
 ANTHROPIC = {"anthropic-version": "2023-06-01"}
@@ -20,8 +20,11 @@ def sse_data(raw: bytes) -> list[str]:
 
 @pytest.mark.parametrize("model", ["gpt", "claude", "gem"])
 async def test_anthropic_client_reaches_every_provider(engine: EngineHarness, model: str) -> None:
-    resp = await engine.client.post("/v1/messages", headers=ANTHROPIC, json={
-        "model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]})
+    resp = await engine.client.post(
+        "/v1/messages",
+        headers=ANTHROPIC,
+        json={"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["type"] == "message"
@@ -32,8 +35,10 @@ async def test_anthropic_client_reaches_every_provider(engine: EngineHarness, mo
 
 async def test_anthropic_beta_header_is_passed_on_to_anthropic(engine: EngineHarness) -> None:
     resp = await engine.client.post(
-        "/v1/messages", headers={**ANTHROPIC, "anthropic-beta": "tools-2099-01-01"},
-        json={"model": "claude", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+        "/v1/messages",
+        headers={**ANTHROPIC, "anthropic-beta": "tools-2099-01-01"},
+        json={"model": "claude", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]},
+    )
     assert resp.status_code == 200
     [sent] = await engine.upstream_requests()
     assert sent["headers"]["anthropic-beta"] == "tools-2099-01-01"  # type: ignore[index]
@@ -41,8 +46,11 @@ async def test_anthropic_beta_header_is_passed_on_to_anthropic(engine: EngineHar
 
 async def test_provider_400_comes_back_in_the_clients_protocol(engine: EngineHarness) -> None:
     # the real Anthropic API requires max_tokens; the mock refuses like it does
-    resp = await engine.client.post("/v1/messages", headers=ANTHROPIC, json={
-        "model": "claude", "messages": [{"role": "user", "content": "x"}]})
+    resp = await engine.client.post(
+        "/v1/messages",
+        headers=ANTHROPIC,
+        json={"model": "claude", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert resp.status_code == 400
     body = resp.json()
     assert body["type"] == "error"
@@ -51,18 +59,24 @@ async def test_provider_400_comes_back_in_the_clients_protocol(engine: EngineHar
 
 
 async def test_anthropic_refusals_are_anthropic_shaped(engine: EngineHarness) -> None:
-    resp = await engine.client.post("/v1/messages", headers={"authorization": "", "x-api-key": "x"},
-                                    json={"model": "claude", "messages": []})
+    resp = await engine.client.post(
+        "/v1/messages",
+        headers={"authorization": "", "x-api-key": "x"},
+        json={"model": "claude", "messages": []},
+    )
     assert resp.status_code == 401
-    assert resp.json() == {"type": "error", "error": {
-        "type": "authentication_error", "message": "the API key is not valid"}}
+    assert resp.json() == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "the API key is not valid"},
+    }
 
 
 async def test_count_tokens_on_anthropic_and_gemini_providers(engine: EngineHarness) -> None:
     body = {"messages": [{"role": "user", "content": "three words here"}]}
     for model in ("claude", "gem"):
-        resp = await engine.client.post("/v1/messages/count_tokens", headers=ANTHROPIC,
-                                        json={"model": model, **body})
+        resp = await engine.client.post(
+            "/v1/messages/count_tokens", headers=ANTHROPIC, json={"model": model, **body}
+        )
         assert resp.status_code == 200, resp.text
         assert resp.json()["input_tokens"] > 0
     paths = [r["path"] for r in await engine.upstream_requests()]
@@ -70,8 +84,11 @@ async def test_count_tokens_on_anthropic_and_gemini_providers(engine: EngineHarn
 
 
 async def test_count_tokens_on_a_provider_without_it_is_a_clear_400(engine: EngineHarness) -> None:
-    resp = await engine.client.post("/v1/messages/count_tokens", headers=ANTHROPIC, json={
-        "model": "gpt", "messages": [{"role": "user", "content": "x"}]})
+    resp = await engine.client.post(
+        "/v1/messages/count_tokens",
+        headers=ANTHROPIC,
+        json={"model": "gpt", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert resp.status_code == 400
     assert "count_tokens" in resp.json()["error"]["message"]
     assert await engine.upstream_requests() == []
@@ -89,8 +106,10 @@ async def test_embeddings_pass_through_to_openai_providers(engine: EngineHarness
 
 
 async def test_images_are_generated_and_counted(engine: EngineHarness) -> None:
-    resp = await engine.client.post("/v1/images/generations", json={
-        "model": "gpt", "prompt": "a cat", "n": 2, "size": "256x256"})
+    resp = await engine.client.post(
+        "/v1/images/generations",
+        json={"model": "gpt", "prompt": "a cat", "n": 2, "size": "256x256"},
+    )
     assert resp.status_code == 200
     assert len(resp.json()["data"]) == 2
     metrics = (await engine.client.get("/metrics")).text
@@ -104,26 +123,34 @@ async def test_gemini_client_plain_sse_and_array_streams(engine: EngineHarness, 
     text = plain.json()["candidates"][0]["content"]["parts"][0]["text"]
     assert text.endswith("You said: hello gem")
 
-    sse = await engine.client.post(f"/v1beta/models/{model}:streamGenerateContent?alt=sse",
-                                   json=GEMINI_BODY)
+    sse = await engine.client.post(
+        f"/v1beta/models/{model}:streamGenerateContent?alt=sse", json=GEMINI_BODY
+    )
     chunks = [json.loads(d) for d in sse_data(sse.content)]
-    streamed = "".join(p.get("text", "") for c in chunks
-                       for p in c["candidates"][0]["content"]["parts"])
+    streamed = "".join(
+        p.get("text", "") for c in chunks for p in c["candidates"][0]["content"]["parts"]
+    )
     assert streamed == text
     assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
 
-    array = await engine.client.post(f"/v1beta/models/{model}:streamGenerateContent",
-                                     json=GEMINI_BODY)
+    array = await engine.client.post(
+        f"/v1beta/models/{model}:streamGenerateContent", json=GEMINI_BODY
+    )
     assert array.headers["content-type"].startswith("application/json")
     elements = array.json()
     assert isinstance(elements, list)
-    assert "".join(p.get("text", "") for c in elements
-                   for p in c["candidates"][0]["content"]["parts"]) == text
+    assert (
+        "".join(p.get("text", "") for c in elements for p in c["candidates"][0]["content"]["parts"])
+        == text
+    )
 
 
 async def test_gemini_key_in_query_and_gemini_shaped_errors(engine: EngineHarness) -> None:
-    resp = await engine.client.post("/v1beta/models/nope:generateContent?key=jk-bad",
-                                    json=GEMINI_BODY, headers={"authorization": ""})
+    resp = await engine.client.post(
+        "/v1beta/models/nope:generateContent?key=jk-bad",
+        json=GEMINI_BODY,
+        headers={"authorization": ""},
+    )
     assert resp.status_code == 401
     assert resp.json()["error"]["status"] == "UNAUTHENTICATED"
     missing = await engine.client.post("/v1beta/models/gem:generateContent", json={})
@@ -132,8 +159,13 @@ async def test_gemini_key_in_query_and_gemini_shaped_errors(engine: EngineHarnes
 
 
 async def test_direct_provider_model_name_reaches_that_deployment(engine: EngineHarness) -> None:
-    resp = await engine.client.post("/v1/chat/completions", json={
-        "model": "mock-anthropic/mock-claude", "messages": [{"role": "user", "content": "x"}]})
+    resp = await engine.client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "mock-anthropic/mock-claude",
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    )
     assert resp.status_code == 200
     [sent] = await engine.upstream_requests()
     assert sent["path"] == "/v1/messages"

@@ -11,7 +11,9 @@ from junction_engine.json_body import parse_object
 
 
 def test_model_rewrite_keeps_every_other_byte() -> None:
-    raw = b'{ "model" : "public",\n  "messages": [{"role":"user","content":"h\\u00e9"}], "x": 1.50 }'
+    raw = (
+        b'{ "model" : "public",\n  "messages": [{"role":"user","content":"h\\u00e9"}], "x": 1.50 }'
+    )
     body = parse_object(raw)
     out = body.with_members({"model": "upstream-name"})
     assert out == raw.replace(b'"public"', b'"upstream-name"')
@@ -55,7 +57,9 @@ def test_malformed_bodies_are_refused_with_a_reason(raw: bytes, reason: str) -> 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 

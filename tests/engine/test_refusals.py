@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from junction_contracts import ModelRoute
 
+from junction_contracts import ModelRoute
 from junction_engine.client_keys import hash_key
 from tests.engine.conftest import KEY, MOCK_KEY, build_engine
 from tests.support.routes import deployment, route
@@ -31,8 +31,10 @@ def _openai_error(resp, status: int, code: str) -> dict[str, object]:  # type: i
         (b'{"model": 42, "messages": [{"role": "user", "content": "x"}]}', "invalid_model"),
         (b'{"model": "gpt"}', "missing_messages"),
         (b'{"model": "gpt", "messages": [], "stream": "yes"}', "invalid_messages"),
-        (b'{"model": "gpt", "messages": [{"role":"user","content":"x"}], "stream": "yes"}',
-         "invalid_stream"),
+        (
+            b'{"model": "gpt", "messages": [{"role":"user","content":"x"}], "stream": "yes"}',
+            "invalid_stream",
+        ),
         (b"", "invalid_request"),
     ],
 )
@@ -45,19 +47,26 @@ async def test_bad_bodies_are_400(body: bytes, code: str) -> None:
 
 async def test_unknown_model_is_404_with_the_param() -> None:
     async with build_engine() as e:
-        resp = await e.client.post("/v1/chat/completions",
-                                   json={"model": "nope", "messages": HELLO})
+        resp = await e.client.post(
+            "/v1/chat/completions", json={"model": "nope", "messages": HELLO}
+        )
         error = _openai_error(resp, 404, "model_not_found")
         assert error["param"] == "model"
 
 
 async def test_missing_and_bad_keys_are_401() -> None:
     async with build_engine() as e:
-        resp = await e.client.post("/v1/chat/completions", json={"model": "gpt", "messages": HELLO},
-                                   headers={"authorization": ""})
+        resp = await e.client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt", "messages": HELLO},
+            headers={"authorization": ""},
+        )
         _openai_error(resp, 401, "missing_api_key")
-        resp = await e.client.post("/v1/chat/completions", json={"model": "gpt", "messages": HELLO},
-                                   headers={"authorization": "Bearer jk-wrong"})
+        resp = await e.client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt", "messages": HELLO},
+            headers={"authorization": "Bearer jk-wrong"},
+        )
         error = _openai_error(resp, 401, "invalid_api_key")
         assert "jk-wrong" not in str(error)
 
@@ -85,9 +94,13 @@ async def test_revoked_expired_and_disallowed_keys_are_refused() -> None:
         hash_key("narrow"): route(gpt, other, allowed=("gpt",)),
     }
     async with build_engine(routes) as e:
+
         def post(key: str, model: str = "gpt"):  # type: ignore[no-untyped-def]
-            return e.client.post("/v1/chat/completions", json={"model": model, "messages": HELLO},
-                                 headers={"authorization": f"Bearer {key}"})
+            return e.client.post(
+                "/v1/chat/completions",
+                json={"model": model, "messages": HELLO},
+                headers={"authorization": f"Bearer {key}"},
+            )
 
         _openai_error(await post("revoked"), 401, "revoked_api_key")
         _openai_error(await post("expired"), 401, "expired_api_key")

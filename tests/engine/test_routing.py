@@ -4,7 +4,6 @@ import random
 from collections import Counter
 
 from junction_contracts import ModelRoute
-
 from junction_engine.routing import HealthBoard, plan
 from tests.support.routes import deployment
 
@@ -30,8 +29,9 @@ def test_lower_priority_number_is_tried_first() -> None:
 def test_weights_split_traffic_inside_a_group() -> None:
     model = _model(deployment("heavy", key="k", weight=3), deployment("light", key="k", weight=1))
     rng = random.Random(7)
-    firsts = Counter(next(plan(model, HealthBoard(), rng=rng))[0].upstream_model
-                     for _ in range(4000))
+    firsts = Counter(
+        next(plan(model, HealthBoard(), rng=rng))[0].upstream_model for _ in range(4000)
+    )
     share = firsts["heavy"] / 4000
     assert 0.70 < share < 0.80
 

@@ -10,9 +10,15 @@ import httpx
 
 FINISH = {
     # OpenAI words are the common vocabulary
-    "stop": "stop", "length": "length", "tool_calls": "tool_calls",
-    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
-    "STOP": "stop", "MAX_TOKENS": "length",
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
 }
 
 
@@ -30,8 +36,10 @@ def from_openai(body: dict[str, Any]) -> Answer:
     msg = choice["message"]
     return Answer(
         text=msg.get("content") or "",
-        tools=[(c["function"]["name"], json.loads(c["function"]["arguments"]))
-               for c in msg.get("tool_calls") or []],
+        tools=[
+            (c["function"]["name"], json.loads(c["function"]["arguments"]))
+            for c in msg.get("tool_calls") or []
+        ],
         finish=FINISH[choice["finish_reason"]],
         input_tokens=body["usage"]["prompt_tokens"],
         output_tokens=body["usage"]["completion_tokens"],
@@ -51,8 +59,11 @@ def from_anthropic(body: dict[str, Any]) -> Answer:
 def from_gemini(body: dict[str, Any]) -> Answer:
     cand = body["candidates"][0]
     parts = cand["content"]["parts"]
-    tools = [(p["functionCall"]["name"], p["functionCall"].get("args", {}))
-             for p in parts if "functionCall" in p]
+    tools = [
+        (p["functionCall"]["name"], p["functionCall"].get("args", {}))
+        for p in parts
+        if "functionCall" in p
+    ]
     finish = FINISH[cand["finishReason"]]
     if tools and finish == "stop":
         finish = "tool_calls"  # Gemini says STOP when it calls functions
@@ -73,33 +84,65 @@ WEATHER_SCHEMA = {
 }
 
 
-def direct(mock_url: str, key: str, provider: str, upstream: str, prompt: str,
-           *, tools: bool) -> Answer:
+def direct(
+    mock_url: str, key: str, provider: str, upstream: str, prompt: str, *, tools: bool
+) -> Answer:
     """Ask the mock provider directly, in its own protocol, what it answers."""
     if provider == "openai":
-        body: dict[str, Any] = {"model": upstream, "messages": [{"role": "user", "content": prompt}]}
+        body: dict[str, Any] = {
+            "model": upstream,
+            "messages": [{"role": "user", "content": prompt}],
+        }
         if tools:
-            body["tools"] = [{"type": "function", "function": {
-                "name": "get_weather", "description": "Weather", "parameters": WEATHER_SCHEMA}}]
-        r = httpx.post(f"{mock_url}/v1/chat/completions", json=body,
-                       headers={"authorization": f"Bearer {key}"})
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "get_weather",
+                        "description": "Weather",
+                        "parameters": WEATHER_SCHEMA,
+                    },
+                }
+            ]
+        r = httpx.post(
+            f"{mock_url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+        )
         r.raise_for_status()
         return from_openai(r.json())
     if provider == "anthropic":
-        body = {"model": upstream, "max_tokens": 1024,
-                "messages": [{"role": "user", "content": prompt}]}
+        body = {
+            "model": upstream,
+            "max_tokens": 1024,
+            "messages": [{"role": "user", "content": prompt}],
+        }
         if tools:
-            body["tools"] = [{"name": "get_weather", "description": "Weather",
-                              "input_schema": WEATHER_SCHEMA}]
-        r = httpx.post(f"{mock_url}/v1/messages", json=body,
-                       headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
+            body["tools"] = [
+                {"name": "get_weather", "description": "Weather", "input_schema": WEATHER_SCHEMA}
+            ]
+        r = httpx.post(
+            f"{mock_url}/v1/messages",
+            json=body,
+            headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+        )
         r.raise_for_status()
         return from_anthropic(r.json())
     body = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
     if tools:
-        body["tools"] = [{"functionDeclarations": [{
-            "name": "get_weather", "description": "Weather", "parametersJsonSchema": WEATHER_SCHEMA}]}]
-    r = httpx.post(f"{mock_url}/v1beta/models/{upstream}:generateContent", json=body,
-                   headers={"x-goog-api-key": key})
+        body["tools"] = [
+            {
+                "functionDeclarations": [
+                    {
+                        "name": "get_weather",
+                        "description": "Weather",
+                        "parametersJsonSchema": WEATHER_SCHEMA,
+                    }
+                ]
+            }
+        ]
+    r = httpx.post(
+        f"{mock_url}/v1beta/models/{upstream}:generateContent",
+        json=body,
+        headers={"x-goog-api-key": key},
+    )
     r.raise_for_status()
     return from_gemini(r.json())

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+
 from junction_contracts import (
     CredentialRoute,
     DeploymentRoute,
@@ -38,8 +39,12 @@ def deployment(
     sealed = seal(derive_sealing_key(secret), key, context=cred_id)
     return DeploymentRoute(
         id=dep_id,
-        provider=ProviderRoute(id=f"prov-{ptype}", name=f"mock-{ptype}", type=ptype,  # type: ignore[arg-type]
-                               base_url=base_url),
+        provider=ProviderRoute(
+            id=f"prov-{ptype}",
+            name=f"mock-{ptype}",
+            type=ptype,  # type: ignore[arg-type]
+            base_url=base_url,
+        ),
         upstream_model=upstream_model,
         priority=priority,
         weight=weight,
@@ -47,11 +52,22 @@ def deployment(
     )
 
 
-def route(*models: ModelRoute, allowed: tuple[str, ...] | None = None, revoked: bool = False,
-          expires_at: float | None = None) -> Route:
+def route(
+    *models: ModelRoute,
+    allowed: tuple[str, ...] | None = None,
+    revoked: bool = False,
+    expires_at: float | None = None,
+) -> Route:
     return Route(
-        token=TokenRoute(id="tok-1", tenant_id="ten-1", name="test", prefix="jk-test",
-                         revoked=revoked, expires_at=expires_at, allowed_models=allowed),
+        token=TokenRoute(
+            id="tok-1",
+            tenant_id="ten-1",
+            name="test",
+            prefix="jk-test",
+            revoked=revoked,
+            expires_at=expires_at,
+            allowed_models=allowed,
+        ),
         models=models,
         issued_at=time.time(),
     )
@@ -79,8 +95,9 @@ class FakeControl:
         if request.url.path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
         self.calls += 1
-        self._verifier.verify(request.method, request.url.path, request.content,
-                              dict(request.headers))
+        self._verifier.verify(
+            request.method, request.url.path, request.content, dict(request.headers)
+        )
         token_hash = json.loads(request.content)["token_hash"]
         found = self.routes.get(token_hash)
         if found is None:

@@ -77,31 +77,42 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JUNCTION_")}
-        env.update({
-            "JUNCTION_VAR_DIR": str(self.workdir / "var"),
-            "JUNCTION_ADMIN_PORT": str(self.admin_port),
-            "JUNCTION_INTERNAL_PORT": str(self.internal_port),
-            "JUNCTION_CONTROL_URL": f"http://127.0.0.1:{self.internal_port}",
-            "JUNCTION_MOCK_KEY": self.mock_key,
-            "JUNCTION_DEMO_TOKEN": self.demo_token,
-            "JUNCTION_MOCK_URL": self.mock_url,
-        })
+        env.update(
+            {
+                "JUNCTION_VAR_DIR": str(self.workdir / "var"),
+                "JUNCTION_ADMIN_PORT": str(self.admin_port),
+                "JUNCTION_INTERNAL_PORT": str(self.internal_port),
+                "JUNCTION_CONTROL_URL": f"http://127.0.0.1:{self.internal_port}",
+                "JUNCTION_MOCK_KEY": self.mock_key,
+                "JUNCTION_DEMO_TOKEN": self.demo_token,
+                "JUNCTION_MOCK_URL": self.mock_url,
+            }
+        )
         if self.database_url:
             env["JUNCTION_DATABASE_URL"] = self.database_url
         if self.redis_url:
             env["JUNCTION_REDIS_URL"] = self.redis_url
         return env
 
-    def run_cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own CLI
-            [str(BIN / "junction-control"), *args], env=env or self.env(), cwd=self.workdir,
-            capture_output=True, text=True, timeout=120, check=False)
+    def run_cli(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "junction-control"), *args],
+            env=env or self.env(),
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> Proc:
         log = self.workdir / f"{name}.log"
         handle = log.open("wb")
-        popen = subprocess.Popen(cmd, env=env, cwd=self.workdir, stdout=handle,  # noqa: S603
-                                 stderr=subprocess.STDOUT)
+        popen = subprocess.Popen(
+            cmd, env=env, cwd=self.workdir, stdout=handle, stderr=subprocess.STDOUT
+        )
         proc = Proc(name, popen, log)
         self.procs[name] = proc
         return proc
@@ -120,8 +131,17 @@ class Stack:
         raise RuntimeError(f"{proc.name} did not answer {url}:\n{proc.tail()}")
 
     def start_mock(self) -> None:
-        proc = self._spawn("mockllm", [str(BIN / "junction-mockllm"), "--port",
-                                       str(self.mock_port), "--api-key", self.mock_key], self.env())
+        proc = self._spawn(
+            "mockllm",
+            [
+                str(BIN / "junction-mockllm"),
+                "--port",
+                str(self.mock_port),
+                "--api-key",
+                self.mock_key,
+            ],
+            self.env(),
+        )
         self.wait_http(f"{self.mock_url}/_mock/health", proc)
 
     def apply(self, config: Path) -> None:
@@ -155,8 +175,11 @@ class Stack:
             "XDG_DATA_HOME": str(self.workdir / "caddy-data"),
             "XDG_CONFIG_HOME": str(self.workdir / "caddy-config"),
         }
-        proc = self._spawn("caddy", [caddy, "run", "--config", str(ROOT / "caddy/Caddyfile"),
-                                     "--adapter", "caddyfile"], env)
+        proc = self._spawn(
+            "caddy",
+            [caddy, "run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile"],
+            env,
+        )
         self.wait_http(f"{self.public_url}/", proc)
 
     def stop(self) -> None:

@@ -1,8 +1,8 @@
 """Errors of the contract package.
 
-    ContractError      a payload does not match the schema version we speak
-    SignatureError     an internal call is unsigned, badly signed, stale or replayed
-    SealError          a sealed provider key cannot be opened
+ContractError      a payload does not match the schema version we speak
+SignatureError     an internal call is unsigned, badly signed, stale or replayed
+SealError          a sealed provider key cannot be opened
 """
 
 

@@ -163,8 +163,9 @@ def _deployment_from_dict(d: dict[str, Any]) -> DeploymentRoute:
         priority=int(d.get("priority", 0)),
         weight=int(d.get("weight", 1)),
         credentials=tuple(
-            CredentialRoute(id=str(c["id"]), sealed_key=str(c["sealed_key"]),
-                            weight=int(c.get("weight", 1)))
+            CredentialRoute(
+                id=str(c["id"]), sealed_key=str(c["sealed_key"]), weight=int(c.get("weight", 1))
+            )
             for c in d.get("credentials", [])
         ),
     )

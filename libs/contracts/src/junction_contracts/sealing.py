@@ -24,9 +24,7 @@ _INFO = b"junction route sealing v1"
 
 def derive_sealing_key(shared_secret: bytes) -> bytes:
     """The 32-byte AES key both planes derive from the internal secret."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
-        shared_secret
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(shared_secret)
 
 
 def seal(sealing_key: bytes, plaintext: str, *, context: str = "") -> str:

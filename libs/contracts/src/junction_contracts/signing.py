@@ -101,7 +101,7 @@ class SignatureVerifier:
 
     def _forget_expired(self, now: float) -> None:
         while self._seen:
-            nonce, ts = next(iter(self._seen.items()))
+            _nonce, ts = next(iter(self._seen.items()))
             if now - ts <= self._window:
                 break
             self._seen.popitem(last=False)

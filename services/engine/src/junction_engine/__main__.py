@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"junction-engine: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,

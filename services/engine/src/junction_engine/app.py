@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from junction_contracts.sealing import derive_sealing_key
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from junction_contracts.sealing import derive_sealing_key
 from junction_engine import endpoints
 from junction_engine.calls import CallRecord
 from junction_engine.control_client import ControlClient
@@ -42,9 +42,10 @@ def _protocol_of_path(request: Request) -> Protocol:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    message = {404: f"no route for {request.method} {request.url.path}",
-               405: f"{request.method} is not allowed on {request.url.path}"}.get(
-        exc.status_code, str(exc.detail))
+    message = {
+        404: f"no route for {request.method} {request.url.path}",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, str(exc.detail))
     err = GatewayError(message, status=exc.status_code, code=code)
     return error_response(_protocol_of_path(request), err)
 
@@ -52,8 +53,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The last line of defence: log the trace here, never send it to the client.
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    err = GatewayError("the gateway failed to handle this request", status=500,
-                       code="internal_error")
+    err = GatewayError(
+        "the gateway failed to handle this request", status=500, code="internal_error"
+    )
     return error_response(_protocol_of_path(request), err)
 
 
@@ -67,20 +69,25 @@ def create_app(
     upstream = create_upstream_client(settings, transport=upstream_transport)
     control_http = create_control_http(settings, transport=control_transport)
     control = ControlClient(control_http, settings.control_url, settings.internal_secret)
-    routes = RouteCache(control.resolve, ttl=settings.route_ttl_seconds,
-                        max_stale=settings.route_max_stale_seconds,
-                        unknown_ttl=settings.unknown_key_ttl_seconds,
-                        maxsize=settings.route_cache_size)
+    routes = RouteCache(
+        control.resolve,
+        ttl=settings.route_ttl_seconds,
+        max_stale=settings.route_max_stale_seconds,
+        unknown_ttl=settings.unknown_key_ttl_seconds,
+        maxsize=settings.route_cache_size,
+    )
     metrics = EngineMetrics()
     board = HealthBoard(cooldown=settings.cooldown_seconds)
 
     def record(rec: CallRecord) -> None:
         metrics.observe(rec)
 
-    forwarder = Forwarder(upstream, board, settings,
-                          derive_sealing_key(settings.internal_secret), record)
-    engine = endpoints.Engine(settings=settings, routes=routes, forwarder=forwarder,
-                              metrics=metrics, control=control)
+    forwarder = Forwarder(
+        upstream, board, settings, derive_sealing_key(settings.internal_secret), record
+    )
+    engine = endpoints.Engine(
+        settings=settings, routes=routes, forwarder=forwarder, metrics=metrics, control=control
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -8,10 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from junction_contracts import ModelRoute, Route
-from junction_protocols.usage import Usage
-
 from junction_engine.json_body import JsonBody
 from junction_engine.providers import Operation, Protocol
+from junction_protocols.usage import Usage
 
 
 @dataclass(slots=True)
@@ -68,10 +67,19 @@ class CallRecord:
 Recorder = Callable[[CallRecord], None]
 
 
-def record_for(call: ClientCall, *, status: str, http_status: int, attempts: int,
-               error_code: str | None = None, usage: Usage | None = None,
-               ttft_ms: float | None = None, deployment_id: str | None = None,
-               provider_id: str | None = None, credential_id: str | None = None) -> CallRecord:
+def record_for(
+    call: ClientCall,
+    *,
+    status: str,
+    http_status: int,
+    attempts: int,
+    error_code: str | None = None,
+    usage: Usage | None = None,
+    ttft_ms: float | None = None,
+    deployment_id: str | None = None,
+    provider_id: str | None = None,
+    credential_id: str | None = None,
+) -> CallRecord:
     return CallRecord(
         call_id=call.call_id,
         token_id=call.route.token.id,

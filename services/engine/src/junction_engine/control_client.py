@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+
 from junction_contracts import ContractError, Route
 from junction_contracts.signing import sign
 
@@ -29,7 +30,9 @@ class ControlClient:
         headers = {"content-type": "application/json"}
         headers.update(sign(self._secret, "POST", RESOLVE_PATH, body))
         try:
-            resp = await self._http.post(self._base_url + RESOLVE_PATH, content=body, headers=headers)
+            resp = await self._http.post(
+                self._base_url + RESOLVE_PATH, content=body, headers=headers
+            )
         except httpx.HTTPError as exc:
             raise ControlError(f"control plane unreachable: {type(exc).__name__}") from exc
         if resp.status_code == 404:

@@ -6,13 +6,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from junction_contracts import Route
 from starlette.requests import Request
 from starlette.responses import Response
 
+from junction_contracts import Route
 from junction_engine.calls import ClientCall
-from junction_engine.control_client import ControlClient
 from junction_engine.client_keys import hash_key, read_key
+from junction_engine.control_client import ControlClient
 from junction_engine.errors import (
     BadRequest,
     GatewayError,
@@ -45,8 +45,10 @@ class Engine:
     async def authorize(self, request: Request) -> Route:
         key = read_key(request)
         if key is None:
-            raise Unauthorized("no API key: send it as 'Authorization: Bearer <key>' "
-                               "or 'x-api-key: <key>'", code="missing_api_key")
+            raise Unauthorized(
+                "no API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
+                code="missing_api_key",
+            )
         route = await self.routes.get(hash_key(key))
         if route is None:
             raise Unauthorized("the API key is not valid", code="invalid_api_key")
@@ -82,19 +84,18 @@ def _require_model(data: dict[str, Any]) -> str:
     if model is None:
         raise BadRequest("you must provide a model parameter", param="model", code="missing_model")
     if not isinstance(model, str) or not model:
-        raise BadRequest("'model' must be a non-empty string", param="model",
-                         code="invalid_model")
+        raise BadRequest("'model' must be a non-empty string", param="model", code="invalid_model")
     return model
 
 
 def _require_list(data: dict[str, Any], field: str) -> None:
     value = data.get(field)
     if value is None:
-        raise BadRequest(f"'{field}' is a required property", param=field,
-                         code=f"missing_{field}")
+        raise BadRequest(f"'{field}' is a required property", param=field, code=f"missing_{field}")
     if not isinstance(value, list) or not value:
-        raise BadRequest(f"'{field}' must be a non-empty array", param=field,
-                         code=f"invalid_{field}")
+        raise BadRequest(
+            f"'{field}' must be a non-empty array", param=field, code=f"invalid_{field}"
+        )
 
 
 def _stream_flag(data: dict[str, Any]) -> bool:
@@ -117,8 +118,14 @@ async def chat_completions(request: Request) -> Response:
         stream = _stream_flag(body.data)
         options = body.data.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        call = ClientCall(client="openai", route=route, model=pick_model(route, model_name),
-                          body=body, stream=stream, include_usage=include_usage)
+        call = ClientCall(
+            client="openai",
+            route=route,
+            model=pick_model(route, model_name),
+            body=body,
+            stream=stream,
+            include_usage=include_usage,
+        )
         return await engine.forwarder.forward(call)
     except GatewayError as err:
         return engine.refuse("openai", err)
@@ -141,10 +148,17 @@ async def _openai_simple(request: Request, operation: Operation, *, required: st
         body = await engine.read_json(request)
         model_name = _require_model(body.data)
         if body.data.get(required) in (None, "", []):
-            raise BadRequest(f"'{required}' is a required property", param=required,
-                             code=f"missing_{required}")
-        call = ClientCall(client="openai", route=route, model=pick_model(route, model_name),
-                          body=body, stream=False, operation=operation)
+            raise BadRequest(
+                f"'{required}' is a required property", param=required, code=f"missing_{required}"
+            )
+        call = ClientCall(
+            client="openai",
+            route=route,
+            model=pick_model(route, model_name),
+            body=body,
+            stream=False,
+            operation=operation,
+        )
         return await engine.forwarder.forward(call)
     except GatewayError as err:
         return engine.refuse("openai", err)
@@ -169,9 +183,16 @@ async def _anthropic(request: Request, operation: Operation) -> Response:
         _require_list(body.data, "messages")
         stream = operation == "chat" and _stream_flag(body.data)
         passed = {h: v for h in _PASSED_ON_ANTHROPIC if (v := request.headers.get(h))}
-        call = ClientCall(client="anthropic", route=route, model=pick_model(route, model_name),
-                          body=body, stream=stream, include_usage=True,
-                          passthrough_headers=passed, operation=operation)
+        call = ClientCall(
+            client="anthropic",
+            route=route,
+            model=pick_model(route, model_name),
+            body=body,
+            stream=stream,
+            include_usage=True,
+            passthrough_headers=passed,
+            operation=operation,
+        )
         return await engine.forwarder.forward(call)
     except GatewayError as err:
         return engine.refuse("anthropic", err)
@@ -196,10 +217,16 @@ async def gemini(request: Request) -> Response:
         body = await engine.read_json(request)
         if operation == "chat":
             _require_list(body.data, "contents")
-        call = ClientCall(client="gemini", route=route,
-                          model=pick_model(route, model_name.removeprefix("models/")),
-                          body=body, stream=stream, include_usage=True, operation=operation,
-                          json_array_stream=stream and request.query_params.get("alt") != "sse")
+        call = ClientCall(
+            client="gemini",
+            route=route,
+            model=pick_model(route, model_name.removeprefix("models/")),
+            body=body,
+            stream=stream,
+            include_usage=True,
+            operation=operation,
+            json_array_stream=stream and request.query_params.get("alt") != "sse",
+        )
         return await engine.forwarder.forward(call)
     except GatewayError as err:
         return engine.refuse("gemini", err)
@@ -216,14 +243,32 @@ async def list_models(request: Request) -> Response:
         return engine.refuse(protocol, err)
     models = visible_models(route)
     if anthropic:
-        data = [{"type": "model", "id": m.name, "display_name": m.name,
-                 "created_at": _rfc3339(m.created)} for m in models]
-        return json_response({"data": data, "has_more": False,
-                              "first_id": data[0]["id"] if data else None,
-                              "last_id": data[-1]["id"] if data else None})
-    return json_response({"object": "list", "data": [
-        {"id": m.name, "object": "model", "created": m.created, "owned_by": m.owned_by}
-        for m in models]})
+        data = [
+            {
+                "type": "model",
+                "id": m.name,
+                "display_name": m.name,
+                "created_at": _rfc3339(m.created),
+            }
+            for m in models
+        ]
+        return json_response(
+            {
+                "data": data,
+                "has_more": False,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+        )
+    return json_response(
+        {
+            "object": "list",
+            "data": [
+                {"id": m.name, "object": "model", "created": m.created, "owned_by": m.owned_by}
+                for m in models
+            ],
+        }
+    )
 
 
 def _rfc3339(ts: int) -> str:
@@ -244,9 +289,13 @@ async def readyz(request: Request) -> Response:
     control = await engine.control.ready()
     ready = control or engine.routes.size > 0
     return json_response(
-        {"status": "ready" if control else ("degraded" if ready else "unavailable"),
-         "control_plane": control, "cached_routes": engine.routes.size},
-        status=200 if ready else 503)
+        {
+            "status": "ready" if control else ("degraded" if ready else "unavailable"),
+            "control_plane": control,
+            "cached_routes": engine.routes.size,
+        },
+        status=200 if ready else 503,
+    )
 
 
 async def metrics(request: Request) -> Response:

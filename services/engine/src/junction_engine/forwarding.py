@@ -18,20 +18,20 @@ import time
 from dataclasses import dataclass
 
 import httpx
+from starlette.responses import Response
+
 from junction_contracts import CredentialRoute, DeploymentRoute
 from junction_contracts.errors import SealError
 from junction_contracts.sealing import unseal
-from junction_protocols.usage import Usage, from_anthropic, from_gemini, from_openai
-from junction_protocols.convert import Converter, get_converter
-from junction_protocols.errors import ConversionError
-from starlette.responses import Response
-
 from junction_engine.calls import ClientCall, Recorder, record_for
 from junction_engine.errors import BadRequest, GatewayError, RateLimited, UpstreamFailed
 from junction_engine.providers import Protocol, Unsupported, protocol_of, upstream_request
 from junction_engine.routing import HealthBoard, plan
 from junction_engine.settings import EngineSettings
 from junction_engine.streaming import StreamRelay
+from junction_protocols.convert import Converter, get_converter
+from junction_protocols.errors import ConversionError
+from junction_protocols.usage import Usage, from_anthropic, from_gemini, from_openai
 
 log = logging.getLogger("junction.engine.forwarding")
 
@@ -100,8 +100,14 @@ class Forwarder:
             if number >= self._settings.max_attempts:
                 break
             provider = protocol_of(deployment.provider)
-            attempt = Attempt(call, deployment, credential, provider,
-                              get_converter(call.client, provider), number + 1)
+            attempt = Attempt(
+                call,
+                deployment,
+                credential,
+                provider,
+                get_converter(call.client, provider),
+                number + 1,
+            )
             try:
                 content = self._upstream_body(attempt)
             except Unsupported:
@@ -114,24 +120,46 @@ class Forwarder:
                 last = exc.error
                 if exc.deployment_down:
                     down.add(deployment.id)
-                log.warning("call %s: %s via deployment %s failed (%s), %s",
-                            call.call_id, call.public_model, deployment.id, exc.error.code,
-                            "failing over" if number < self._settings.max_attempts else "giving up")
+                log.warning(
+                    "call %s: %s via deployment %s failed (%s), %s",
+                    call.call_id,
+                    call.public_model,
+                    deployment.id,
+                    exc.error.code,
+                    "failing over" if number < self._settings.max_attempts else "giving up",
+                )
             except GatewayError as exc:
-                self._record(record_for(call, status="failed", http_status=exc.status,
-                                        attempts=number, error_code=exc.code,
-                                        deployment_id=deployment.id))
+                self._record(
+                    record_for(
+                        call,
+                        status="failed",
+                        http_status=exc.status,
+                        attempts=number,
+                        error_code=exc.code,
+                        deployment_id=deployment.id,
+                    )
+                )
                 raise
         if number == 0 and last is None:
             error: GatewayError = BadRequest(
                 f"the model '{call.public_model}' is not served by a provider that offers "
-                f"this endpoint ({call.operation})", code="unsupported_operation",
-                param="model")
+                f"this endpoint ({call.operation})",
+                code="unsupported_operation",
+                param="model",
+            )
         else:
             error = last or UpstreamFailed(
-                f"the model '{call.public_model}' has no usable deployment", code="no_deployment")
-        self._record(record_for(call, status="failed", http_status=error.status,
-                                attempts=number, error_code=error.code))
+                f"the model '{call.public_model}' has no usable deployment", code="no_deployment"
+            )
+        self._record(
+            record_for(
+                call,
+                status="failed",
+                http_status=error.status,
+                attempts=number,
+                error_code=error.code,
+            )
+        )
         raise error
 
     def _upstream_body(self, a: Attempt) -> bytes:
@@ -148,7 +176,9 @@ class Forwarder:
                 # the relay drops the extra chunk before it reaches the client
                 options = body.data.get("stream_options")
                 updates["stream_options"] = {
-                    **(options if isinstance(options, dict) else {}), "include_usage": True}
+                    **(options if isinstance(options, dict) else {}),
+                    "include_usage": True,
+                }
             return body.with_members(updates)
         if call.operation == "chat":
             converted = self._convert(a, stream=call.stream)
@@ -161,8 +191,9 @@ class Forwarder:
 
     def _convert(self, a: Attempt, *, stream: bool) -> dict[str, object]:
         try:
-            return a.converter.request(a.call.body.data, upstream_model=a.deployment.upstream_model,
-                                       stream=stream)
+            return a.converter.request(
+                a.call.body.data, upstream_model=a.deployment.upstream_model, stream=stream
+            )
         except ConversionError as exc:
             raise BadRequest(exc.message, param=exc.param, code="unsupported_parameter") from exc
 
@@ -171,12 +202,21 @@ class Forwarder:
             key = unseal(self._sealing_key, a.credential.sealed_key, context=a.credential.id)
         except SealError:
             self._board.failed(a.credential.id)
-            raise _TryNext(UpstreamFailed("a provider credential could not be opened",
-                                          code="credential_unavailable"),
-                           deployment_down=False) from None
+            raise _TryNext(
+                UpstreamFailed(
+                    "a provider credential could not be opened", code="credential_unavailable"
+                ),
+                deployment_down=False,
+            ) from None
         passthrough = a.call.passthrough_headers if a.provider == a.call.client else None
-        up = upstream_request(a.deployment.provider, key, a.deployment.upstream_model,
-                              a.call.operation, stream=a.call.stream, extra=passthrough)
+        up = upstream_request(
+            a.deployment.provider,
+            key,
+            a.deployment.upstream_model,
+            a.call.operation,
+            stream=a.call.stream,
+            extra=passthrough,
+        )
         request = self._http.build_request("POST", up.url, headers=up.headers, content=content)
         self._board.enter(a.deployment.id)
         handed_over = False
@@ -187,11 +227,16 @@ class Forwarder:
             except (httpx.HTTPError, TimeoutError) as exc:
                 self._board.failed(a.deployment.id)
                 timeout = isinstance(exc, (TimeoutError, httpx.TimeoutException))
-                raise _TryNext(UpstreamFailed(
-                    "the provider timed out before answering" if timeout
-                    else "the provider could not be reached",
-                    code="upstream_timeout" if timeout else "upstream_unreachable",
-                    status=504 if timeout else 502), deployment_down=True) from None
+                raise _TryNext(
+                    UpstreamFailed(
+                        "the provider timed out before answering"
+                        if timeout
+                        else "the provider could not be reached",
+                        code="upstream_timeout" if timeout else "upstream_unreachable",
+                        status=504 if timeout else 502,
+                    ),
+                    deployment_down=True,
+                ) from None
             if resp.status_code >= 400:
                 await self._refuse(a, resp)
             if a.call.stream:
@@ -219,19 +264,30 @@ class Forwarder:
             raise GatewayError(message, status=client_status, code="upstream_rejected_request")
         if status in _CREDENTIAL_FAULT:
             self._board.failed(a.credential.id, retry_after=300.0)
-            raise _TryNext(UpstreamFailed("the provider refused the gateway's credential",
-                                          code="upstream_auth_failed"), deployment_down=False)
+            raise _TryNext(
+                UpstreamFailed(
+                    "the provider refused the gateway's credential", code="upstream_auth_failed"
+                ),
+                deployment_down=False,
+            )
         if status == 429:
             wait = retry_after_seconds(resp.headers.get("retry-after"))
             self._board.failed(a.credential.id, retry_after=wait)
             headers = {"retry-after": str(max(1, round(wait)))} if wait is not None else {}
-            raise _TryNext(RateLimited(f"the provider is rate limiting: {message}",
-                                       code="upstream_rate_limited", headers=headers),
-                           deployment_down=False)
+            raise _TryNext(
+                RateLimited(
+                    f"the provider is rate limiting: {message}",
+                    code="upstream_rate_limited",
+                    headers=headers,
+                ),
+                deployment_down=False,
+            )
         wait = retry_after_seconds(resp.headers.get("retry-after"))
         self._board.failed(a.deployment.id, retry_after=wait)
-        raise _TryNext(UpstreamFailed(f"the provider failed ({status}): {message}",
-                                      code="upstream_error"), deployment_down=True)
+        raise _TryNext(
+            UpstreamFailed(f"the provider failed ({status}): {message}", code="upstream_error"),
+            deployment_down=True,
+        )
 
     async def _plain(self, a: Attempt, resp: httpx.Response) -> Response:
         started = time.monotonic()
@@ -241,9 +297,10 @@ class Forwarder:
                 raw = await resp.aread()
         except (httpx.HTTPError, TimeoutError):
             self._board.failed(a.deployment.id)
-            raise _TryNext(UpstreamFailed("the provider's answer broke off",
-                                          code="upstream_incomplete"),
-                           deployment_down=True) from None
+            raise _TryNext(
+                UpstreamFailed("the provider's answer broke off", code="upstream_incomplete"),
+                deployment_down=True,
+            ) from None
         finally:
             await resp.aclose()
         try:
@@ -252,9 +309,10 @@ class Forwarder:
                 raise ValueError("not an object")
         except ValueError:
             self._board.failed(a.deployment.id)
-            raise _TryNext(UpstreamFailed("the provider sent a malformed answer",
-                                          code="upstream_malformed"),
-                           deployment_down=True) from None
+            raise _TryNext(
+                UpstreamFailed("the provider sent a malformed answer", code="upstream_malformed"),
+                deployment_down=True,
+            ) from None
         usage = _usage_in(a.provider, data)
         self._board.succeeded(a.deployment.id)
         self._board.succeeded(a.credential.id)
@@ -266,9 +324,16 @@ class Forwarder:
             else:
                 converted = a.converter.response(data, model=a.call.public_model)
             out = json.dumps(converted, ensure_ascii=False, separators=(",", ":")).encode()
-        record = record_for(a.call, status="success", http_status=200, attempts=a.number,
-                            usage=usage, deployment_id=a.deployment.id,
-                            provider_id=a.deployment.provider.id, credential_id=a.credential.id)
+        record = record_for(
+            a.call,
+            status="success",
+            http_status=200,
+            attempts=a.number,
+            usage=usage,
+            deployment_id=a.deployment.id,
+            provider_id=a.deployment.provider.id,
+            credential_id=a.credential.id,
+        )
         if a.call.operation == "images":
             images = data.get("data")
             record.images = len(images) if isinstance(images, list) else 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 from junction_contracts import ModelRoute, Route
-
 from junction_engine.errors import Forbidden, NotFound, Unauthorized
 
 
@@ -39,8 +38,13 @@ def visible_models(route: Route) -> list[ModelRoute]:
         for d in model.deployments:
             name = f"{d.provider.name}/{d.upstream_model}"
             if name not in taken and name not in direct:
-                direct[name] = ModelRoute(name=name, deployments=(d,), pricing=model.pricing,
-                                          owned_by=d.provider.name, created=model.created)
+                direct[name] = ModelRoute(
+                    name=name,
+                    deployments=(d,),
+                    pricing=model.pricing,
+                    owned_by=d.provider.name,
+                    created=model.created,
+                )
     return configured + list(direct.values())
 
 
@@ -55,8 +59,9 @@ def pick_model(route: Route, name: str) -> ModelRoute:
     if model is None:
         if route.token.allowed_models is not None and name not in route.token.allowed_models:
             raise Forbidden(f"this API key may not use the model '{name}'", param="model")
-        raise NotFound(f"the model '{name}' does not exist or you do not have access to it",
-                       param="model")
+        raise NotFound(
+            f"the model '{name}' does not exist or you do not have access to it", param="model"
+        )
     if not model.deployments:
         raise NotFound(f"the model '{name}' has no deployment to serve it", param="model")
     return model

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from junction_protocols.errors import error_for
 from starlette.responses import Response
 
 from junction_engine.errors import GatewayError
 from junction_engine.providers import Protocol
+from junction_protocols.errors import error_for
 
 
-def json_response(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 

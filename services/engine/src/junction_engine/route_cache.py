@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cachetools import LRUCache, TTLCache
-from junction_contracts import Route
 
+from junction_contracts import Route
 from junction_engine.control_client import ControlError
 from junction_engine.errors import ControlUnavailable
 

@@ -69,8 +69,9 @@ def resting(d: DeploymentRoute, board: HealthBoard) -> bool:
     return bool(d.credentials) and all(board.cooling(c.id) for c in d.credentials)
 
 
-def _weighted_order(items: Sequence[DeploymentRoute], board: HealthBoard,
-                    rng: random.Random) -> list[DeploymentRoute]:
+def _weighted_order(
+    items: Sequence[DeploymentRoute], board: HealthBoard, rng: random.Random
+) -> list[DeploymentRoute]:
     def key(d: DeploymentRoute) -> tuple[bool, float]:
         w = max(d.weight, 0) or 1e-9
         score = rng.random() ** (1.0 / w)
@@ -81,8 +82,9 @@ def _weighted_order(items: Sequence[DeploymentRoute], board: HealthBoard,
     return sorted(items, key=key)
 
 
-def _credential_order(creds: Sequence[CredentialRoute], board: HealthBoard,
-                      rng: random.Random) -> list[CredentialRoute]:
+def _credential_order(
+    creds: Sequence[CredentialRoute], board: HealthBoard, rng: random.Random
+) -> list[CredentialRoute]:
     def key(c: CredentialRoute) -> tuple[bool, float]:
         w = max(c.weight, 0) or 1e-9
         return (board.cooling(c.id), -(rng.random() ** (1.0 / w)))
@@ -90,8 +92,12 @@ def _credential_order(creds: Sequence[CredentialRoute], board: HealthBoard,
     return sorted(creds, key=key)
 
 
-def plan(model: ModelRoute, board: HealthBoard, *, rng: random.Random | None = None,
-         ) -> Iterator[tuple[DeploymentRoute, CredentialRoute]]:
+def plan(
+    model: ModelRoute,
+    board: HealthBoard,
+    *,
+    rng: random.Random | None = None,
+) -> Iterator[tuple[DeploymentRoute, CredentialRoute]]:
     """Yield (deployment, credential) pairs in the order they should be tried."""
     rng = rng or random.Random()
     priorities = sorted({d.priority for d in model.deployments})

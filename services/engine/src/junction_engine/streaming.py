@@ -14,14 +14,14 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import httpx
-from junction_protocols.convert import StreamConverter
-from junction_protocols.sse import SSEDecoder, SSEError, SSEEvent
 from starlette.responses import Response, StreamingResponse
 
 from junction_engine.calls import Recorder, record_for
 from junction_engine.errors import UpstreamFailed
 from junction_engine.routing import HealthBoard
 from junction_engine.settings import EngineSettings
+from junction_protocols.convert import StreamConverter
+from junction_protocols.sse import SSEDecoder, SSEError
 
 if TYPE_CHECKING:
     from junction_engine.forwarding import Attempt
@@ -34,8 +34,14 @@ class StreamBroken(Exception):
 
 
 class StreamRelay:
-    def __init__(self, attempt: Attempt, resp: httpx.Response, board: HealthBoard,
-                 settings: EngineSettings, recorder: Recorder) -> None:
+    def __init__(
+        self,
+        attempt: Attempt,
+        resp: httpx.Response,
+        board: HealthBoard,
+        settings: EngineSettings,
+        recorder: Recorder,
+    ) -> None:
         self._a = attempt
         self._resp = resp
         self._board = board
@@ -43,7 +49,8 @@ class StreamRelay:
         self._record = recorder
         self._decoder = SSEDecoder()
         self._conv: StreamConverter = attempt.converter.stream(
-            model=attempt.call.public_model, include_usage=attempt.call.include_usage)
+            model=attempt.call.public_model, include_usage=attempt.call.include_usage
+        )
         self._chunks = resp.aiter_raw()
         self._exhausted = False  # the upstream body has been read to its end
         self._complete = False  # ... and the answer in it was whole
@@ -72,14 +79,19 @@ class StreamRelay:
         except (httpx.HTTPError, SSEError, TimeoutError):
             await self._resp.aclose()
             self._board.failed(a.deployment.id)
-            raise _TryNext(UpstreamFailed("the provider's stream failed before its first event",
-                                          code="upstream_incomplete"),
-                           deployment_down=True) from None
+            raise _TryNext(
+                UpstreamFailed(
+                    "the provider's stream failed before its first event",
+                    code="upstream_incomplete",
+                ),
+                deployment_down=True,
+            ) from None
         self._ttft_ms = (time.monotonic() - a.call.started) * 1000
         if self._array is not None:
             return StreamingResponse(self._body(first), media_type="application/json")
-        return StreamingResponse(self._body(first), media_type="text/event-stream",
-                                 headers=_SSE_HEADERS)
+        return StreamingResponse(
+            self._body(first), media_type="text/event-stream", headers=_SSE_HEADERS
+        )
 
     def _translate(self, chunk: bytes) -> bytes:
         out = bytearray()
@@ -128,9 +140,11 @@ class StreamRelay:
                         yield tail
                 except (httpx.HTTPError, SSEError, TimeoutError) as exc:
                     self._board.failed(a.deployment.id)
-                    reason = ("the provider's stream timed out"
-                              if isinstance(exc, (TimeoutError, httpx.TimeoutException))
-                              else "the provider's stream broke off")
+                    reason = (
+                        "the provider's stream timed out"
+                        if isinstance(exc, (TimeoutError, httpx.TimeoutException))
+                        else "the provider's stream broke off"
+                    )
                     yield self._fail(reason)
             if self._complete:
                 status, code = "success", ""
@@ -141,11 +155,20 @@ class StreamRelay:
         finally:
             await self._resp.aclose()
             self._board.leave(a.deployment.id)
-            self._record(record_for(
-                a.call, status=status, http_status=200, attempts=a.number,
-                error_code=code or None, usage=self._conv.usage, ttft_ms=self._ttft_ms,
-                deployment_id=a.deployment.id, provider_id=a.deployment.provider.id,
-                credential_id=a.credential.id))
+            self._record(
+                record_for(
+                    a.call,
+                    status=status,
+                    http_status=200,
+                    attempts=a.number,
+                    error_code=code or None,
+                    usage=self._conv.usage,
+                    ttft_ms=self._ttft_ms,
+                    deployment_id=a.deployment.id,
+                    provider_id=a.deployment.provider.id,
+                    credential_id=a.credential.id,
+                )
+            )
 
 
 class _JsonArrayFraming:
