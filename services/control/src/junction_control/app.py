@@ -1,0 +1,72 @@
+"""App factories: the admin API and the internal API, each its own Starlette app.
+
+Both take the settings and, optionally, a `Database` to share (one process
+serving both apps passes the same one). An app that creates its own database
+applies migrations at start and closes the pool at shutdown; a shared
+database is migrated and closed by whoever created it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from starlette.applications import Starlette
+
+from junction_contracts.sealing import derive_sealing_key
+from junction_contracts.signing import SignatureVerifier
+from junction_control.admin.routes import admin_routes
+from junction_control.context import AppContext, InternalContext
+from junction_control.db import Database
+from junction_control.internal.metrics import InternalMetrics
+from junction_control.internal.routes import internal_routes
+from junction_control.responses import EXCEPTION_HANDLERS
+from junction_control.settings import ControlSettings
+
+
+def create_internal_app(
+    settings: ControlSettings, *, database: Database | None = None
+) -> Starlette:
+    """The internal API (route resolve, telemetry, health, metrics)."""
+    db = database or Database(settings.database_url)
+    app = Starlette(
+        routes=internal_routes(),
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=_lifespan(db, owned=database is None),
+    )
+    app.state.context = InternalContext(
+        settings=settings,
+        database=db,
+        verifier=SignatureVerifier(settings.internal_secret),
+        sealing_key=derive_sealing_key(settings.internal_secret),
+        metrics=InternalMetrics(),
+    )
+    return app
+
+
+def create_admin_app(settings: ControlSettings, *, database: Database | None = None) -> Starlette:
+    """The admin API under ``/api/v1``."""
+    db = database or Database(settings.database_url)
+    app = Starlette(
+        routes=admin_routes(),
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=_lifespan(db, owned=database is None),
+    )
+    app.state.context = AppContext(settings=settings, database=db)
+    return app
+
+
+def _lifespan(
+    database: Database, *, owned: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if owned:
+            await database.migrate()
+        try:
+            yield
+        finally:
+            if owned:
+                await database.dispose()
+
+    return lifespan

@@ -1,0 +1,251 @@
+"""What each `junction-control` command does, given parsed arguments.
+
+Every command that touches the database first brings the schema up to date,
+then works in one transaction. Output goes to stdout; errors are raised as
+ControlError subclasses for `cli.main` to print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from junction_control.columns import utcnow
+from junction_control.crypto import next_master_key
+from junction_control.db import Database
+from junction_control.declarative import apply_spec, load_spec
+from junction_control.envfile import read_env_file
+from junction_control.errors import ConfigError, InvalidInput
+from junction_control.models import service as models
+from junction_control.providers import service as providers
+from junction_control.secret_files import write_secret_file
+from junction_control.settings import ControlSettings
+from junction_control.tenants import service as tenants
+from junction_control.tokens import service as tokens
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentArg:
+    """``PROVIDER:UPSTREAM_MODEL[:PRIORITY[:WEIGHT]]`` from the command line."""
+
+    provider: str
+    upstream_model: str
+    priority: int = 0
+    weight: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> DeploymentArg:
+        """Parse the argument; trailing whole numbers are priority and weight.
+
+        Upstream names may contain ":" (``ollama:llama3:8b``); a name ending in
+        a number after ":" then needs explicit priority and weight.
+        """
+        provider, sep, rest = text.partition(":")
+        parts = rest.split(":")
+        numbers: list[int] = []
+        while len(parts) > 1 and len(numbers) < 2 and _is_int(parts[-1]):
+            numbers.insert(0, int(parts.pop()))
+        upstream = ":".join(parts)
+        if not sep or not provider or not upstream:
+            raise InvalidInput(
+                f"--deployment {text!r} must be PROVIDER:UPSTREAM_MODEL[:PRIORITY[:WEIGHT]]"
+            )
+        priority = numbers[0] if numbers else 0
+        weight = numbers[1] if len(numbers) > 1 else 1
+        return cls(provider, upstream, priority, weight)
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def process_environ() -> dict[str, str]:
+    """The process environment over `./.env`: where ``env:VAR`` values come from."""
+    return {**read_env_file(Path(".env")), **os.environ}
+
+
+@asynccontextmanager
+async def migrated_session(settings: ControlSettings) -> AsyncIterator[AsyncSession]:
+    """A session on an up-to-date schema, committed when the block succeeds."""
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        async with database.session() as session:
+            yield session
+            await session.commit()
+    finally:
+        await database.dispose()
+
+
+async def migrate(settings: ControlSettings, out: TextIO) -> None:
+    """Apply every pending migration."""
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()
+    print("database schema is up to date", file=out)
+
+
+async def create_tenant(settings: ControlSettings, name: str, out: TextIO) -> None:
+    """Add a tenant."""
+    async with migrated_session(settings) as session:
+        tenant = await tenants.create_tenant(session, name)
+    print(f"tenant {tenant.name} created (id {tenant.id})", file=out)
+
+
+async def create_provider(
+    settings: ControlSettings,
+    *,
+    tenant: str,
+    name: str,
+    type: str,
+    base_url: str,
+    key: str | None,
+    key_name: str,
+    headers: Mapping[str, str],
+    out: TextIO,
+) -> None:
+    """Add a provider and, when given, its first key."""
+    async with migrated_session(settings) as session:
+        owner = await tenants.get_tenant(session, tenant)
+        provider = await providers.create_provider(
+            session, owner, name, type=type, base_url=base_url, extra_headers=headers
+        )
+        credential = None
+        if key is not None:
+            credential = await providers.add_credential(
+                session, settings.keyring, provider, key_name, key
+            )
+    line = f"provider {tenant}/{provider.name} created (id {provider.id})"
+    if credential is not None:
+        line += f" with key {credential.name} ending in {credential.key_last4 or '****'}"
+    print(line, file=out)
+
+
+async def create_model(
+    settings: ControlSettings,
+    *,
+    tenant: str,
+    name: str,
+    deployments: Sequence[DeploymentArg],
+    pricing: models.ModelPricing,
+    out: TextIO,
+) -> None:
+    """Add a model with its deployments."""
+    async with migrated_session(settings) as session:
+        owner = await tenants.get_tenant(session, tenant)
+        model = await models.create_model(session, owner, name, pricing)
+        for d in deployments:
+            provider = await providers.get_provider(session, owner, d.provider)
+            await models.add_deployment(
+                session, model, provider, d.upstream_model, priority=d.priority, weight=d.weight
+            )
+    print(f"model {tenant}/{model.name} created with {len(deployments)} deployment(s)", file=out)
+
+
+async def create_token(
+    settings: ControlSettings,
+    *,
+    tenant: str,
+    name: str,
+    limits: tokens.TokenLimits,
+    expires_in_days: float | None,
+    as_json: bool,
+    out: TextIO,
+) -> None:
+    """Add a token and print its raw value, the only time it is ever shown."""
+    if expires_in_days is not None:
+        if expires_in_days <= 0:
+            raise InvalidInput("--expires-in-days must be positive")
+        limits = tokens.TokenLimits(
+            allowed_models=limits.allowed_models,
+            rpm=limits.rpm,
+            tpm=limits.tpm,
+            budget_usd=limits.budget_usd,
+            expires_at=utcnow() + timedelta(days=expires_in_days),
+        )
+    async with migrated_session(settings) as session:
+        owner = await tenants.get_tenant(session, tenant)
+        if limits.allowed_models:
+            await models.check_models_exist(session, owner, limits.allowed_models)
+        created = await tokens.create_token(session, owner, name, limits)
+    token = created.token
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "id": token.id,
+                    "tenant": tenant,
+                    "name": token.name,
+                    "prefix": token.prefix,
+                    "token": created.raw,
+                    "expires_at": None
+                    if token.expires_at is None
+                    else token.expires_at.isoformat(),
+                }
+            ),
+            file=out,
+        )
+        return
+    print(f"token {tenant}/{token.name} created (id {token.id})", file=out)
+    print("store it now, it is not shown again:", file=out)
+    print(created.raw, file=out)
+
+
+async def revoke_token(settings: ControlSettings, *, tenant: str, name: str, out: TextIO) -> None:
+    """Revoke a token; engines refuse it once their cached route expires."""
+    async with migrated_session(settings) as session:
+        owner = await tenants.get_tenant(session, tenant)
+        token = await tokens.find_token(session, owner, name)
+        if token is None:
+            raise InvalidInput(f"token {name!r} does not exist in tenant {tenant!r}")
+        await tokens.revoke_token(session, token)
+    print(f"token {tenant}/{name} revoked", file=out)
+
+
+async def apply_file(
+    settings: ControlSettings, path: Path, environ: Mapping[str, str], out: TextIO
+) -> None:
+    """Make the database match a declarative file and print what changed."""
+    spec = load_spec(path, environ)
+    async with migrated_session(settings) as session:
+        report = await apply_spec(session, settings.keyring, spec)
+    for change in report.changes:
+        print(change.line(), file=out)
+    for name, raw in report.generated_tokens:
+        print(f"token {name} value (shown once): {raw}", file=out)
+    print(report.summary(), file=out)
+
+
+async def add_master_key(settings: ControlSettings, out: TextIO) -> None:
+    """Add a new newest master key to the key file (step 1 of a rotation)."""
+    if settings.master_key_file is None:
+        raise ConfigError(
+            "the master keyring comes from JUNCTION_MASTER_KEY: add the new key there "
+            "(vN:base64, keeping the old ones), restart, then run rotate-master-key"
+        )
+    keyring = settings.keyring.with_key(next_master_key(settings.keyring))
+    write_secret_file(settings.master_key_file, keyring.to_text(), what="master key")
+    print(f"added master key {keyring.primary.version} to {settings.master_key_file}", file=out)
+    print("restart every control process, then run: junction-control rotate-master-key", file=out)
+
+
+async def rotate_master_key(settings: ControlSettings, out: TextIO) -> None:
+    """Re-wrap every credential under the newest master key (step 2 of a rotation).
+
+    Running processes must already know that key (they load the keyring at
+    start), which is why adding it is a separate step.
+    """
+    async with migrated_session(settings) as session:
+        count = await providers.rewrap_credentials(session, settings.keyring)
+    version = settings.keyring.primary.version
+    print(f"re-wrapped {count} credential(s) under master key {version}", file=out)

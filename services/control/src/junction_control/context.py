@@ -1,0 +1,45 @@
+"""What request handlers receive from the app factory, kept on ``app.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from junction_contracts.signing import SignatureVerifier
+from junction_control.db import Database
+from junction_control.internal.metrics import InternalMetrics
+from junction_control.settings import ControlSettings
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """Dependencies both APIs share."""
+
+    settings: ControlSettings
+    database: Database
+
+
+@dataclass(frozen=True, slots=True)
+class InternalContext(AppContext):
+    """Dependencies of the internal API: signature checks, sealing, metrics."""
+
+    verifier: SignatureVerifier
+    sealing_key: bytes = field(repr=False)
+    metrics: InternalMetrics
+
+
+def app_context(request: Request) -> AppContext:
+    """The context the app factory stored for this request's app."""
+    ctx = request.app.state.context
+    if not isinstance(ctx, AppContext):  # pragma: no cover - set by the app factories
+        raise TypeError("app.state.context is not an AppContext")
+    return ctx
+
+
+def internal_context(request: Request) -> InternalContext:
+    """The internal API's context."""
+    ctx = app_context(request)
+    if not isinstance(ctx, InternalContext):  # pragma: no cover - set by the app factory
+        raise TypeError("app.state.context is not an InternalContext")
+    return ctx

@@ -1,0 +1,1 @@
+"""The internal API the engine calls: route resolve, telemetry ingest, health, metrics."""

@@ -1,0 +1,100 @@
+"""Endpoints of the internal API (engine -> control, never exposed publicly).
+
+POST /internal/v1/route/resolve      signed; {"token_hash"} -> Route.to_dict()
+POST /internal/v1/telemetry/events   signed; {"events": [...]} -> 202 {"accepted": n}
+GET  /healthz                        database round trip: 200 or 503
+GET  /metrics                        Prometheus text
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from junction_control.context import internal_context
+from junction_control.errors import DatabaseUnavailable
+from junction_control.internal.resolve import resolve_route
+from junction_control.internal.signature import signed
+from junction_control.responses import error_response
+
+_TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def resolve(request: Request, body: bytes) -> Response:
+    """The route of one token hash, or 404 unknown_token."""
+    ctx = internal_context(request)
+    data = _json_object(body)
+    token_hash = None if data is None else data.get("token_hash")
+    if not isinstance(token_hash, str) or not _TOKEN_HASH_RE.match(token_hash):
+        ctx.metrics.resolves.labels(outcome="invalid").inc()
+        return error_response(
+            400, "invalid_request", 'body must be {"token_hash": <64 lowercase hex chars>}'
+        )
+    try:
+        async with ctx.database.session() as session:
+            route = await resolve_route(
+                session,
+                token_hash,
+                keyring=ctx.settings.keyring,
+                sealing_key=ctx.sealing_key,
+                on_undecryptable=lambda _c: ctx.metrics.undecryptable_credentials.inc(),
+            )
+    except DatabaseUnavailable:
+        ctx.metrics.resolves.labels(outcome="unavailable").inc()
+        raise
+    if route is None:
+        ctx.metrics.resolves.labels(outcome="unknown_token").inc()
+        return error_response(404, "unknown_token", "no token has this hash")
+    ctx.metrics.resolves.labels(outcome="found").inc()
+    return JSONResponse(route.to_dict())
+
+
+async def telemetry_events(request: Request, body: bytes) -> Response:
+    """Accept a batch of telemetry events (stored by a later version; counted now)."""
+    ctx = internal_context(request)
+    data = _json_object(body)
+    events = None if data is None else data.get("events")
+    if not isinstance(events, list):
+        return error_response(400, "invalid_request", 'body must be {"events": [...]}')
+    ctx.metrics.telemetry_events.inc(len(events))
+    return JSONResponse({"accepted": len(events)}, status_code=202)
+
+
+async def healthz(request: Request) -> Response:
+    """200 when the database answers, 503 otherwise."""
+    ctx = internal_context(request)
+    try:
+        await ctx.database.ping()
+    except DatabaseUnavailable:
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus counters of this app."""
+    ctx = internal_context(request)
+    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def internal_routes() -> list[BaseRoute]:
+    """Every route of the internal API; each POST goes through `signed`."""
+    return [
+        Route("/internal/v1/route/resolve", signed(resolve), methods=["POST"]),
+        Route("/internal/v1/telemetry/events", signed(telemetry_events), methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]

@@ -1,0 +1,1 @@
+"""AI models (public names), their deployments on providers, and pricing."""

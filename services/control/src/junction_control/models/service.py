@@ -1,0 +1,132 @@
+"""AI models, their pricing and their deployments on providers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from junction_control.errors import Conflict, InvalidInput, NotFound
+from junction_control.models.models import AiModel, Deployment
+from junction_control.naming import check_model_name, check_upstream_model
+from junction_control.providers.models import Provider
+from junction_control.providers.service import check_weight
+from junction_control.tenants.models import Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPricing:
+    """USD per million tokens."""
+
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+    cached_input_per_mtok: float = 0.0
+
+    def __post_init__(self) -> None:
+        for what, value in (
+            ("input price", self.input_per_mtok),
+            ("output price", self.output_per_mtok),
+            ("cached input price", self.cached_input_per_mtok),
+        ):
+            if not math.isfinite(value) or value < 0:
+                raise InvalidInput(f"{what} must be a non-negative number, got {value}")
+
+
+async def find_model(session: AsyncSession, tenant: Tenant, name: str) -> AiModel | None:
+    """The model called `name` in `tenant`, if any."""
+    result = await session.exec(
+        select(AiModel).where(AiModel.tenant_id == tenant.id, AiModel.name == name)
+    )
+    return result.first()
+
+
+async def check_models_exist(session: AsyncSession, tenant: Tenant, names: Iterable[str]) -> None:
+    """NotFound naming the first of `names` that is not a model of `tenant`."""
+    wanted = set(names)
+    if not wanted:
+        return
+    result = await session.exec(
+        select(AiModel.name).where(AiModel.tenant_id == tenant.id, col(AiModel.name).in_(wanted))
+    )
+    missing = sorted(wanted - set(result.all()))
+    if missing:
+        raise NotFound(f"model {missing[0]!r} does not exist in tenant {tenant.name!r}")
+
+
+async def create_model(
+    session: AsyncSession, tenant: Tenant, name: str, pricing: ModelPricing | None = None
+) -> AiModel:
+    """Add a model (flushed, not committed); Conflict if the name is taken."""
+    check_model_name(name)
+    if await find_model(session, tenant, name) is not None:
+        raise Conflict(f"model {name!r} already exists in tenant {tenant.name!r}")
+    model = AiModel(tenant_id=tenant.id, name=name)
+    set_pricing(model, pricing or ModelPricing())
+    session.add(model)
+    await session.flush()
+    return model
+
+
+def set_pricing(model: AiModel, pricing: ModelPricing) -> None:
+    """Copy `pricing` onto `model`."""
+    model.input_price_per_mtok = pricing.input_per_mtok
+    model.output_price_per_mtok = pricing.output_per_mtok
+    model.cached_input_price_per_mtok = pricing.cached_input_per_mtok
+
+
+def pricing_of(model: AiModel) -> ModelPricing:
+    """The pricing currently stored on `model`."""
+    return ModelPricing(
+        input_per_mtok=model.input_price_per_mtok,
+        output_per_mtok=model.output_price_per_mtok,
+        cached_input_per_mtok=model.cached_input_price_per_mtok,
+    )
+
+
+async def find_deployment(
+    session: AsyncSession, model: AiModel, provider: Provider, upstream_model: str
+) -> Deployment | None:
+    """The deployment of `model` on `provider` as `upstream_model`, if any."""
+    result = await session.exec(
+        select(Deployment).where(
+            Deployment.model_id == model.id,
+            Deployment.provider_id == provider.id,
+            Deployment.upstream_model == upstream_model,
+        )
+    )
+    return result.first()
+
+
+async def add_deployment(
+    session: AsyncSession,
+    model: AiModel,
+    provider: Provider,
+    upstream_model: str,
+    *,
+    priority: int = 0,
+    weight: int = 1,
+    enabled: bool = True,
+) -> Deployment:
+    """Deploy `model` on `provider` (flushed, not committed)."""
+    if provider.tenant_id != model.tenant_id:
+        raise NotFound(f"provider {provider.name!r} does not exist in the model's tenant")
+    check_upstream_model(upstream_model)
+    check_weight(weight)
+    if await find_deployment(session, model, provider, upstream_model) is not None:
+        raise Conflict(
+            f"model {model.name!r} is already deployed on {provider.name}:{upstream_model}"
+        )
+    deployment = Deployment(
+        model_id=model.id,
+        provider_id=provider.id,
+        upstream_model=upstream_model,
+        priority=priority,
+        weight=weight,
+        enabled=enabled,
+    )
+    session.add(deployment)
+    await session.flush()
+    return deployment

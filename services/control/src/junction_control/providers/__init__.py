@@ -1,0 +1,1 @@
+"""Providers (upstream APIs) and their encrypted credentials."""

@@ -1,0 +1,75 @@
+"""Serving both APIs from one process: two uvicorn servers on one event loop.
+
+Migrations run first; both apps share one `Database`. SIGINT/SIGTERM stop
+both servers gracefully (uvicorn's own per-server signal capture is turned
+off so neither server steals the signal from the other).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+
+import uvicorn
+
+from junction_control.app import create_admin_app, create_internal_app
+from junction_control.db import Database
+from junction_control.settings import ControlSettings
+
+log = logging.getLogger("junction_control")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # signals are handled once for both servers in `serve`
+        yield
+
+
+async def serve(settings: ControlSettings) -> None:
+    """Run the admin and internal APIs until SIGINT or SIGTERM."""
+    database = Database(settings.database_url)
+    try:
+        await database.migrate()
+        apps = (
+            (create_admin_app(settings, database=database), settings.admin_port),
+            (create_internal_app(settings, database=database), settings.internal_port),
+        )
+        servers = [
+            _Server(
+                uvicorn.Config(
+                    app,
+                    host=settings.host,
+                    port=port,
+                    log_level=settings.log_level,
+                    lifespan="on",
+                    server_header=False,
+                )
+            )
+            for app, port in apps
+        ]
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            for server in servers:
+                server.should_exit = True
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        log.info(
+            "control plane: admin API on %s:%d, internal API on %s:%d",
+            settings.host,
+            settings.admin_port,
+            settings.host,
+            settings.internal_port,
+        )
+        try:
+            await asyncio.gather(*(server.serve() for server in servers))
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+    finally:
+        await database.dispose()

@@ -1,0 +1,153 @@
+"""Settings of the control plane: one frozen object, built at start.
+
+`ControlSettings.from_env()` reads ``JUNCTION_*`` variables (the process
+environment wins over an optional `.env` file), generates the master keyring
+and the internal secret under the var directory on first start, and fails
+with a clear ConfigError on anything missing or unsafe. It is called by the
+app factories' callers and the CLI, never at import time.
+
+The internal secret is shared with the engine: it signs engine -> control
+calls and derives the key that seals provider keys in routes. Both planes use
+the UTF-8 bytes of ``JUNCTION_INTERNAL_SECRET`` or, when that is unset, of
+``<var_dir>/internal.key`` with surrounding whitespace stripped.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from junction_control.crypto import Keyring, generate_master_key, parse_keyring
+from junction_control.envfile import read_env_file
+from junction_control.errors import ConfigError
+from junction_control.secret_files import read_or_create
+
+MASTER_KEY_FILE = "master.key"
+INTERNAL_SECRET_FILE = "internal.key"
+MIN_INTERNAL_SECRET_BYTES = 32
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+@dataclass(frozen=True, slots=True)
+class ControlSettings:
+    """Everything the control plane needs to start, validated."""
+
+    database_url: str
+    var_dir: Path
+    keyring: Keyring = field(repr=False)
+    internal_secret: bytes = field(repr=False)
+    master_key_file: Path | None = None  # None: the keyring came from the environment
+    host: str = "127.0.0.1"
+    admin_port: int = 8081
+    internal_port: int = 8082
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] = os.environ,
+        env_file: str | Path | None = ".env",
+    ) -> ControlSettings:
+        """Build settings from `environ` over `env_file`; ConfigError if unusable."""
+        env: dict[str, str] = dict(read_env_file(Path(env_file))) if env_file else {}
+        env.update({k: v for k, v in environ.items() if k.startswith("JUNCTION_")})
+
+        var_dir = Path(env.get("JUNCTION_VAR_DIR") or "./var").expanduser().resolve()
+        _ensure_dir(var_dir)
+        keyring, key_file = _keyring(env.get("JUNCTION_MASTER_KEY"), var_dir)
+        return cls(
+            database_url=database_url(env.get("JUNCTION_DATABASE_URL"), var_dir),
+            var_dir=var_dir,
+            keyring=keyring,
+            internal_secret=_internal_secret(env.get("JUNCTION_INTERNAL_SECRET"), var_dir),
+            master_key_file=key_file,
+            host=env.get("JUNCTION_CONTROL_HOST") or "127.0.0.1",
+            admin_port=_port(env, "JUNCTION_ADMIN_PORT", 8081),
+            internal_port=_port(env, "JUNCTION_INTERNAL_PORT", 8082),
+            log_level=_log_level(env.get("JUNCTION_LOG_LEVEL")),
+        )
+
+
+def database_url(raw: str | None, var_dir: Path) -> str:
+    """The SQLAlchemy async URL for `raw` (SQLite under `var_dir` when unset)."""
+    if not raw:
+        return f"sqlite+aiosqlite:///{var_dir / 'junction.db'}"
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        raise ConfigError("JUNCTION_DATABASE_URL must look like postgresql://… or sqlite:///…")
+    drivers = {
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+        "postgresql+asyncpg": "postgresql+asyncpg",
+        "sqlite": "sqlite+aiosqlite",
+        "sqlite+aiosqlite": "sqlite+aiosqlite",
+    }
+    driver = drivers.get(scheme.lower())
+    if driver is None:
+        raise ConfigError(
+            f"JUNCTION_DATABASE_URL scheme {scheme!r} is not supported (use postgresql or sqlite)"
+        )
+    url = f"{driver}://{rest}"
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ConfigError("JUNCTION_DATABASE_URL is not a valid database URL") from None
+    return url
+
+
+def _keyring(raw: str | None, var_dir: Path) -> tuple[Keyring, Path | None]:
+    if raw:
+        return parse_keyring(raw, source="JUNCTION_MASTER_KEY"), None
+    path = var_dir / MASTER_KEY_FILE
+    text = read_or_create(path, lambda: generate_master_key("v1").to_text(), what="master key")
+    return parse_keyring(text, source=str(path)), path
+
+
+def _internal_secret(raw: str | None, var_dir: Path) -> bytes:
+    if raw:
+        secret, source = raw.strip(), "JUNCTION_INTERNAL_SECRET"
+    else:
+        path = var_dir / INTERNAL_SECRET_FILE
+        source = str(path)
+        secret = read_or_create(
+            path, lambda: secrets.token_urlsafe(48) + "\n", what="internal secret"
+        ).strip()
+    encoded = secret.encode()
+    if len(encoded) < MIN_INTERNAL_SECRET_BYTES:
+        raise ConfigError(
+            f"{source}: the internal secret must be at least {MIN_INTERNAL_SECRET_BYTES} bytes"
+        )
+    return encoded
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
+    return port
+
+
+def _log_level(raw: str | None) -> str:
+    level = (raw or "info").strip().lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"JUNCTION_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _ensure_dir(var_dir: Path) -> None:
+    try:
+        var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create JUNCTION_VAR_DIR {var_dir}: {exc.strerror}") from None

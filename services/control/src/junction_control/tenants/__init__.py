@@ -1,0 +1,1 @@
+"""Tenants: the isolation unit every other row belongs to."""

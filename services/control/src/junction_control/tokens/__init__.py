@@ -1,0 +1,1 @@
+"""User tokens: the keys client applications present to the engine."""

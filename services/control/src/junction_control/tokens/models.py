@@ -1,0 +1,34 @@
+"""The user_tokens table: only a hash and a visible prefix of each token are kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from junction_control.columns import UtcDateTime, new_id, utcnow
+
+
+class UserToken(SQLModel, table=True):
+    """A client key of one tenant, with its limits."""
+
+    __tablename__ = "user_tokens"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_user_tokens_tenant_name"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    tenant_id: str = Field(foreign_key="tenants.id", ondelete="CASCADE", index=True, max_length=36)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    # None: every model of the tenant; a list: only these public model names
+    allowed_models: list[str] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
+    rpm: int | None = Field(default=None)
+    tpm: int | None = Field(default=None)
+    budget_usd: float | None = Field(default=None)
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

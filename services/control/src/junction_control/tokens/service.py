@@ -1,0 +1,152 @@
+"""User tokens: generation, hashing and storage (hash + visible prefix only).
+
+A token is ``jk-`` followed by 40 URL-safe random characters. The raw value
+exists only in the return value of `create_token`; the database keeps its
+SHA-256 (what the engine looks up) and its first characters (what an admin
+recognises it by).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from junction_control.columns import utcnow
+from junction_control.errors import Conflict, InvalidInput
+from junction_control.naming import check_slug
+from junction_control.tenants.models import Tenant
+from junction_control.tokens.models import UserToken
+
+TOKEN_PREFIX = "jk-"
+TOKEN_RANDOM_CHARS = 40
+VISIBLE_PREFIX_CHARS = 12
+MIN_TOKEN_CHARS = 16
+_ALPHABET = string.ascii_letters + string.digits + "-_"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLimits:
+    """What a token may do; None means unrestricted."""
+
+    allowed_models: tuple[str, ...] | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for what, value in (("rpm", self.rpm), ("tpm", self.tpm)):
+            if value is not None and value <= 0:
+                raise InvalidInput(f"{what} must be a positive number, got {value}")
+        if self.budget_usd is not None and self.budget_usd < 0:
+            raise InvalidInput(f"budget_usd must not be negative, got {self.budget_usd}")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise InvalidInput("expires_at needs a time zone")
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedToken:
+    """A stored token and the raw value, which is shown once and never again."""
+
+    token: UserToken
+    raw: str
+
+
+def generate_token() -> str:
+    """A fresh random token: ``jk-`` and 40 URL-safe characters."""
+    return TOKEN_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(TOKEN_RANDOM_CHARS))
+
+
+def hash_token(raw: str) -> str:
+    """SHA-256 hex of a raw token: the value the engine sends to resolve routes."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def visible_prefix(raw: str) -> str:
+    """The first characters of a token, stored so admins can tell tokens apart."""
+    return raw[:VISIBLE_PREFIX_CHARS]
+
+
+async def find_token(session: AsyncSession, tenant: Tenant, name: str) -> UserToken | None:
+    """The token called `name` in `tenant`, if any."""
+    result = await session.exec(
+        select(UserToken).where(UserToken.tenant_id == tenant.id, UserToken.name == name)
+    )
+    return result.first()
+
+
+async def find_token_by_hash(session: AsyncSession, token_hash: str) -> UserToken | None:
+    """The token whose SHA-256 is `token_hash`, revoked or not."""
+    result = await session.exec(select(UserToken).where(UserToken.token_hash == token_hash))
+    return result.first()
+
+
+async def create_token(
+    session: AsyncSession,
+    tenant: Tenant,
+    name: str,
+    limits: TokenLimits | None = None,
+    *,
+    raw: str | None = None,
+) -> CreatedToken:
+    """Store a new token (flushed, not committed) and return its raw value once.
+
+    `raw` fixes the value (declared demo tokens); otherwise one is generated.
+    """
+    check_slug(name, what="token")
+    if await find_token(session, tenant, name) is not None:
+        raise Conflict(f"token {name!r} already exists in tenant {tenant.name!r}")
+    value = generate_token() if raw is None else check_raw_token(raw)
+    digest = hash_token(value)
+    if await find_token_by_hash(session, digest) is not None:
+        raise Conflict("that token value is already in use")
+    token = UserToken(
+        tenant_id=tenant.id, name=name, prefix=visible_prefix(value), token_hash=digest
+    )
+    apply_limits(token, limits or TokenLimits())
+    session.add(token)
+    await session.flush()
+    return CreatedToken(token=token, raw=value)
+
+
+def check_raw_token(raw: str) -> str:
+    """`raw` if it is usable as a fixed token value, else InvalidInput."""
+    if len(raw) < MIN_TOKEN_CHARS or any(c.isspace() for c in raw):
+        raise InvalidInput(
+            f"a token value needs at least {MIN_TOKEN_CHARS} characters and no spaces"
+        )
+    return raw
+
+
+def apply_limits(token: UserToken, limits: TokenLimits) -> None:
+    """Copy `limits` onto `token`."""
+    token.allowed_models = None if limits.allowed_models is None else list(limits.allowed_models)
+    token.rpm = limits.rpm
+    token.tpm = limits.tpm
+    token.budget_usd = limits.budget_usd
+    token.expires_at = limits.expires_at
+
+
+def limits_of(token: UserToken) -> TokenLimits:
+    """The limits currently stored on `token`."""
+    return TokenLimits(
+        allowed_models=None if token.allowed_models is None else tuple(token.allowed_models),
+        rpm=token.rpm,
+        tpm=token.tpm,
+        budget_usd=token.budget_usd,
+        expires_at=token.expires_at,
+    )
+
+
+async def revoke_token(session: AsyncSession, token: UserToken) -> None:
+    """Mark `token` revoked (it keeps resolving, so engines learn of the revocation)."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.add(token)
+        await session.flush()

@@ -1,0 +1,173 @@
+"""Fixtures of the control-plane tests: real SQLite and real PostgreSQL.
+
+`database_url` runs a test once per backend. PostgreSQL tests get a fresh
+database each (created and dropped through asyncpg on the maintenance
+database); when no server answers they are skipped, unless CI=true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from junction_contracts.signing import sign
+from junction_control.app import create_internal_app
+from junction_control.db import Database
+from junction_control.models import service as models
+from junction_control.providers import service as providers
+from junction_control.settings import ControlSettings
+from junction_control.tenants import service as tenants
+from junction_control.tokens import service as tokens
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"
+RESOLVE_PATH = "/internal/v1/route/resolve"
+
+
+def _pg_server_url() -> str:
+    return os.environ.get("JUNCTION_TEST_DATABASE_URL") or DEFAULT_PG_URL
+
+
+async def _pg_execute(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The maintenance database URL of a reachable PostgreSQL (or skip / fail on CI)."""
+    url = _pg_server_url()
+    try:
+        asyncio.run(_pg_execute(url, "SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        message = f"PostgreSQL at {url} is unreachable: {exc!r}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database, as an operator would write it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'junction.db'}"
+        return
+    server: str = request.getfixturevalue("postgres_server_url")
+    name = f"jt_{secrets.token_hex(6)}"
+    asyncio.run(_pg_execute(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(server, name)
+    finally:
+        asyncio.run(_pg_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def control_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a control plane with its own var directory."""
+    return {"JUNCTION_DATABASE_URL": database_url, "JUNCTION_VAR_DIR": str(tmp_path / "var")}
+
+
+@pytest.fixture
+def settings(control_env: dict[str, str]) -> ControlSettings:
+    return ControlSettings.from_env(environ=control_env, env_file=None)
+
+
+@pytest.fixture
+async def database(settings: ControlSettings) -> AsyncIterator[Database]:
+    db = Database(settings.database_url)
+    await db.migrate()
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def internal_app(settings: ControlSettings, database: Database) -> Starlette:
+    return create_internal_app(settings, database=database)
+
+
+@pytest.fixture
+async def internal_client(internal_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=internal_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://control") as client:
+        yield client
+
+
+async def signed_post(
+    client: httpx.AsyncClient,
+    secret: bytes,
+    path: str,
+    payload: Any,
+    **sign_options: Any,
+) -> httpx.Response:
+    """POST `payload` as the engine does: JSON body plus signature headers."""
+    body = json.dumps(payload).encode()
+    headers = sign(secret, "POST", path, body, **sign_options)
+    headers["content-type"] = "application/json"
+    return await client.post(path, content=body, headers=headers)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A tenant with one provider, key, two models and a token."""
+
+    tenant_id: str
+    provider_id: str
+    credential_id: str
+    token_id: str
+    raw_token: str
+    provider_key: str = PROVIDER_KEY
+
+    @property
+    def token_hash(self) -> str:
+        return tokens.hash_token(self.raw_token)
+
+
+@pytest.fixture
+async def demo(database: Database, settings: ControlSettings) -> Demo:
+    async with database.session() as session:
+        tenant = await tenants.create_tenant(session, "acme")
+        provider = await providers.create_provider(
+            session,
+            tenant,
+            "mock-openai",
+            type="openai",
+            base_url="http://127.0.0.1:8100/v1",
+            extra_headers={"x-team": "core"},
+        )
+        credential = await providers.add_credential(
+            session, settings.keyring, provider, "default", PROVIDER_KEY
+        )
+        for name, upstream in (("chat", "mock-gpt"), ("embed", "mock-embed")):
+            model = await models.create_model(
+                session, tenant, name, models.ModelPricing(input_per_mtok=0.5, output_per_mtok=1.5)
+            )
+            await models.add_deployment(session, model, provider, upstream, priority=0, weight=2)
+        created = await tokens.create_token(session, tenant, "app")
+        await session.commit()
+    return Demo(
+        tenant_id=tenant.id,
+        provider_id=provider.id,
+        credential_id=credential.id,
+        token_id=created.token.id,
+        raw_token=created.raw,
+    )
