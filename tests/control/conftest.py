@@ -7,16 +7,12 @@ database); when no server answers they are skipped, unless CI=true.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -30,55 +26,8 @@ from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
 from junction_control.tokens import service as tokens
 
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"
 RESOLVE_PATH = "/internal/v1/route/resolve"
-
-
-def _pg_server_url() -> str:
-    return os.environ.get("JUNCTION_TEST_DATABASE_URL") or DEFAULT_PG_URL
-
-
-async def _pg_execute(url: str, statement: str) -> None:
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-@pytest.fixture(scope="session")
-def postgres_server_url() -> str:
-    """The maintenance database URL of a reachable PostgreSQL (or skip / fail on CI)."""
-    url = _pg_server_url()
-    try:
-        asyncio.run(_pg_execute(url, "SELECT 1"))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        message = f"PostgreSQL at {url} is unreachable: {exc!r}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty database, as an operator would write it."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'junction.db'}"
-        return
-    server: str = request.getfixturevalue("postgres_server_url")
-    name = f"jt_{secrets.token_hex(6)}"
-    asyncio.run(_pg_execute(server, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _with_database(server, name)
-    finally:
-        asyncio.run(_pg_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -1,0 +1,168 @@
+"""The contract test: the engine against the real control plane, in-process.
+
+Both apps run in this process over ASGI transports, with a real database
+(SQLite and PostgreSQL), the real signing and sealing, and the mock LLM as
+provider. The engine reads the internal secret the control plane wrote, the
+way a deployment on one host does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from junction_control.app import create_internal_app
+from junction_control.db import Database
+from junction_control.declarative.apply import apply_spec
+from junction_control.declarative.spec import parse_spec
+from junction_control.settings import ControlSettings
+from junction_control.tables import UserToken
+from junction_control.tokens import service as tokens
+from junction_engine.app import create_app
+from junction_engine.settings import EngineSettings
+from junction_mockllm.app import create_app as create_mock_app
+
+TOKEN = "jk-contract-" + "a" * 32
+PROVIDER_KEY = "mock-contract-provider-key"
+SPEC = {
+    "tenants": [
+        {
+            "name": "acme",
+            "providers": [
+                {
+                    "name": "mock-openai",
+                    "type": "openai",
+                    "base_url": "http://mock/v1",
+                    "keys": [{"name": "default", "value": "env:PROVIDER_KEY"}],
+                },
+                {
+                    "name": "mock-anthropic",
+                    "type": "anthropic",
+                    "base_url": "http://mock",
+                    "keys": [{"name": "default", "value": "env:PROVIDER_KEY"}],
+                },
+            ],
+            "models": [
+                {"name": "chat", "deployments": [{"provider": "mock-openai", "model": "mock-gpt"}]},
+                {
+                    "name": "claude",
+                    "deployments": [{"provider": "mock-anthropic", "model": "mock-claude"}],
+                },
+                {"name": "hidden", "deployments": [{"provider": "mock-openai", "model": "x"}]},
+            ],
+            "tokens": [{"name": "app", "value": "env:TOKEN", "models": ["chat", "claude"]}],
+        }
+    ],
+}
+
+
+@dataclass
+class Planes:
+    engine: httpx.AsyncClient
+    mock: httpx.AsyncClient
+    database: Database
+
+
+@pytest.fixture
+async def planes(database_url: str, tmp_path: Path) -> AsyncIterator[Planes]:
+    env = {"JUNCTION_DATABASE_URL": database_url, "JUNCTION_VAR_DIR": str(tmp_path / "var")}
+    control_settings = ControlSettings.from_env(environ=env, env_file=None)
+    database = Database(control_settings.database_url)
+    await database.migrate()
+    async with database.session() as session:
+        spec = parse_spec(SPEC, {"PROVIDER_KEY": PROVIDER_KEY, "TOKEN": TOKEN})
+        await apply_spec(session, control_settings.keyring, spec)
+        await session.commit()
+    internal = create_internal_app(control_settings, database=database)
+    engine_settings = EngineSettings.from_env(
+        {
+            "JUNCTION_VAR_DIR": env["JUNCTION_VAR_DIR"],
+            "JUNCTION_CONTROL_URL": "http://control",
+            "JUNCTION_ROUTE_TTL_SECONDS": "0.001",
+        },
+        env_file=None,
+    )
+    mock_app = create_mock_app()
+    engine = create_app(
+        engine_settings,
+        upstream_transport=httpx.ASGITransport(app=mock_app),
+        control_transport=httpx.ASGITransport(app=internal),
+    )
+    try:
+        async with (
+            engine.router.lifespan_context(engine),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=engine),
+                base_url="http://e",
+                headers={"authorization": f"Bearer {TOKEN}"},
+            ) as client,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=mock_app), base_url="http://mock"
+            ) as mock,
+        ):
+            yield Planes(engine=client, mock=mock, database=database)
+    finally:
+        await database.dispose()
+
+
+async def test_a_key_created_in_control_calls_the_provider_through_the_engine(
+    planes: Planes,
+) -> None:
+    resp = await planes.engine.post(
+        "/v1/chat/completions",
+        json={"model": "chat", "messages": [{"role": "user", "content": "over the contract"}]},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["choices"][0]["message"]["content"].endswith("over the contract")
+    [sent] = (await planes.mock.get("/_mock/requests")).json()["requests"]
+    # the provider key was unsealed only for the upstream call
+    assert sent["headers"]["authorization"] == f"Bearer {PROVIDER_KEY}"
+    assert json.loads(sent["body"])["model"] == "mock-gpt"
+
+
+async def test_streams_and_conversion_work_over_the_contract(planes: Planes) -> None:
+    resp = await planes.engine.post(
+        "/v1/chat/completions",
+        json={"model": "claude", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert resp.status_code == 200
+    assert resp.text.rstrip().endswith("data: [DONE]")
+    assert "mock-claude" in resp.text
+
+
+async def test_models_are_what_the_token_allows(planes: Planes) -> None:
+    ids = [m["id"] for m in (await planes.engine.get("/v1/models")).json()["data"]]
+    assert ids[:2] == ["chat", "claude"]
+    assert "hidden" not in ids
+    denied = await planes.engine.post(
+        "/v1/chat/completions",
+        json={"model": "hidden", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert denied.status_code == 403
+
+
+async def test_revocation_in_control_reaches_the_engine(planes: Planes) -> None:
+    assert (await planes.engine.get("/v1/models")).status_code == 200
+    async with planes.database.session() as session:
+        token = (
+            await session.exec(
+                select(UserToken).where(UserToken.token_hash == tokens.hash_token(TOKEN))
+            )
+        ).one()
+        await tokens.revoke_token(session, token)
+        await session.commit()
+    resp = await planes.engine.get("/v1/models")
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] == "revoked_api_key"
+
+
+async def test_an_unknown_key_is_401_after_asking_control(planes: Planes) -> None:
+    resp = await planes.engine.get("/v1/models", headers={"authorization": "Bearer jk-unknown"})
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] == "invalid_api_key"
