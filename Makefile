@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY_SRC := libs services tests deploy
 
-.PHONY: run test check bench setup uv caddy browser lint-imports clean
+.PHONY: run test check bench setup uv caddy isolation clean
 
 run: setup caddy ## start mock LLM + control + engine + Caddy on :8080
 	$(UV) run --no-sync python deploy/local/run.py
@@ -11,7 +11,7 @@ run: setup caddy ## start mock LLM + control + engine + Caddy on :8080
 test: setup caddy ## the whole suite (SQLite always; PostgreSQL and Redis where reachable)
 	$(UV) run --no-sync pytest
 
-check: setup ## ruff, mypy (strict) and the import contracts
+check: setup isolation ## ruff, mypy (strict), the import contracts, each service on its own
 	$(UV) run --no-sync ruff check $(PY_SRC)
 	$(UV) run --no-sync ruff format --check $(PY_SRC)
 	$(UV) run --no-sync mypy
@@ -19,6 +19,20 @@ check: setup ## ruff, mypy (strict) and the import contracts
 
 bench: setup caddy ## benchmarks (ratios measured in one run)
 	$(UV) run --no-sync python -m tests.bench
+
+# Each service installs and imports with only its own dependency closure; the
+# engine's environment must not even contain the database or RBAC packages.
+ISOLATION_DIR ?= $(or $(TMPDIR),/tmp)/junction-isolation
+isolation: uv
+	@for svc in engine control mockllm; do \
+		UV_PROJECT_ENVIRONMENT=$(ISOLATION_DIR)/$$svc $(UV) sync -q --locked --no-dev --package junction-$$svc || exit 1; \
+		$(ISOLATION_DIR)/$$svc/bin/python -c "import junction_$${svc}.app" || exit 1; \
+		echo "junction-$$svc installs and imports on its own"; \
+	done
+	@for mod in sqlmodel sqlalchemy asyncpg aiosqlite casbin alembic; do \
+		if $(ISOLATION_DIR)/engine/bin/python -c "import $$mod" 2>/dev/null; then \
+			echo "the engine's environment contains $$mod"; exit 1; fi; \
+	done
 
 setup: uv
 	$(UV) sync --all-packages --locked
