@@ -70,7 +70,8 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(*cmd: str) -> None:
-        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))
+        # own session: Ctrl-C reaches only this supervisor, which stops them in order
+        procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True))
 
     try:
         start(
