@@ -48,7 +48,15 @@ def _wait(url: str, what: str, procs: list[subprocess.Popen[bytes]], timeout: fl
     sys.exit(f"make run: {what} did not come up at {url}")
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Ctrl-C and SIGTERM both stop everything, even when started from a shell
+    # that made this process ignore SIGINT (a background job, say)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     VAR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("JUNCTION_VAR_DIR", str(VAR))
