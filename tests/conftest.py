@@ -68,3 +68,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield _with_database(server, name)
     finally:
         asyncio.run(_pg_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis (database 15 by default), or skip / fail on CI."""
+    import redis
+
+    url = os.environ.get("JUNCTION_TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except (redis.RedisError, OSError) as exc:
+        unavailable(f"Redis at {url} ({exc!r})")
+    return url

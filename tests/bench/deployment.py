@@ -26,6 +26,8 @@ tenants:
       - name: bench
         value: env:JUNCTION_DEMO_TOKEN
 """
+# the engine runs with its defaults, bar per-request log lines
+ENGINE_ENV = {"JUNCTION_LOG_LEVEL": "warning"}
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Deployment:
     def scale_engines(self, replicas: int) -> None:
         """Start engines up to `replicas` and restart Caddy in front of all of them."""
         while len(self.stack.engine_ports) < replicas:
-            self.stack.start_engine()
+            self.stack.start_engine(extra_env=ENGINE_ENV)
         self.stack.procs["caddy"].stop()
         self.stack.start_caddy()
 
@@ -68,7 +70,7 @@ def start(workdir: Path, stream_tokens: int) -> Deployment:
             raise RuntimeError(f"migrate failed: {migrated.stderr}")
         stack.apply(config)
         stack.start_control()
-        stack.start_engine(extra_env={"JUNCTION_LOG_LEVEL": "warning"})
+        stack.start_engine(extra_env=ENGINE_ENV)
         _start_proxy(deployment)
         stack.start_caddy()
     except BaseException:

@@ -53,6 +53,14 @@ class Samples:
         """Good requests."""
         return len(self.total)
 
+    def add(self, other: Samples) -> None:
+        """Fold another round of the same cell into this one."""
+        self.ttfb += other.ttfb
+        self.total += other.total
+        self.errors += other.errors
+        self.first_error = self.first_error or other.first_error
+        self.wall += other.wall
+
     def fail(self, reason: str) -> None:
         """Count a failed request, keeping the first reason."""
         self.errors += 1

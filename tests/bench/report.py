@@ -140,6 +140,79 @@ def ratio_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def scale_out(cells: list[Cell]) -> list[dict[str, Any]]:
+    """Caddy in front of two replicas against Caddy in front of one, where both were measured."""
+    rows: list[dict[str, Any]] = []
+    for two in (c for c in cells if c.target == "caddy-2x"):
+        one = _find(cells, two.scenario, "caddy", two.concurrency)
+        if one:
+            rows.append(
+                {
+                    "scenario": two.scenario,
+                    "concurrency": two.concurrency,
+                    "rps_2x_vs_1x": _div(two.rps, one.rps),
+                    "p50_2x_vs_1x": _div(two.p50, one.p50),
+                }
+            )
+    return rows
+
+
+def summary(cells: list[Cell], *, same: str, cross: str) -> dict[str, Any]:
+    """Every derived number of the run; `engine_overhead_us` is the one tracked over time."""
+    rows = ratios(cells)
+    low = min((c.concurrency for c in cells), default=1)
+    return {
+        # engine p50 minus proxy p50 at the lowest concurrency, where queueing
+        # does not blur it: what the gateway adds to one request
+        "engine_overhead_us": {
+            r["scenario"]: round(r["engine_overhead_us_p50"])
+            for r in rows
+            if r["concurrency"] == low and not math.isnan(r["engine_overhead_us_p50"])
+        },
+        "ratios": rows,
+        "conversion": conversion(cells, same, cross),
+        "scale_out": scale_out(cells),
+    }
+
+
+def render(cells: list[Cell], summary: dict[str, Any], skipped: list[str]) -> str:
+    """The text report: cells, ratios, conversion and scale-out lines, failures."""
+    out = [
+        "",
+        "Junction benchmark: mock LLM direct, minimal proxy, engine, Caddy -> engine",
+        "(loopback; times in ms; ttfb50 = p50 time to the first body bytes)",
+        "",
+        table(cells),
+        "",
+        "ratios (p50 latency and req/s; engine +us = engine p50 - proxy p50; "
+        "caddy +ms = caddy p50 - engine p50)",
+        "",
+        ratio_table(summary["ratios"]),
+        "",
+    ]
+    for row in summary["conversion"]:
+        out.append(
+            f"conversion c{row['concurrency']} (anthropic client -> openai provider, against "
+            f"openai -> openai): p50 x{row['cross_vs_same_p50']:.2f} "
+            f"({row['conversion_us_p50']:+.0f} us), req/s x{row['cross_vs_same_rps']:.2f}"
+        )
+    for row in summary["scale_out"]:
+        out.append(
+            f"scale-out {row['scenario']} c{row['concurrency']} (Caddy -> 2 engines, against 1): "
+            f"req/s x{row['rps_2x_vs_1x']:.2f}, p50 x{row['p50_2x_vs_1x']:.2f}"
+        )
+    overhead = ", ".join(f"{k} {v} us" for k, v in summary["engine_overhead_us"].items())
+    out.append(f"engine overhead per request (p50, against the proxy): {overhead}")
+    out += [
+        f"errors in {c.scenario}/{c.target}/c{c.concurrency}: {c.errors}, first: {c.first_error}"
+        for c in cells
+        if c.errors
+    ]
+    if skipped:
+        out.append(f"skipped (time budget): {', '.join(skipped)}")
+    return "\n".join(out)
+
+
 def write_json(path: Path, record: dict[str, Any], cells: list[Cell]) -> None:
     """Write the run's record, cells included, to `path` (parents created)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from junction_engine.responses import error_response
 from junction_engine.route_cache import RouteCache
 from junction_engine.routing import HealthBoard
 from junction_engine.settings import EngineSettings
+from junction_engine.shared_cache import SharedRouteCache
 from junction_engine.upstream import create_control_http, create_upstream_client
 
 log = logging.getLogger("junction.engine")
@@ -69,12 +71,23 @@ def create_app(
     upstream = create_upstream_client(settings, transport=upstream_transport)
     control_http = create_control_http(settings, transport=control_transport)
     control = ControlClient(control_http, settings.control_url, settings.internal_secret)
+    redis = (
+        Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        if settings.redis_url
+        else None
+    )
+    shared = (
+        SharedRouteCache(redis, keep_seconds=settings.route_max_stale_seconds)
+        if redis is not None
+        else None
+    )
     routes = RouteCache(
         control.resolve,
         ttl=settings.route_ttl_seconds,
         max_stale=settings.route_max_stale_seconds,
         unknown_ttl=settings.unknown_key_ttl_seconds,
         maxsize=settings.route_cache_size,
+        shared=shared,
     )
     metrics = EngineMetrics()
     board = HealthBoard(cooldown=settings.cooldown_seconds)
@@ -96,6 +109,8 @@ def create_app(
         finally:
             await upstream.aclose()
             await control_http.aclose()
+            if redis is not None:
+                await redis.aclose()
 
     app = Starlette(
         routes=[

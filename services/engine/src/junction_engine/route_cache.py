@@ -1,4 +1,4 @@
-"""Route lookup by key hash: in-process TTL cache in front of the control plane.
+"""Route lookup by key hash: in-process TTL cache, then Redis, then the control plane.
 
 - A hit does no I/O. An entry is fresh for `ttl` seconds; then the next
   request refreshes it. (A hard age, not a sliding one: a busy key must still
@@ -7,6 +7,8 @@
 - If the control plane fails, the last known route is served for up to
   `max_stale` seconds (stale-if-error); a key never seen before gets
   ControlUnavailable (503), never a 500.
+- With Redis configured, replicas share what they fetched: a miss in this
+  process that hits in Redis does no control call.
 - Unknown keys are remembered briefly so a flood of bad keys cannot hammer
   the control plane.
 """
@@ -24,6 +26,7 @@ from cachetools import LRUCache, TTLCache
 from junction_contracts import Route
 from junction_engine.control_client import ControlError
 from junction_engine.errors import ControlUnavailable
+from junction_engine.shared_cache import SharedRouteCache
 
 log = logging.getLogger("junction.engine.routes")
 
@@ -46,8 +49,12 @@ class RouteCache:
         unknown_ttl: float = 5.0,
         maxsize: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedRouteCache | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._resolve = resolver
+        self._shared = shared
+        self._wall = wall_clock
         self._ttl = ttl
         self._max_stale = max_stale
         self._clock = clock
@@ -55,6 +62,7 @@ class RouteCache:
         self._unknown: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=unknown_ttl, timer=clock)
         self._inflight: dict[str, asyncio.Task[Route | None]] = {}
         self.control_calls = 0
+        self.shared_hits = 0
         self.stale_served = 0
 
     async def get(self, token_hash: str) -> Route | None:
@@ -95,22 +103,47 @@ class RouteCache:
         return done
 
     async def _fetch(self, token_hash: str) -> Route | None:
+        stale: tuple[Route, float] | None = None  # from Redis, with its age
+        if self._shared is not None:
+            hit = await self._shared.get(token_hash)
+            if hit is not None:
+                cached, fetched_wall = hit
+                age = max(self._wall() - fetched_wall, 0.0)
+                if age < self._ttl:
+                    self.shared_hits += 1
+                    self._fresh[token_hash] = _Entry(route=cached, fetched_at=self._clock() - age)
+                    return cached
+                stale = (cached, age)
         self.control_calls += 1
         try:
             route = await self._resolve(token_hash)
         except ControlError as exc:
-            entry = self._fresh.get(token_hash)
-            if entry is not None and self._clock() - entry.fetched_at < self._max_stale:
-                self.stale_served += 1
-                log.warning("control plane failed (%s); serving a stale route", exc)
-                return entry.route
-            log.error("control plane failed (%s) and no route is cached", exc)
-            raise ControlUnavailable(
-                "the gateway cannot verify this key right now; retry shortly"
-            ) from exc
+            return self._stale(token_hash, stale, exc)
         if route is None:
             self._fresh.pop(token_hash, None)
             self._unknown[token_hash] = True
+            if self._shared is not None:
+                await self._shared.forget(token_hash)
             return None
         self._fresh[token_hash] = _Entry(route=route, fetched_at=self._clock())
+        if self._shared is not None:
+            await self._shared.put(token_hash, route, self._wall())
         return route
+
+    def _stale(
+        self, token_hash: str, shared: tuple[Route, float] | None, exc: ControlError
+    ) -> Route:
+        """The last known route while the control plane fails, within max staleness."""
+        entry = self._fresh.get(token_hash)
+        if entry is not None and self._clock() - entry.fetched_at < self._max_stale:
+            self.stale_served += 1
+            log.warning("control plane failed (%s); serving a stale route", exc)
+            return entry.route
+        if shared is not None and shared[1] < self._max_stale:
+            self.stale_served += 1
+            log.warning("control plane failed (%s); serving a stale shared route", exc)
+            return shared[0]
+        log.error("control plane failed (%s) and no route is cached", exc)
+        raise ControlUnavailable(
+            "the gateway cannot verify this key right now; retry shortly"
+        ) from exc

@@ -1,0 +1,116 @@
+"""The Redis second-level route cache, against a real Redis."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from junction_contracts import ModelRoute
+from junction_engine.client_keys import hash_key
+from junction_engine.control_client import ControlError
+from junction_engine.errors import ControlUnavailable
+from junction_engine.route_cache import RouteCache
+from junction_engine.shared_cache import SharedRouteCache
+from tests.engine.conftest import build_engine, default_route
+from tests.support.routes import deployment, route
+
+pytestmark = pytest.mark.redis
+
+PROVIDER_KEY = "sk-never-in-redis-" + "x" * 16
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+class Control:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.down = False
+        self.route = route(ModelRoute(name="m", deployments=(deployment("up", key=PROVIDER_KEY),)))
+
+    async def __call__(self, token_hash: str):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.down:
+            raise ControlError("down")
+        return self.route
+
+
+async def test_a_second_replica_gets_the_route_from_redis(redis: Redis) -> None:
+    control = Control()
+    key = secrets.token_hex(16)
+    first = RouteCache(control, shared=SharedRouteCache(redis, keep_seconds=60))
+    second = RouteCache(control, shared=SharedRouteCache(redis, keep_seconds=60))
+    assert await first.get(key) == control.route
+    assert await second.get(key) == control.route
+    assert control.calls == 1
+    assert second.shared_hits == 1
+
+
+async def test_redis_holds_only_sealed_keys(redis: Redis) -> None:
+    key = secrets.token_hex(16)
+    await RouteCache(Control(), shared=SharedRouteCache(redis, keep_seconds=60)).get(key)
+    raw = await redis.get("junction:route:v1:" + key)
+    assert raw is not None
+    assert PROVIDER_KEY.encode() not in raw
+    assert b"sealed.v1." in raw
+
+
+async def test_stale_route_in_redis_carries_a_control_outage(redis: Redis) -> None:
+    control = Control()
+    key = secrets.token_hex(16)
+    await RouteCache(control, shared=SharedRouteCache(redis, keep_seconds=600)).get(key)
+    control.down = True
+    now = [0.0]
+    later = RouteCache(
+        control,
+        ttl=1,
+        max_stale=600,
+        shared=SharedRouteCache(redis, keep_seconds=600),
+        wall_clock=lambda: now[0],
+    )
+    now[0] = time.time() + 120  # two minutes on: stale, but within max staleness
+    assert await later.get(key) == control.route
+    assert later.stale_served == 1
+    now[0] = time.time() + 1200  # past it
+    with pytest.raises(ControlUnavailable):
+        await RouteCache(
+            control,
+            ttl=1,
+            max_stale=600,
+            shared=SharedRouteCache(redis, keep_seconds=600),
+            wall_clock=lambda: now[0],
+        ).get(key)
+
+
+async def test_redis_down_is_only_a_miss() -> None:
+    control = Control()
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        cache = RouteCache(control, shared=SharedRouteCache(dead, keep_seconds=60))
+        assert await cache.get("k") == control.route
+        assert control.calls == 1
+    finally:
+        await dead.aclose()
+
+
+async def test_two_engines_share_one_control_lookup(redis_url: str) -> None:
+    token = "jk-shared-" + secrets.token_hex(8)
+    routes = {hash_key(token): default_route()}
+    async with (
+        build_engine(routes, redis_url=redis_url) as a,
+        build_engine(routes, redis_url=redis_url) as b,
+    ):
+        for engine in (a, b):
+            resp = await engine.client.get(
+                "/v1/models", headers={"authorization": f"Bearer {token}"}
+            )
+            assert resp.status_code == 200
+        assert a.control.calls + b.control.calls == 1
