@@ -1,4 +1,4 @@
-"""The real processes behind real Caddy, started once per test module."""
+"""The real processes behind real Caddy, started once per test session."""
 
 from __future__ import annotations
 
@@ -38,13 +38,17 @@ tenants:
         deployments:
           - {{provider: mock-openai, model: "mock-gpt+fault=500", priority: 0}}
           - {{provider: mock-openai, model: mock-gpt-backup, priority: 1}}
+      - name: cut
+        deployments: [{{provider: mock-openai, model: "mock-gpt+fault=cut"}}]
+      - name: cut-claude
+        deployments: [{{provider: mock-anthropic, model: "mock-claude+fault=cut"}}]
     tokens:
       - name: e2e
         value: env:JUNCTION_DEMO_TOKEN
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if shutil.which("caddy") is None:
         unavailable("caddy")
