@@ -68,7 +68,7 @@ def test_models_lists_what_the_key_may_call(stack: Stack) -> None:
     # the configured names first, then the direct provider/model name of each deployment
     assert ids[:6] == ["demo", "demo-claude", "demo-gemini", "flaky", "cut", "cut-claude"]
     assert {"mock-openai/mock-gpt", "mock-anthropic/mock-claude", "mock-gemini/mock-gemini"} <= set(
-        ids[4:]
+        ids[6:]
     )
 
 
