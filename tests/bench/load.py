@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+REQUEST_TIMEOUT = 10.0  # seconds; loopback answers take milliseconds
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
@@ -127,15 +129,15 @@ async def _drive(
             left -= 1
             start = time.perf_counter()
             try:
-                async with asyncio.timeout(30):
+                async with asyncio.timeout(REQUEST_TIMEOUT):
                     status, first, body = await conn.exchange(request)
+            except TimeoutError:  # before OSError, its base class
+                conn.close()
+                samples.fail(f"no answer within {REQUEST_TIMEOUT} s")
+                continue
             except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
                 conn.close()
                 samples.fail(f"{type(exc).__name__}: {exc}")
-                continue
-            except TimeoutError:
-                conn.close()
-                samples.fail("no answer within 30 s")
                 continue
             end = time.perf_counter()
             if status != 200 or expect not in body:
@@ -152,14 +154,14 @@ async def run_cell(
 ) -> Samples:
     """Send `warmup` unmeasured requests, then `count` measured ones, `concurrency` at a time.
 
-    Stops early once `time_limit` seconds of measuring have passed, so a slow
-    target shortens its own sample instead of the whole run.
+    Warm-up and measurement each stop early once `time_limit` seconds have
+    passed, so a slow target shortens its own sample instead of the whole run.
     """
     host, port, request = call.wire()
     # the warm-up opens every connection the measured requests then reuse
     conns = [_Connection(host, port) for _ in range(concurrency)]
     try:
-        await _drive(conns, request, call.expect, Samples(), max(warmup, concurrency), 60.0)
+        await _drive(conns, request, call.expect, Samples(), max(warmup, concurrency), time_limit)
         samples = Samples()
         start = time.perf_counter()
         await _drive(conns, request, call.expect, samples, count, time_limit)

@@ -218,15 +218,15 @@ def write_json(path: Path, record: dict[str, Any], cells: list[Cell]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = record | {"cells": [asdict(c) for c in cells]}
     # NaN is not JSON: an unmeasured value is null
-    text = json.dumps(_nan_to_none(data), indent=2)
+    text = json.dumps(_json_ready(data), indent=2)
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 4)
     if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
+        return {k: _json_ready(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
+        return [_json_ready(v) for v in value]
     return value
