@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,95 +108,93 @@ def _stream_flag(data: dict[str, Any]) -> bool:
     return stream
 
 
-async def chat_completions(request: Request) -> Response:
-    """OpenAI `POST /v1/chat/completions`."""
+CallBuilder = Callable[[Route, JsonBody], ClientCall]
+
+
+async def _serve(request: Request, protocol: Protocol, build: CallBuilder) -> Response:
+    """Authorize, read the body, build the call and forward it; refusals in `protocol`."""
     engine = _engine(request)
     try:
         route = await engine.authorize(request)
         body = await engine.read_json(request)
-        model_name = _require_model(body.data)
+        return await engine.forwarder.forward(build(route, body))
+    except GatewayError as err:
+        return engine.refuse(protocol, err)
+
+
+async def chat_completions(request: Request) -> Response:
+    """OpenAI `POST /v1/chat/completions`."""
+
+    def build(route: Route, body: JsonBody) -> ClientCall:
+        model = pick_model(route, _require_model(body.data))
         _require_list(body.data, "messages")
-        stream = _stream_flag(body.data)
         options = body.data.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        call = ClientCall(
+        return ClientCall(
             client="openai",
             route=route,
-            model=pick_model(route, model_name),
+            model=model,
             body=body,
-            stream=stream,
+            stream=_stream_flag(body.data),
             include_usage=include_usage,
         )
-        return await engine.forwarder.forward(call)
-    except GatewayError as err:
-        return engine.refuse("openai", err)
+
+    return await _serve(request, "openai", build)
 
 
 async def embeddings(request: Request) -> Response:
     """OpenAI `POST /v1/embeddings` (to providers that offer embeddings)."""
-    return await _openai_simple(request, "embeddings", required="input")
+    return await _serve(request, "openai", _openai_call("embeddings", required="input"))
 
 
 async def images(request: Request) -> Response:
     """OpenAI `POST /v1/images/generations` (to providers that offer images)."""
-    return await _openai_simple(request, "images", required="prompt")
+    return await _serve(request, "openai", _openai_call("images", required="prompt"))
 
 
-async def _openai_simple(request: Request, operation: Operation, *, required: str) -> Response:
-    engine = _engine(request)
-    try:
-        route = await engine.authorize(request)
-        body = await engine.read_json(request)
-        model_name = _require_model(body.data)
+def _openai_call(operation: Operation, *, required: str) -> CallBuilder:
+    def build(route: Route, body: JsonBody) -> ClientCall:
+        model = pick_model(route, _require_model(body.data))
         if body.data.get(required) in (None, "", []):
             raise BadRequest(
                 f"'{required}' is a required property", param=required, code=f"missing_{required}"
             )
-        call = ClientCall(
-            client="openai",
-            route=route,
-            model=pick_model(route, model_name),
-            body=body,
-            stream=False,
-            operation=operation,
+        return ClientCall(
+            client="openai", route=route, model=model, body=body, stream=False, operation=operation
         )
-        return await engine.forwarder.forward(call)
-    except GatewayError as err:
-        return engine.refuse("openai", err)
+
+    return build
 
 
 async def messages(request: Request) -> Response:
     """Anthropic `POST /v1/messages`."""
-    return await _anthropic(request, "chat")
+    return await _serve(request, "anthropic", _anthropic_call(request, "chat"))
 
 
 async def count_tokens(request: Request) -> Response:
     """Anthropic `POST /v1/messages/count_tokens` (Anthropic and Gemini providers)."""
-    return await _anthropic(request, "count_tokens")
+    return await _serve(request, "anthropic", _anthropic_call(request, "count_tokens"))
 
 
-async def _anthropic(request: Request, operation: Operation) -> Response:
-    engine = _engine(request)
-    try:
-        route = await engine.authorize(request)
-        body = await engine.read_json(request)
-        model_name = _require_model(body.data)
+def _anthropic_call(request: Request, operation: Operation) -> CallBuilder:
+    passed = {h: v for h in _PASSED_ON_ANTHROPIC if (v := request.headers.get(h))}
+
+    def build(route: Route, body: JsonBody) -> ClientCall:
+        model = pick_model(route, _require_model(body.data))
         _require_list(body.data, "messages")
         stream = operation == "chat" and _stream_flag(body.data)
-        passed = {h: v for h in _PASSED_ON_ANTHROPIC if (v := request.headers.get(h))}
-        call = ClientCall(
+        return ClientCall(
             client="anthropic",
             route=route,
-            model=pick_model(route, model_name),
+            model=model,
             body=body,
             stream=stream,
             include_usage=True,
             passthrough_headers=passed,
             operation=operation,
         )
-        return await engine.forwarder.forward(call)
-    except GatewayError as err:
-        return engine.refuse("anthropic", err)
+
+    return build
 
 
 _GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
@@ -207,29 +206,28 @@ _GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
 
 async def gemini(request: Request) -> Response:
     """Gemini `POST /v1beta/models/{model}:generateContent|streamGenerateContent|countTokens`."""
-    engine = _engine(request)
-    try:
-        model_name, _, action = str(request.path_params["target"]).rpartition(":")
+    model_name, _, action = str(request.path_params["target"]).rpartition(":")
+    array = request.query_params.get("alt") != "sse"
+
+    def build(route: Route, body: JsonBody) -> ClientCall:
         if action not in _GEMINI_ACTIONS or not model_name:
             raise NotFound(f"no route for {request.url.path}", code="not_found")
         operation, stream = _GEMINI_ACTIONS[action]
-        route = await engine.authorize(request)
-        body = await engine.read_json(request)
+        model = pick_model(route, model_name.removeprefix("models/"))
         if operation == "chat":
             _require_list(body.data, "contents")
-        call = ClientCall(
+        return ClientCall(
             client="gemini",
             route=route,
-            model=pick_model(route, model_name.removeprefix("models/")),
+            model=model,
             body=body,
             stream=stream,
             include_usage=True,
             operation=operation,
-            json_array_stream=stream and request.query_params.get("alt") != "sse",
+            json_array_stream=stream and array,
         )
-        return await engine.forwarder.forward(call)
-    except GatewayError as err:
-        return engine.refuse("gemini", err)
+
+    return await _serve(request, "gemini", build)
 
 
 async def list_models(request: Request) -> Response:
