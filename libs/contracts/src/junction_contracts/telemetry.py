@@ -1,0 +1,104 @@
+"""Telemetry schema: what the engine reports about each call.
+
+Every call yields a `started` event when it is forwarded and a `finished`
+event when it ends (success, failed or cancelled). The engine sends them in
+batches to `POST /internal/v1/telemetry/events` (signed like every internal
+call). Each event has a unique `id`; the control plane ingests idempotently
+by `(call_id, kind)`, so a replayed batch never counts a call twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+from junction_contracts.errors import ContractError
+
+TELEMETRY_VERSION = 1
+TELEMETRY_PATH = "/internal/v1/telemetry/events"
+
+EventKind = Literal["started", "finished"]
+CallStatus = Literal["success", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    id: str  # unique per event
+    kind: EventKind
+    call_id: str
+    at: float  # unix seconds when the event happened
+    tenant_id: str
+    token_id: str
+    model: str  # the public model name the client asked for
+    operation: str = "chat"  # chat | count_tokens | embeddings | images
+    client_protocol: str = "openai"
+    stream: bool = False
+    started_at: float = 0.0
+    # set on `finished` events only
+    status: CallStatus | None = None
+    http_status: int | None = None
+    error_code: str | None = None
+    deployment_id: str | None = None
+    provider_id: str | None = None
+    credential_id: str | None = None
+    attempts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    images: int = 0
+    image_size: str | None = None
+    trace_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CallEvent:
+        """Parse one event; unknown fields are ignored (newer engines), bad ones refused."""
+        if not isinstance(data, dict):
+            raise ContractError("event must be an object")
+        known = {f.name for f in fields(cls)}
+        try:
+            event = cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as exc:
+            raise ContractError(f"malformed event: {exc}") from exc
+        if event.kind not in ("started", "finished"):
+            raise ContractError(f"unknown event kind {event.kind!r}")
+        if event.kind == "finished" and event.status not in ("success", "failed", "cancelled"):
+            raise ContractError(f"finished event with status {event.status!r}")
+        for name in ("id", "call_id", "tenant_id", "token_id", "model"):
+            if not isinstance(getattr(event, name), str) or not getattr(event, name):
+                raise ContractError(f"event field {name!r} must be a non-empty string")
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cached_input_tokens",
+            "cache_write_input_tokens",
+            "reasoning_tokens",
+            "attempts",
+            "images",
+        ):
+            value = getattr(event, name)
+            if not isinstance(value, int) or value < 0:
+                raise ContractError(f"event field {name!r} must be a non-negative integer")
+        return event
+
+
+def batch(events: list[CallEvent]) -> dict[str, Any]:
+    """The body of one telemetry POST."""
+    return {"version": TELEMETRY_VERSION, "events": [e.to_dict() for e in events]}
+
+
+def parse_batch(data: Any) -> list[CallEvent]:
+    """Parse a telemetry POST body; raise ContractError on a wrong version or shape."""
+    if not isinstance(data, dict) or data.get("version") != TELEMETRY_VERSION:
+        raise ContractError(f"telemetry version must be {TELEMETRY_VERSION}")
+    events = data.get("events")
+    if not isinstance(events, list):
+        raise ContractError("'events' must be a list")
+    return [CallEvent.from_dict(e) for e in events]
