@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from junction_contracts import ModelRoute, Route
 from junction_engine.app import create_app
@@ -28,6 +29,7 @@ class EngineHarness:
     client: httpx.AsyncClient
     mock: httpx.AsyncClient
     control: FakeControl
+    app: Starlette
 
     async def upstream_requests(self) -> list[dict[str, object]]:
         found: list[dict[str, object]] = (await self.mock.get("/_mock/requests")).json()["requests"]
@@ -122,6 +124,6 @@ def build_engine(routes: dict[str, Route] | None = None, **overrides: object):  
                 transport=httpx.ASGITransport(app=mock_app), base_url="http://mock"
             ) as mock,
         ):
-            yield EngineHarness(client=client, mock=mock, control=control)
+            yield EngineHarness(client=client, mock=mock, control=control, app=app)
 
     return ctx()

@@ -19,6 +19,7 @@ from junction_contracts import (
 )
 from junction_contracts.sealing import derive_sealing_key, seal
 from junction_contracts.signing import SignatureVerifier
+from junction_contracts.telemetry import TELEMETRY_PATH
 
 SECRET = secrets.token_urlsafe(48).encode()
 
@@ -84,6 +85,7 @@ class FakeControl:
         self.routes = routes
         self.calls = 0
         self.down = False
+        self.events: list[dict[str, object]] = []
         self._verifier = SignatureVerifier(secret)
 
     def transport(self) -> httpx.MockTransport:
@@ -94,6 +96,12 @@ class FakeControl:
             raise httpx.ConnectError("control plane is down", request=request)
         if request.url.path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
+        if request.url.path == TELEMETRY_PATH:
+            self._verifier.verify(
+                request.method, request.url.path, request.content, dict(request.headers)
+            )
+            self.events.extend(json.loads(request.content)["events"])
+            return httpx.Response(202, json={"accepted": len(self.events)})
         self.calls += 1
         self._verifier.verify(
             request.method, request.url.path, request.content, dict(request.headers)

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from junction_contracts.sealing import derive_sealing_key
 from junction_engine import endpoints
-from junction_engine.calls import CallRecord
+from junction_engine.calls import CallRecord, ClientCall, finished_event, started_event
 from junction_engine.control_client import ControlClient
 from junction_engine.errors import GatewayError
 from junction_engine.forwarding import Forwarder
@@ -27,6 +27,7 @@ from junction_engine.route_cache import RouteCache
 from junction_engine.routing import HealthBoard
 from junction_engine.settings import EngineSettings
 from junction_engine.shared_cache import SharedRouteCache
+from junction_engine.telemetry_sink import TelemetrySink
 from junction_engine.upstream import create_control_http, create_upstream_client
 
 log = logging.getLogger("junction.engine")
@@ -92,21 +93,46 @@ def create_app(
     metrics = EngineMetrics()
     board = HealthBoard(cooldown=settings.cooldown_seconds)
 
-    def record(rec: CallRecord) -> None:
+    telemetry = TelemetrySink(
+        control.post_events,
+        spool_dir=settings.spool_dir,
+        batch_size=settings.telemetry_batch_size,
+        flush_interval=settings.telemetry_flush_seconds,
+        max_memory=settings.telemetry_max_memory,
+    )
+
+    def started(call: ClientCall) -> None:
+        telemetry.emit(started_event(call))
+
+    def finished(rec: CallRecord) -> None:
         metrics.observe(rec)
+        telemetry.emit(finished_event(rec))
 
     forwarder = Forwarder(
-        upstream, board, settings, derive_sealing_key(settings.internal_secret), record
+        upstream,
+        board,
+        settings,
+        derive_sealing_key(settings.internal_secret),
+        finished,
+        started,
     )
     engine = endpoints.Engine(
-        settings=settings, routes=routes, forwarder=forwarder, metrics=metrics, control=control
+        settings=settings,
+        routes=routes,
+        forwarder=forwarder,
+        metrics=metrics,
+        control=control,
+        telemetry=telemetry,
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        telemetry.start()
         try:
             yield
         finally:
+            # uvicorn has drained in-flight requests by now: their events are queued
+            await telemetry.close()
             await upstream.aclose()
             await control_http.aclose()
             if redis is not None:

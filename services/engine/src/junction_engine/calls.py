@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from junction_contracts import ModelRoute, Route
+from junction_contracts import ModelRoute, Pricing, Route
+from junction_contracts.telemetry import CallEvent
 from junction_engine.json_body import JsonBody
 from junction_engine.providers import Operation, Protocol
 from junction_protocols.usage import Usage
@@ -60,11 +61,74 @@ class CallRecord:
     error_code: str | None = None
     usage: Usage = field(default_factory=Usage)
     operation: Operation = "chat"
+    cost_usd: float = 0.0
     images: int = 0
     image_size: str | None = None
 
 
 Recorder = Callable[[CallRecord], None]
+Starter = Callable[[ClientCall], None]
+
+
+def cost_usd(pricing: Pricing, usage: Usage) -> float:
+    """Price of one call: cached input at its own rate, the rest of input and output at theirs."""
+    cached = min(usage.cached_input_tokens, usage.input_tokens)
+    cached_rate = pricing.cached_input_per_mtok or pricing.input_per_mtok
+    return (
+        (usage.input_tokens - cached) * pricing.input_per_mtok
+        + cached * cached_rate
+        + usage.output_tokens * pricing.output_per_mtok
+    ) / 1_000_000
+
+
+def started_event(call: ClientCall) -> CallEvent:
+    return CallEvent(
+        id=uuid.uuid4().hex,
+        kind="started",
+        call_id=call.call_id,
+        at=call.started_at,
+        tenant_id=call.route.token.tenant_id,
+        token_id=call.route.token.id,
+        model=call.public_model,
+        operation=call.operation,
+        client_protocol=call.client,
+        stream=call.stream,
+        started_at=call.started_at,
+    )
+
+
+def finished_event(record: CallRecord) -> CallEvent:
+    u = record.usage
+    return CallEvent(
+        id=uuid.uuid4().hex,
+        kind="finished",
+        call_id=record.call_id,
+        at=time.time(),
+        tenant_id=record.tenant_id,
+        token_id=record.token_id,
+        model=record.model,
+        operation=record.operation,
+        client_protocol=record.client_protocol,
+        stream=record.stream,
+        started_at=record.started_at,
+        status=record.status,  # type: ignore[arg-type]
+        http_status=record.http_status,
+        error_code=record.error_code,
+        deployment_id=record.deployment_id,
+        provider_id=record.provider_id,
+        credential_id=record.credential_id,
+        attempts=record.attempts,
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cached_input_tokens=u.cached_input_tokens,
+        cache_write_input_tokens=u.cache_write_input_tokens,
+        reasoning_tokens=u.reasoning_tokens,
+        cost_usd=record.cost_usd,
+        latency_ms=record.latency_ms,
+        ttft_ms=record.ttft_ms,
+        images=record.images,
+        image_size=record.image_size,
+    )
 
 
 def record_for(
@@ -99,4 +163,5 @@ def record_for(
         error_code=error_code,
         usage=usage or Usage(),
         operation=call.operation,
+        cost_usd=cost_usd(call.model.pricing, usage) if usage else 0.0,
     )

@@ -8,12 +8,17 @@ import httpx
 
 from junction_contracts import ContractError, Route
 from junction_contracts.signing import sign
+from junction_contracts.telemetry import TELEMETRY_PATH, CallEvent, batch
 
 RESOLVE_PATH = "/internal/v1/route/resolve"
 
 
 class ControlError(Exception):
     """The control plane could not answer (down, timed out, or answered nonsense)."""
+
+
+class RejectedBatch(Exception):
+    """The control plane refused a telemetry batch as malformed: retrying cannot help."""
 
 
 class ControlClient:
@@ -43,6 +48,22 @@ class ControlClient:
             return Route.from_dict(resp.json())
         except (ValueError, ContractError) as exc:
             raise ControlError(f"control plane sent a malformed route: {exc}") from exc
+
+    async def post_events(self, events: list[CallEvent]) -> None:
+        """Deliver one telemetry batch; ControlError when it may be retried."""
+        body = json.dumps(batch(events), separators=(",", ":")).encode()
+        headers = {"content-type": "application/json"}
+        headers.update(sign(self._secret, "POST", TELEMETRY_PATH, body))
+        try:
+            resp = await self._http.post(
+                self._base_url + TELEMETRY_PATH, content=body, headers=headers, timeout=15.0
+            )
+        except httpx.HTTPError as exc:
+            raise ControlError(f"control plane unreachable: {type(exc).__name__}") from exc
+        if resp.status_code == 400:
+            raise RejectedBatch(resp.text[:500])
+        if resp.status_code >= 300:
+            raise ControlError(f"control plane answered {resp.status_code}")
 
     async def ready(self) -> bool:
         """Whether the control plane answers its health check."""

@@ -29,6 +29,7 @@ from junction_engine.providers import Operation, Protocol
 from junction_engine.responses import error_response, json_response
 from junction_engine.route_cache import RouteCache
 from junction_engine.settings import EngineSettings
+from junction_engine.telemetry_sink import TelemetrySink
 
 _PASSED_ON_ANTHROPIC = ("anthropic-beta", "anthropic-version")
 
@@ -42,6 +43,7 @@ class Engine:
     forwarder: Forwarder
     metrics: EngineMetrics
     control: ControlClient
+    telemetry: TelemetrySink
 
     async def authorize(self, request: Request) -> Route:
         key = read_key(request)

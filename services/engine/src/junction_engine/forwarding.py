@@ -23,7 +23,7 @@ from starlette.responses import Response
 from junction_contracts import CredentialRoute, DeploymentRoute
 from junction_contracts.errors import SealError
 from junction_contracts.sealing import unseal
-from junction_engine.calls import ClientCall, Recorder, record_for
+from junction_engine.calls import ClientCall, Recorder, Starter, record_for
 from junction_engine.errors import BadRequest, GatewayError, RateLimited, UpstreamFailed
 from junction_engine.providers import Protocol, Unsupported, protocol_of, upstream_request
 from junction_engine.routing import HealthBoard, plan
@@ -82,15 +82,19 @@ class Forwarder:
         settings: EngineSettings,
         sealing_key: bytes,
         recorder: Recorder,
+        starter: Starter | None = None,
     ) -> None:
         self._http = http
         self._board = board
         self._settings = settings
         self._sealing_key = sealing_key
         self._record = recorder
+        self._start = starter
 
     async def forward(self, call: ClientCall) -> Response:
         """Answer `call` from the first deployment that works."""
+        if self._start is not None:
+            self._start(call)
         last: GatewayError | None = None
         down: set[str] = set()
         number = 0

@@ -62,6 +62,12 @@ class EngineSettings:
     max_attempts: int = 4
     cooldown_seconds: float = 30.0
     log_level: str = "info"
+    var_dir: Path = Path("./var")
+    #: where telemetry waits on disk while the control plane is unreachable
+    spool_dir: Path | None = None
+    telemetry_batch_size: int = 500
+    telemetry_flush_seconds: float = 1.0
+    telemetry_max_memory: int = 20_000
 
     @classmethod
     def from_env(
@@ -114,4 +120,9 @@ class EngineSettings:
             max_attempts=int(number("MAX_ATTEMPTS", 4)),
             cooldown_seconds=number("COOLDOWN_SECONDS", 30.0),
             log_level=get("LOG_LEVEL", "info").lower(),
+            var_dir=var_dir,
+            spool_dir=Path(get("SPOOL_DIR", str(var_dir / "spool"))),
+            telemetry_batch_size=int(number("TELEMETRY_BATCH_SIZE", 500)),
+            telemetry_flush_seconds=number("TELEMETRY_FLUSH_SECONDS", 1.0),
+            telemetry_max_memory=int(number("TELEMETRY_MAX_MEMORY", 20_000)),
         )
