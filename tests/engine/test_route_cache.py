@@ -101,3 +101,17 @@ async def test_unknown_keys_are_remembered_briefly() -> None:
     clock.now += 6
     await cache.get("nope")
     assert resolver.calls == 2
+
+
+async def test_a_failing_control_plane_is_not_asked_again_for_every_request() -> None:
+    resolver, clock = Resolver(), Clock()
+    cache = RouteCache(resolver, ttl=10, max_stale=100, clock=clock)
+    await cache.get("h1")
+    resolver.fail = True
+    clock.now += 20
+    for _ in range(10):
+        assert await cache.get("h1") is not None
+    assert resolver.calls == 2  # one failed refresh, then the stale route for a while
+    clock.now += 6
+    await cache.get("h1")
+    assert resolver.calls == 3

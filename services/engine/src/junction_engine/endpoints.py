@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,9 +121,42 @@ async def _serve(request: Request, protocol: Protocol, build: CallBuilder) -> Re
     try:
         route = await engine.authorize(request)
         body = await engine.read_json(request)
-        return await engine.forwarder.forward(build(route, body))
+        call = build(route, body)
     except GatewayError as err:
         return engine.refuse(protocol, err)
+    return await _forward_unless_gone(request, engine, call, protocol)
+
+
+async def _forward_unless_gone(
+    request: Request, engine: Engine, call: ClientCall, protocol: Protocol
+) -> Response:
+    """Forward, but stop at once if the client disconnects before the answer starts.
+
+    A client that leaves must not cost another billable attempt upstream.
+    Once a streaming response exists, Starlette itself watches for the
+    disconnect and the relay records the call as cancelled.
+    """
+    forward = asyncio.ensure_future(engine.forwarder.forward(call))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((forward, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not forward.done():
+        forward.cancel()
+        with contextlib.suppress(asyncio.CancelledError, GatewayError):
+            await forward
+        return Response(status_code=499)
+    try:
+        return forward.result()
+    except GatewayError as err:
+        return engine.refuse(protocol, err)
+
+
+async def _disconnected(request: Request) -> None:
+    # the body has been read: the next message can only be the disconnect
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def chat_completions(request: Request) -> Response:

@@ -14,6 +14,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from junction_contracts.errors import SealError
 from junction_contracts.sealing import unseal
 from junction_engine.calls import ClientCall, Recorder, Starter, record_for
 from junction_engine.errors import BadRequest, GatewayError, RateLimited, UpstreamFailed
+from junction_engine.json_body import dump_json
 from junction_engine.providers import Protocol, Unsupported, protocol_of, upstream_request
 from junction_engine.routing import HealthBoard, plan
 from junction_engine.settings import EngineSettings
@@ -36,6 +38,9 @@ from junction_protocols.usage import Usage, from_anthropic, from_gemini, from_op
 log = logging.getLogger("junction.engine.forwarding")
 
 _ERROR_BODY_CAP = 64 * 1024
+_MAX_RETRY_AFTER = 300.0
+# what a translator raises on provider output it cannot read
+MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 _CLIENT_FAULT = {400, 413, 415, 422}
 _CREDENTIAL_FAULT = {401, 403}
 
@@ -64,14 +69,15 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if not math.isfinite(seconds):
         return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 class Forwarder:
@@ -120,6 +126,19 @@ class Forwarder:
             number += 1
             try:
                 return await self._attempt(attempt, content)
+            except asyncio.CancelledError:
+                # the client went away: no further attempt, and the call is recorded
+                self._record(
+                    record_for(
+                        call,
+                        status="cancelled",
+                        http_status=499,
+                        attempts=number,
+                        error_code="client_disconnected",
+                        deployment_id=deployment.id,
+                    )
+                )
+                raise
             except _TryNext as exc:
                 last = exc.error
                 if exc.deployment_down:
@@ -191,7 +210,7 @@ class Forwarder:
             converted = {"generateContentRequest": {"model": f"models/{upstream_model}", **inner}}
         else:
             raise Unsupported(f"{call.operation} cannot be converted to {a.provider}")
-        return json.dumps(converted, ensure_ascii=False, separators=(",", ":")).encode()
+        return dump_json(converted)
 
     def _convert(self, a: Attempt, *, stream: bool) -> dict[str, object]:
         try:
@@ -224,6 +243,9 @@ class Forwarder:
         request = self._http.build_request("POST", up.url, headers=up.headers, content=content)
         self._board.enter(a.deployment.id)
         handed_over = False
+        resp: httpx.Response | None = None
+        # the first-byte budget belongs to this attempt, not to the whole call
+        first_byte_deadline = time.monotonic() + self._settings.first_byte_timeout
         try:
             try:
                 async with asyncio.timeout(self._settings.first_byte_timeout):
@@ -242,18 +264,20 @@ class Forwarder:
                     deployment_down=True,
                 ) from None
             if resp.status_code >= 400:
-                await self._refuse(a, resp)
+                await self._refuse(a, resp, key)
             if a.call.stream:
                 relay = StreamRelay(a, resp, self._board, self._settings, self._record)
-                response = await relay.start()
+                response = await relay.start(first_byte_deadline)
                 handed_over = True
                 return response
             return await self._plain(a, resp)
         finally:
             if not handed_over:
                 self._board.leave(a.deployment.id)
+                if resp is not None:
+                    await resp.aclose()
 
-    async def _refuse(self, a: Attempt, resp: httpx.Response) -> None:
+    async def _refuse(self, a: Attempt, resp: httpx.Response, key: str) -> None:
         """Turn an upstream error status into the right exception."""
         try:
             raw = await _read_capped(resp, _ERROR_BODY_CAP)
@@ -263,7 +287,7 @@ class Forwarder:
             await resp.aclose()
         status = resp.status_code
         client_status, body = a.converter.error(status, raw)
-        message = _message_of(body) or f"the provider answered {status}"
+        message = _scrub(_message_of(body) or f"the provider answered {status}", a, key)
         if status in _CLIENT_FAULT:
             raise GatewayError(message, status=client_status, code="upstream_rejected_request")
         if status in _CREDENTIAL_FAULT:
@@ -277,7 +301,7 @@ class Forwarder:
         if status == 429:
             wait = retry_after_seconds(resp.headers.get("retry-after"))
             self._board.failed(a.credential.id, retry_after=wait)
-            headers = {"retry-after": str(max(1, round(wait)))} if wait is not None else {}
+            headers = {"retry-after": str(max(1, math.ceil(wait)))} if wait is not None else {}
             raise _TryNext(
                 RateLimited(
                     f"the provider is rate limiting: {message}",
@@ -311,23 +335,21 @@ class Forwarder:
             data = json.loads(raw)
             if not isinstance(data, dict):
                 raise ValueError("not an object")
-        except ValueError:
+            usage = _usage_in(a.provider, data)
+            if a.provider == a.call.client:
+                out = raw
+            elif a.call.operation == "count_tokens":
+                out = dump_json({"input_tokens": int(data.get("totalTokens") or 0)})
+            else:
+                out = dump_json(a.converter.response(data, model=a.call.public_model))
+        except (*MALFORMED, RecursionError):
             self._board.failed(a.deployment.id)
             raise _TryNext(
                 UpstreamFailed("the provider sent a malformed answer", code="upstream_malformed"),
                 deployment_down=True,
             ) from None
-        usage = _usage_in(a.provider, data)
         self._board.succeeded(a.deployment.id)
         self._board.succeeded(a.credential.id)
-        if a.provider == a.call.client:
-            out = raw
-        else:
-            if a.call.operation == "count_tokens":
-                converted: dict[str, object] = {"input_tokens": int(data.get("totalTokens") or 0)}
-            else:
-                converted = a.converter.response(data, model=a.call.public_model)
-            out = json.dumps(converted, ensure_ascii=False, separators=(",", ":")).encode()
         record = record_for(
             a.call,
             status="success",
@@ -358,11 +380,20 @@ def _usage_in(protocol: Protocol, data: dict[str, object]) -> Usage:
 
 async def _read_capped(resp: httpx.Response, cap: int) -> bytes:
     out = bytearray()
-    async for chunk in resp.aiter_raw():
+    async for chunk in resp.aiter_bytes():
         out += chunk
         if len(out) >= cap:
             break
     return bytes(out[:cap])
+
+
+def _scrub(message: str, a: Attempt, key: str) -> str:
+    """Remove what the provider may echo of our own secrets and addresses."""
+    host = httpx.URL(a.deployment.provider.base_url).host
+    for secret in (key, a.deployment.provider.base_url, host):
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, "[redacted]")
+    return message
 
 
 def _message_of(body: dict[str, object]) -> str | None:

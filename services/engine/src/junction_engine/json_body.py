@@ -48,7 +48,18 @@ class JsonBody:
 
 
 def _encode(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text.encode()
+    except UnicodeEncodeError:
+        # a lone surrogate (legal as a JSON escape) cannot be UTF-8: keep it escaped
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return text
+
+
+def dump_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON; escapes what UTF-8 cannot carry instead of failing."""
+    return _encode(value).encode()
 
 
 def _skip(text: str, i: int) -> int:
@@ -63,10 +74,15 @@ def parse_object(body: bytes) -> JsonBody:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("request body is not valid UTF-8") from None
+    if text.startswith("\ufeff"):
+        # a byte-order mark is tolerated here but never forwarded
+        text, body = text[1:], body[3:]
     try:
         parsed = _scan(text)
     except (ValueError, IndexError) as exc:
         raise BadRequest(f"request body is not valid JSON: {_reason(exc)}") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
     return JsonBody(raw=body, text=parsed.text, data=parsed.data, spans=parsed.spans)
 
 
@@ -78,8 +94,6 @@ def _reason(exc: Exception) -> str:
 
 def _scan(text: str) -> JsonBody:
     i = _skip(text, 0)
-    if i < len(text) and text[i] == "\ufeff":
-        i = _skip(text, i + 1)
     if i >= len(text) or text[i] != "{":
         raise ValueError("the body must be a JSON object")
     data: dict[str, Any] = {}

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.responses import Response
 
 from junction_engine.errors import GatewayError
+from junction_engine.json_body import dump_json
 from junction_engine.providers import Protocol
 from junction_protocols.errors import error_for
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    return Response(
+        dump_json(data), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def error_response(protocol: Protocol, err: GatewayError) -> Response:

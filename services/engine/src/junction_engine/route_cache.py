@@ -30,6 +30,8 @@ from junction_engine.shared_cache import SharedRouteCache
 
 log = logging.getLogger("junction.engine.routes")
 
+_RETRY_AFTER_FAILURE = 5.0
+
 Resolver = Callable[[str], Awaitable[Route | None]]
 
 
@@ -37,6 +39,8 @@ Resolver = Callable[[str], Awaitable[Route | None]]
 class _Entry:
     route: Route
     fetched_at: float
+    #: after a failed refresh, the stale route is served without asking again until then
+    retry_at: float = 0.0
 
 
 class RouteCache:
@@ -69,7 +73,7 @@ class RouteCache:
         """The route for a key hash, or None if the key is unknown."""
         entry = self._fresh.get(token_hash)
         now = self._clock()
-        if entry is not None and now - entry.fetched_at < self._ttl:
+        if entry is not None and (now - entry.fetched_at < self._ttl or now < entry.retry_at):
             return entry.route
         if token_hash in self._unknown:
             return None
@@ -135,14 +139,16 @@ class RouteCache:
     ) -> Route:
         """The last known route while the control plane fails, within max staleness."""
         entry = self._fresh.get(token_hash)
-        if entry is not None and self._clock() - entry.fetched_at < self._max_stale:
+        now = self._clock()
+        if shared is not None and (entry is None or shared[1] < now - entry.fetched_at):
+            entry = _Entry(route=shared[0], fetched_at=now - shared[1])
+            self._fresh[token_hash] = entry
+        if entry is not None and now - entry.fetched_at < self._max_stale:
+            # a hung control plane must not cost every request its timeout
+            entry.retry_at = now + min(self._ttl, _RETRY_AFTER_FAILURE)
             self.stale_served += 1
             log.warning("control plane failed (%s); serving a stale route", exc)
             return entry.route
-        if shared is not None and shared[1] < self._max_stale:
-            self.stale_served += 1
-            log.warning("control plane failed (%s); serving a stale shared route", exc)
-            return shared[0]
         log.error("control plane failed (%s) and no route is cached", exc)
         raise ControlUnavailable(
             "the gateway cannot verify this key right now; retry shortly"

@@ -1,9 +1,11 @@
 """Relaying a provider's SSE stream to the client, converted event by event.
 
 The relay waits for the first client-bound bytes before it answers: until
-then a failure can still fail over. After that it never retries; a stream
-that breaks ends with an error event in the client's protocol, never with a
-clean end the client would mistake for a full answer.
+then a failure (including a stream that opens with an error event, ends
+empty, or carries something the translator cannot read) still fails over.
+After that it never retries; a stream that breaks ends with an error event
+in the client's protocol, never with a clean end the client would mistake
+for a full answer.
 """
 
 from __future__ import annotations
@@ -27,10 +29,17 @@ if TYPE_CHECKING:
     from junction_engine.forwarding import Attempt
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-
-
-class StreamBroken(Exception):
-    """The provider's stream failed before the client saw a byte."""
+# what reading or translating a provider stream may raise on bad input
+_BROKEN = (
+    httpx.HTTPError,
+    SSEError,
+    TimeoutError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+)
 
 
 class StreamRelay:
@@ -51,24 +60,26 @@ class StreamRelay:
         self._conv: StreamConverter = attempt.converter.stream(
             model=attempt.call.public_model, include_usage=attempt.call.include_usage
         )
-        self._chunks = resp.aiter_raw()
+        self._chunks = resp.aiter_bytes()
+        self._deadline = attempt.call.started + settings.total_timeout
         self._exhausted = False  # the upstream body has been read to its end
         self._complete = False  # ... and the answer in it was whole
         self._ttft_ms: float | None = None
         self._array = _JsonArrayFraming() if attempt.call.json_array_stream else None
 
-    async def start(self) -> Response:
+    async def start(self, first_byte_deadline: float) -> Response:
         """Read up to the first client-bound bytes, then hand back the streaming response.
 
-        Raises the forwarder's try-next error if the stream fails before that.
+        Raises the forwarder's try-next error if the stream fails before that;
+        the caller closes the upstream response then.
         """
         from junction_engine.forwarding import _TryNext
 
         a = self._a
         first = b""
-        budget = self._settings.first_byte_timeout - (time.monotonic() - a.call.started)
+        broken = False
         try:
-            async with asyncio.timeout(max(budget, 0.001)):
+            async with asyncio.timeout(max(first_byte_deadline - time.monotonic(), 0.001)):
                 while not first and not self._exhausted:
                     try:
                         chunk = await anext(self._chunks)
@@ -76,8 +87,10 @@ class StreamRelay:
                         first = self._finish()
                         break
                     first = self._translate(chunk)
-        except (httpx.HTTPError, SSEError, TimeoutError):
-            await self._resp.aclose()
+        except _BROKEN:
+            broken = True
+        if broken or self._conv.failed:
+            # an error event, an empty body or garbage before the client saw anything
             self._board.failed(a.deployment.id)
             raise _TryNext(
                 UpstreamFailed(
@@ -85,7 +98,7 @@ class StreamRelay:
                     code="upstream_incomplete",
                 ),
                 deployment_down=True,
-            ) from None
+            )
         self._ttft_ms = (time.monotonic() - a.call.started) * 1000
         if self._array is not None:
             return StreamingResponse(self._body(first), media_type="application/json")
@@ -110,7 +123,7 @@ class StreamRelay:
             out += self._conv.fail("the provider's stream ended before the answer was complete")
         else:
             out += self._conv.close()
-            self._complete = True
+            self._complete = not self._conv.failed
         return self._frame(bytes(out), last=True)
 
     def _fail(self, reason: str) -> bytes:
@@ -119,33 +132,45 @@ class StreamRelay:
     def _frame(self, sse: bytes, *, last: bool = False) -> bytes:
         if self._array is None:
             return sse
-        return self._array.wrap(sse, last=last)
+        return self._array.wrap(sse, last=last or self._conv.failed)
+
+    async def _next_chunk(self) -> bytes:
+        """The next upstream chunk, within the call's total deadline (idle is httpx's)."""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(remaining):
+            return await anext(self._chunks)
 
     async def _body(self, first: bytes) -> AsyncIterator[bytes]:
         a = self._a
         status, code = "cancelled", "client_disconnected"
-        deadline = a.call.started + self._settings.total_timeout
         try:
             yield first
-            if not self._exhausted:
+            if not self._exhausted and not self._conv.failed:
                 try:
-                    async for chunk in self._chunks:
+                    while True:
+                        try:
+                            chunk = await self._next_chunk()
+                        except StopAsyncIteration:
+                            break
                         out = self._translate(chunk)
                         if out:
                             yield out
-                        if time.monotonic() > deadline:
-                            raise TimeoutError
-                    tail = self._finish()
-                    if tail:
-                        yield tail
-                except (httpx.HTTPError, SSEError, TimeoutError) as exc:
+                        if self._conv.failed:
+                            break
+                    if not self._conv.failed:
+                        tail = self._finish()
+                        if tail:
+                            yield tail
+                except _BROKEN as exc:
                     self._board.failed(a.deployment.id)
-                    reason = (
+                    timeout = isinstance(exc, (TimeoutError, httpx.TimeoutException))
+                    yield self._fail(
                         "the provider's stream timed out"
-                        if isinstance(exc, (TimeoutError, httpx.TimeoutException))
+                        if timeout
                         else "the provider's stream broke off"
                     )
-                    yield self._fail(reason)
             if self._complete:
                 status, code = "success", ""
                 self._board.succeeded(a.deployment.id)
@@ -159,7 +184,7 @@ class StreamRelay:
                 record_for(
                     a.call,
                     status=status,
-                    http_status=200,
+                    http_status=200 if status != "cancelled" else 499,
                     attempts=a.number,
                     error_code=code or None,
                     usage=self._conv.usage,
@@ -177,8 +202,11 @@ class _JsonArrayFraming:
     def __init__(self) -> None:
         self._decoder = SSEDecoder()
         self._opened = False
+        self._closed = False
 
     def wrap(self, sse: bytes, *, last: bool = False) -> bytes:
+        if self._closed:
+            return b""
         out = bytearray()
         events = self._decoder.feed(sse) + (self._decoder.close() if last else [])
         for event in events:
@@ -186,5 +214,6 @@ class _JsonArrayFraming:
             self._opened = True
             out += event.data.encode()
         if last:
+            self._closed = True
             out += b"]" if self._opened else b"[]"
         return bytes(out)

@@ -1,0 +1,132 @@
+"""Behaviour that needs real sockets: disconnects and time budgets, with uvicorn serving."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from junction_contracts import ModelRoute
+from junction_engine.app import create_app
+from junction_engine.client_keys import hash_key
+from junction_engine.settings import EngineSettings
+from junction_mockllm.app import create_app as create_mock_app
+from tests.engine.conftest import KEY, MOCK_KEY
+from tests.support.routes import SECRET, FakeControl, deployment, route
+from tests.support.served import served
+
+
+def test_client_disconnect_cancels_upstream_and_records_cancelled() -> None:
+    mock = create_mock_app()
+    with served(mock) as mock_url:
+        slow = ModelRoute(
+            name="slow",
+            deployments=(
+                deployment(
+                    "mock-gpt+tokens=400+chunk_delay=20", key=MOCK_KEY, base_url=f"{mock_url}/v1"
+                ),
+            ),
+        )
+        control = FakeControl({hash_key(KEY): route(slow)})
+        settings = replace(
+            EngineSettings(internal_secret=SECRET, control_url="http://control"),
+            telemetry_flush_seconds=0.05,
+        )
+        app = create_app(settings, control_transport=control.transport())
+        with served(app) as engine_url, httpx.Client(base_url=engine_url) as client:
+            with client.stream(
+                "POST",
+                "/v1/chat/completions",
+                headers={"authorization": f"Bearer {KEY}"},
+                json={
+                    "model": "slow",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "go"}],
+                },
+            ) as resp:
+                assert resp.status_code == 200
+                lines = resp.iter_lines()
+                got = [next(lines) for _ in range(4)]
+                assert any(line.startswith("data: ") for line in got)
+            started = time.monotonic()
+            while time.monotonic() - started < 5:
+                finished = [e for e in control.events if e["kind"] == "finished"]
+                if finished:
+                    break
+                time.sleep(0.05)
+            engine = app.state.engine
+            assert engine.forwarder._board.inflight == {}
+        [event] = finished
+        assert event["status"] == "cancelled"
+        assert event["error_code"] == "client_disconnected"
+        # the upstream request was closed long before the 400 words x 20 ms it would take
+        assert event["latency_ms"] < 5000
+
+
+def test_client_gone_before_the_first_byte_stops_failover_and_is_not_billed() -> None:
+    mock = create_mock_app()
+    with served(mock) as mock_url:
+        slow = ModelRoute(
+            name="slow",
+            deployments=(
+                deployment("mock-gpt+fault=timeout", key=MOCK_KEY, base_url=f"{mock_url}/v1"),
+                deployment("mock-backup", key=MOCK_KEY, base_url=f"{mock_url}/v1", priority=1),
+            ),
+        )
+        control = FakeControl({hash_key(KEY): route(slow)})
+        settings = replace(
+            EngineSettings(internal_secret=SECRET, control_url="http://control"),
+            first_byte_timeout=1.0,
+            telemetry_flush_seconds=0.05,
+        )
+        app = create_app(settings, control_transport=control.transport())
+        with served(app) as engine_url:
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.post(
+                    f"{engine_url}/v1/chat/completions",
+                    headers={"authorization": f"Bearer {KEY}"},
+                    json={"model": "slow", "messages": [{"role": "user", "content": "x"}]},
+                    timeout=0.3,
+                )
+            time.sleep(1.5)  # past the first deployment's first-byte timeout
+            finished = [e for e in control.events if e["kind"] == "finished"]
+            sent = httpx.get(f"{mock_url}/_mock/requests").json()["requests"]
+        assert [json.loads(r["body"])["model"] for r in sent] == ["mock-gpt+fault=timeout"]
+        [event] = finished
+        assert event["status"] == "cancelled"
+
+
+def test_a_streamed_failover_gets_a_fresh_first_byte_budget() -> None:
+    mock = create_mock_app()
+    with served(mock) as mock_url:
+        model = ModelRoute(
+            name="m",
+            deployments=(
+                deployment("mock-gpt+fault=timeout", key=MOCK_KEY, base_url=f"{mock_url}/v1"),
+                deployment(
+                    "mock-fast+ttfb=200", key=MOCK_KEY, base_url=f"{mock_url}/v1", priority=1
+                ),
+            ),
+        )
+        control = FakeControl({hash_key(KEY): route(model)})
+        settings = replace(
+            EngineSettings(internal_secret=SECRET, control_url="http://control"),
+            first_byte_timeout=1.0,
+        )
+        app = create_app(settings, control_transport=control.transport())
+        with served(app) as engine_url:
+            resp = httpx.post(
+                f"{engine_url}/v1/chat/completions",
+                headers={"authorization": f"Bearer {KEY}"},
+                json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+                timeout=10,
+            )
+    assert resp.status_code == 200
+    assert (
+        "Hello from mock-fast" in resp.text.replace('"},', "").replace('{"content":"', "")
+        or "mock-fast" in resp.text
+    )
+    assert resp.text.rstrip().endswith("data: [DONE]")
