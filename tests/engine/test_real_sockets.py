@@ -125,8 +125,5 @@ def test_a_streamed_failover_gets_a_fresh_first_byte_budget() -> None:
                 timeout=10,
             )
     assert resp.status_code == 200
-    assert (
-        "Hello from mock-fast" in resp.text.replace('"},', "").replace('{"content":"', "")
-        or "mock-fast" in resp.text
-    )
+    assert "mock-fast!" in resp.text  # the reply streams one word per event
     assert resp.text.rstrip().endswith("data: [DONE]")
