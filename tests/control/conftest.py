@@ -37,6 +37,20 @@ def control_env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
+def cli_env(
+    control_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Run the CLI in an empty directory against the test database."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in control_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("JUNCTION_MASTER_KEY", raising=False)
+    monkeypatch.delenv("JUNCTION_INTERNAL_SECRET", raising=False)
+    monkeypatch.delenv("JUNCTION_STUCK_CALL_MINUTES", raising=False)
+    return control_env
+
+
+@pytest.fixture
 def settings(control_env: dict[str, str]) -> ControlSettings:
     return ControlSettings.from_env(environ=control_env, env_file=None)
 

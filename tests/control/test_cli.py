@@ -24,19 +24,6 @@ from .test_declarative import FILE
 PROVIDER_KEY = "sk-cli-provider-key-abcdef123456"
 
 
-@pytest.fixture
-def cli_env(
-    control_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    """Run the CLI in an empty directory against the test database."""
-    monkeypatch.chdir(tmp_path)
-    for name, value in control_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("JUNCTION_MASTER_KEY", raising=False)
-    monkeypatch.delenv("JUNCTION_INTERNAL_SECRET", raising=False)
-    return control_env
-
-
 def _resolve(env: dict[str, str], raw_token: str) -> httpx.Response:
     async def call() -> httpx.Response:
         settings = ControlSettings.from_env(environ=env, env_file=None)

@@ -215,20 +215,6 @@ async def test_disabled_deployments_and_keys_stay_out_of_the_route(
     assert [c.id for c in chat.deployments[0].credentials] == [demo.credential_id]
 
 
-async def test_telemetry_stub_accepts_signed_batches_only(
-    internal_client: httpx.AsyncClient, settings: ControlSettings
-) -> None:
-    path = "/internal/v1/telemetry/events"
-    accepted = await signed_post(
-        internal_client, settings.internal_secret, path, {"events": [{"id": "a"}, {"id": "b"}]}
-    )
-    unsigned = await internal_client.post(path, json={"events": []})
-
-    assert accepted.status_code == 202
-    assert accepted.json() == {"accepted": 2}
-    assert unsigned.status_code == 401
-
-
 async def test_healthz_answers_ok_when_the_database_answers(
     internal_client: httpx.AsyncClient,
 ) -> None:

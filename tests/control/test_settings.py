@@ -126,11 +126,18 @@ def test_unsupported_database_is_refused(tmp_path: Path) -> None:
         ("JUNCTION_ADMIN_PORT", "http"),
         ("JUNCTION_INTERNAL_PORT", "70000"),
         ("JUNCTION_LOG_LEVEL", "loud"),
+        ("JUNCTION_STUCK_CALL_MINUTES", "0"),
+        ("JUNCTION_STUCK_CALL_MINUTES", "half an hour"),
     ],
 )
 def test_bad_ports_and_levels_are_refused(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         _settings(tmp_path, **{name: value})
+
+
+def test_stuck_call_threshold_defaults_to_30_minutes(tmp_path: Path) -> None:
+    assert _settings(tmp_path).stuck_call_minutes == 30
+    assert _settings(tmp_path, JUNCTION_STUCK_CALL_MINUTES="5").stuck_call_minutes == 5
 
 
 def test_env_file_is_read_and_the_process_environment_wins(tmp_path: Path) -> None:

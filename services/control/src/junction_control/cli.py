@@ -14,6 +14,7 @@
     junction-control apply -f junction.yaml
     junction-control add-master-key
     junction-control rotate-master-key
+    junction-control reap-stuck [--older-than-minutes N]
 
 User mistakes exit with code 2 and one line on stderr; operational failures
 (database down, undecryptable key) exit with code 1.
@@ -81,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "rotate-master-key", help="re-wrap every provider key under the newest master key"
     ).set_defaults(command=_rotate_master_key)
+
+    reap = sub.add_parser("reap-stuck", help="mark calls stuck in processing as failed, once")
+    reap.add_argument(
+        "--older-than-minutes",
+        type=_positive_int,
+        metavar="N",
+        help="calls processing for longer than this (default: JUNCTION_STUCK_CALL_MINUTES)",
+    )
+    reap.set_defaults(command=_reap_stuck)
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -164,6 +174,11 @@ async def _rotate_master_key(args: argparse.Namespace, settings: ControlSettings
     await commands.rotate_master_key(settings, sys.stdout)
 
 
+async def _reap_stuck(args: argparse.Namespace, settings: ControlSettings) -> None:
+    minutes: int = args.older_than_minutes or settings.stuck_call_minutes
+    await commands.reap_stuck_calls(settings, minutes, sys.stdout)
+
+
 async def _tenant_create(args: argparse.Namespace, settings: ControlSettings) -> None:
     await commands.create_tenant(settings, args.name, sys.stdout)
 
@@ -243,3 +258,13 @@ def _configure_logging(level: str) -> None:
     )
     if os.environ.get("JUNCTION_SQL_ECHO"):
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value

@@ -30,6 +30,7 @@ from junction_control.secret_files import write_secret_file
 from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
 from junction_control.tokens import service as tokens
+from junction_control.usage import service as usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,3 +250,16 @@ async def rotate_master_key(settings: ControlSettings, out: TextIO) -> None:
         count = await providers.rewrap_credentials(session, settings.keyring)
     version = settings.keyring.primary.version
     print(f"re-wrapped {count} credential(s) under master key {version}", file=out)
+
+
+async def reap_stuck_calls(settings: ControlSettings, older_than_minutes: int, out: TextIO) -> None:
+    """Mark calls processing for longer than the threshold as failed (stuck), once."""
+    async with migrated_session(settings) as session:
+        count = await usage.reap_stuck_calls(
+            session, older_than=timedelta(minutes=older_than_minutes)
+        )
+    print(
+        f"marked {count} call(s) processing for over {older_than_minutes} minute(s) "
+        "as failed (stuck)",
+        file=out,
+    )

@@ -1,6 +1,7 @@
 """Serving both APIs from one process: two uvicorn servers on one event loop.
 
-Migrations run first; both apps share one `Database`. SIGINT/SIGTERM stop
+Migrations run first; both apps share one `Database`, and so does the
+stuck-call reaper, which runs beside them. SIGINT/SIGTERM stop
 both servers gracefully (uvicorn's own per-server signal capture is turned
 off so neither server steals the signal from the other).
 """
@@ -12,12 +13,14 @@ import contextlib
 import logging
 import signal
 from collections.abc import Generator
+from datetime import timedelta
 
 import uvicorn
 
 from junction_control.app import create_admin_app, create_internal_app
 from junction_control.db import Database
 from junction_control.settings import ControlSettings
+from junction_control.usage.reaper import run_reaper
 
 log = logging.getLogger("junction_control")
 
@@ -66,10 +69,23 @@ async def serve(settings: ControlSettings) -> None:
             settings.host,
             settings.internal_port,
         )
+        reaper = asyncio.create_task(
+            run_reaper(database, timedelta(minutes=settings.stuck_call_minutes)),
+            name="stuck-call-reaper",
+        )
+        reaper.add_done_callback(_report_crash)
         try:
             await asyncio.gather(*(server.serve() for server in servers))
         finally:
+            reaper.cancel()
+            await asyncio.wait([reaper])  # a crash was logged already; never raised here
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     finally:
         await database.dispose()
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    # the APIs keep serving without the reaper, but nobody should miss that it stopped
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the stuck-call reaper stopped", exc_info=task.exception())

@@ -47,6 +47,8 @@ class ControlSettings:
     admin_port: int = 8081
     internal_port: int = 8082
     log_level: str = "info"
+    # calls still `processing` this long after they started are marked failed (stuck)
+    stuck_call_minutes: int = 30
 
     @classmethod
     def from_env(
@@ -71,6 +73,7 @@ class ControlSettings:
             admin_port=_port(env, "JUNCTION_ADMIN_PORT", 8081),
             internal_port=_port(env, "JUNCTION_INTERNAL_PORT", 8082),
             log_level=_log_level(env.get("JUNCTION_LOG_LEVEL")),
+            stuck_call_minutes=_positive_int(env, "JUNCTION_STUCK_CALL_MINUTES", 30),
         )
 
 
@@ -137,6 +140,19 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not 1 <= port <= 65535:
         raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
     return port
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
 
 
 def _log_level(raw: str | None) -> str:

@@ -10,7 +10,17 @@ from junction_control.models.models import AiModel, Deployment
 from junction_control.providers.models import Credential, Provider
 from junction_control.tenants.models import Tenant
 from junction_control.tokens.models import UserToken
+from junction_control.usage.models import ModelCall
 
 metadata = SQLModel.metadata
 
-__all__ = ["AiModel", "Credential", "Deployment", "Provider", "Tenant", "UserToken", "metadata"]
+__all__ = [
+    "AiModel",
+    "Credential",
+    "Deployment",
+    "ModelCall",
+    "Provider",
+    "Tenant",
+    "UserToken",
+    "metadata",
+]

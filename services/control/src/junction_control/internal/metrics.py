@@ -25,7 +25,14 @@ class InternalMetrics:
         )
         self.telemetry_events = Counter(
             "junction_control_telemetry_events",
-            "Telemetry events accepted",
+            "Telemetry events by kind and outcome (accepted, duplicate, rejected)",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.telemetry_batches = Counter(
+            "junction_control_telemetry_batches",
+            "Telemetry batches by outcome (stored, invalid, unavailable)",
+            ["outcome"],
             registry=self.registry,
         )
         self.undecryptable_credentials = Counter(

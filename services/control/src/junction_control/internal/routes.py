@@ -1,7 +1,8 @@
 """Endpoints of the internal API (engine -> control, never exposed publicly).
 
 POST /internal/v1/route/resolve      signed; {"token_hash"} -> Route.to_dict()
-POST /internal/v1/telemetry/events   signed; {"events": [...]} -> 202 {"accepted": n}
+POST /internal/v1/telemetry/events   signed; telemetry batch -> 202 {"accepted", "duplicates",
+                                     "rejected"}
 GET  /healthz                        database round trip: 200 or 503
 GET  /metrics                        Prometheus text
 """
@@ -17,11 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from junction_contracts.errors import ContractError
+from junction_contracts.telemetry import parse_batch
 from junction_control.context import internal_context
 from junction_control.errors import DatabaseUnavailable
 from junction_control.internal.resolve import resolve_route
 from junction_control.internal.signature import signed
 from junction_control.responses import error_response
+from junction_control.usage.ingest import ingest_events
 
 _TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -64,14 +68,39 @@ async def resolve(request: Request, body: bytes) -> Response:
 
 
 async def telemetry_events(request: Request, body: bytes) -> Response:
-    """Accept a batch of telemetry events (stored by a later version; counted now)."""
+    """Record a batch of call events; 202 with how many were new and how many replays.
+
+    A body that is not a telemetry batch of the supported version is refused
+    whole (400, nothing stored). Otherwise every event is applied or counted
+    as a duplicate (or rejected: unknown tenant, a value that fits no column).
+    """
     ctx = internal_context(request)
-    data = _json_object(body)
-    events = None if data is None else data.get("events")
-    if not isinstance(events, list):
-        return error_response(400, "invalid_request", 'body must be {"events": [...]}')
-    ctx.metrics.telemetry_events.inc(len(events))
-    return JSONResponse({"accepted": len(events)}, status_code=202)
+    try:
+        events = parse_batch(json.loads(body))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        ctx.metrics.telemetry_batches.labels(outcome="invalid").inc()
+        return error_response(400, "invalid_request", "body must be a JSON telemetry batch")
+    except ContractError as exc:
+        ctx.metrics.telemetry_batches.labels(outcome="invalid").inc()
+        return error_response(400, "invalid_request", str(exc))
+    try:
+        async with ctx.database.session() as session:
+            result = await ingest_events(session, events)
+            await session.commit()
+    except DatabaseUnavailable:
+        ctx.metrics.telemetry_batches.labels(outcome="unavailable").inc()
+        raise
+    ctx.metrics.telemetry_batches.labels(outcome="stored").inc()
+    for (kind, outcome), count in result.counts.items():
+        ctx.metrics.telemetry_events.labels(kind=kind, outcome=outcome).inc(count)
+    return JSONResponse(
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": result.rejected,
+        },
+        status_code=202,
+    )
 
 
 async def healthz(request: Request) -> Response:

@@ -1,0 +1,1 @@
+"""Model calls: telemetry ingest, the stuck-call reaper and usage queries."""

@@ -1,0 +1,90 @@
+"""The model_calls table: one row per client call, from `processing` to its final state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import CheckConstraint, Index
+from sqlmodel import Field, SQLModel
+
+from junction_control.columns import UtcDateTime, utcnow
+
+CallStatus = Literal["processing", "success", "failed", "cancelled"]
+PROCESSING = "processing"
+FINAL_STATUSES: tuple[str, ...] = ("success", "failed", "cancelled")
+# the error code the reaper writes; a row failed with it stays open to a late `finished`
+STUCK = "stuck"
+
+# column widths, shared with the checks ingest applies before writing
+ID_CHARS = 64
+TENANT_ID_CHARS = 36
+MODEL_CHARS = 200
+LABEL_CHARS = 32
+ERROR_CODE_CHARS = 100
+TRACE_ID_CHARS = 128
+
+
+class ModelCall(SQLModel, table=True):
+    """One call the engine served (or tried to), keyed by the engine's call id.
+
+    Routing ids (deployment, provider, credential) and the token id are plain
+    strings: the call stays on record after the routing config or the token is
+    changed or deleted. Cost is a float, like the prices it is computed from.
+    """
+
+    __tablename__ = "model_calls"
+    __table_args__ = (
+        # the tenant's call list and usage totals; also serves tenant_id lookups
+        Index("ix_model_calls_tenant_started", "tenant_id", "started_at"),
+        # the stuck-call reaper scans status = 'processing' by age
+        Index("ix_model_calls_status_started", "status", "started_at"),
+        CheckConstraint(
+            "status IN ('processing', 'success', 'failed', 'cancelled')",
+            name="ck_model_calls_status",
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=ID_CHARS)
+    tenant_id: str = Field(foreign_key="tenants.id", ondelete="CASCADE", max_length=TENANT_ID_CHARS)
+    token_id: str = Field(index=True, max_length=ID_CHARS)
+    model: str = Field(max_length=MODEL_CHARS)
+    operation: str = Field(default="chat", max_length=LABEL_CHARS)
+    client_protocol: str = Field(default="openai", max_length=LABEL_CHARS)
+    stream: bool = Field(default=False)
+    status: str = Field(default=PROCESSING, max_length=16)
+    http_status: int | None = Field(default=None)
+    error_code: str | None = Field(default=None, max_length=ERROR_CODE_CHARS)
+    deployment_id: str | None = Field(default=None, max_length=ID_CHARS)
+    provider_id: str | None = Field(default=None, max_length=ID_CHARS)
+    credential_id: str | None = Field(default=None, max_length=ID_CHARS)
+    attempts: int = Field(default=0)
+    input_tokens: int = Field(default=0)
+    output_tokens: int = Field(default=0)
+    cached_input_tokens: int = Field(default=0)
+    cache_write_input_tokens: int = Field(default=0)
+    reasoning_tokens: int = Field(default=0)
+    cost_usd: float = Field(default=0.0)
+    latency_ms: float | None = Field(default=None)
+    ttft_ms: float | None = Field(default=None)
+    images: int = Field(default=0)
+    image_size: str | None = Field(default=None, max_length=LABEL_CHARS)
+    trace_id: str | None = Field(default=None, max_length=TRACE_ID_CHARS)
+    started_at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a `finished` event may still set this call's outcome."""
+        return is_open(self.status, self.error_code)
+
+
+def is_open(status: str, error_code: str | None) -> bool:
+    """Whether a call in this state still takes its `finished` event.
+
+    Processing calls do; so do calls the reaper failed as stuck, because the
+    engine's report is the truth and the reaper's verdict only a guess.
+    """
+    return status == PROCESSING or (status == "failed" and error_code == STUCK)
