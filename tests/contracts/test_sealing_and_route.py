@@ -49,3 +49,59 @@ def test_malformed_routes_raise_contract_error(mutate) -> None:  # type: ignore[
     mutate(data)
     with pytest.raises(ContractError):
         Route.from_dict(data)
+
+
+def _event(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "e",
+        "kind": "finished",
+        "call_id": "c",
+        "at": 1.0,
+        "tenant_id": "t",
+        "token_id": "k",
+        "model": "m",
+        "status": "success",
+    }
+    return {**base, **overrides}
+
+
+def test_telemetry_events_round_trip_and_ignore_unknown_fields() -> None:
+    from junction_contracts.telemetry import batch, parse_batch
+
+    [event], invalid = parse_batch({"version": 1, "events": [_event(future_field=1)]})
+    assert invalid == 0
+    assert parse_batch(batch([event])) == ([event], 0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"kind": "middle"},
+        {"status": None},
+        {"input_tokens": -1},
+        {"output_tokens": 1.5},
+        {"at": float("nan")},
+        {"cost_usd": float("inf")},
+        {"latency_ms": "fast"},
+        {"stream": "yes"},
+        {"http_status": "200"},
+        {"model": ""},
+    ],
+)
+def test_malformed_telemetry_events_are_refused(bad: dict[str, object]) -> None:
+    from junction_contracts.telemetry import CallEvent, parse_batch
+
+    with pytest.raises(ContractError):
+        CallEvent.from_dict(_event(**bad))
+    # in a batch, only the bad event is left out
+    events, invalid = parse_batch({"version": 1, "events": [_event(**bad), _event(id="ok")]})
+    assert [e.id for e in events] == ["ok"]
+    assert invalid == 1
+
+
+@pytest.mark.parametrize("body", [[], {"version": 2, "events": []}, {"version": 1}])
+def test_a_batch_of_the_wrong_shape_is_refused_whole(body: object) -> None:
+    from junction_contracts.telemetry import parse_batch
+
+    with pytest.raises(ContractError):
+        parse_batch(body)

@@ -9,6 +9,7 @@ by `(call_id, kind)`, so a replayed batch never counts a call twice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -74,6 +75,22 @@ class CallEvent:
         for name in ("id", "call_id", "tenant_id", "token_id", "model"):
             if not isinstance(getattr(event, name), str) or not getattr(event, name):
                 raise ContractError(f"event field {name!r} must be a non-empty string")
+        for name in ("at", "started_at", "cost_usd", "latency_ms", "ttft_ms"):
+            number = getattr(event, name)
+            if number is None and name in ("latency_ms", "ttft_ms"):
+                continue
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, int | float)
+                or not (math.isfinite(number) and number >= 0)
+            ):
+                raise ContractError(f"event field {name!r} must be a finite number >= 0")
+        if not isinstance(event.stream, bool):
+            raise ContractError("event field 'stream' must be a boolean")
+        if event.http_status is not None and (
+            isinstance(event.http_status, bool) or not isinstance(event.http_status, int)
+        ):
+            raise ContractError("event field 'http_status' must be an integer")
         for name in (
             "input_tokens",
             "output_tokens",
@@ -94,11 +111,21 @@ def batch(events: list[CallEvent]) -> dict[str, Any]:
     return {"version": TELEMETRY_VERSION, "events": [e.to_dict() for e in events]}
 
 
-def parse_batch(data: Any) -> list[CallEvent]:
-    """Parse a telemetry POST body; raise ContractError on a wrong version or shape."""
+def parse_batch(data: Any) -> tuple[list[CallEvent], int]:
+    """Parse a telemetry POST body into its valid events and a count of invalid ones.
+
+    A wrong version or shape refuses the whole batch (ContractError); a single
+    bad event is skipped and counted, so it cannot take the good ones with it.
+    """
     if not isinstance(data, dict) or data.get("version") != TELEMETRY_VERSION:
         raise ContractError(f"telemetry version must be {TELEMETRY_VERSION}")
-    events = data.get("events")
-    if not isinstance(events, list):
+    raw = data.get("events")
+    if not isinstance(raw, list):
         raise ContractError("'events' must be a list")
-    return [CallEvent.from_dict(e) for e in events]
+    events: list[CallEvent] = []
+    for item in raw:
+        try:
+            events.append(CallEvent.from_dict(item))
+        except ContractError:
+            continue
+    return events, len(raw) - len(events)

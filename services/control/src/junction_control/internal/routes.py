@@ -76,7 +76,7 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
     """
     ctx = internal_context(request)
     try:
-        events = parse_batch(json.loads(body))
+        events, invalid = parse_batch(json.loads(body))
     except (UnicodeDecodeError, json.JSONDecodeError):
         ctx.metrics.telemetry_batches.labels(outcome="invalid").inc()
         return error_response(400, "invalid_request", "body must be a JSON telemetry batch")
@@ -97,7 +97,7 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
         {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
-            "rejected": result.rejected,
+            "rejected": result.rejected + invalid,
         },
         status_code=202,
     )
