@@ -99,6 +99,7 @@ def create_app(
         batch_size=settings.telemetry_batch_size,
         flush_interval=settings.telemetry_flush_seconds,
         max_memory=settings.telemetry_max_memory,
+        max_backoff=settings.telemetry_max_backoff_seconds,
     )
 
     def started(call: ClientCall) -> None:

@@ -68,6 +68,7 @@ class EngineSettings:
     telemetry_batch_size: int = 500
     telemetry_flush_seconds: float = 1.0
     telemetry_max_memory: int = 20_000
+    telemetry_max_backoff_seconds: float = 30.0
 
     @classmethod
     def from_env(
@@ -125,4 +126,5 @@ class EngineSettings:
             telemetry_batch_size=int(number("TELEMETRY_BATCH_SIZE", 500)),
             telemetry_flush_seconds=number("TELEMETRY_FLUSH_SECONDS", 1.0),
             telemetry_max_memory=int(number("TELEMETRY_MAX_MEMORY", 20_000)),
+            telemetry_max_backoff_seconds=number("TELEMETRY_MAX_BACKOFF_SECONDS", 30.0),
         )
