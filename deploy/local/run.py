@@ -1,8 +1,10 @@
 """`make run`: the whole gateway on one machine, on the embedded defaults.
 
 Starts the mock LLM, the control plane, one engine and Caddy; applies the
-demo file; prints how to call it. Ctrl-C stops every process it started.
-A second run reuses ./var (database, master key, internal secret, demo token).
+demo file; prints how to call it. Ctrl-C (or SIGTERM) stops every process it
+started. A second run reuses ./var (database, master key, internal secret,
+demo token). Ports come from the usual JUNCTION_* variables, so a second
+copy can run beside the first.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-VAR = Path(os.environ.get("JUNCTION_VAR_DIR", ROOT / "var")).resolve()
-PUBLIC_PORT = int(os.environ.get("JUNCTION_PUBLIC_PORT", "8080"))
-MOCK_PORT = 8100
 
 
-def _secret_file(name: str, make: str) -> str:
-    path = VAR / name
+def _port(env: dict[str, str], name: str, default: int) -> int:
+    return int(env.get(name) or default)
+
+
+def _secret_file(var: Path, name: str, make: str) -> str:
+    path = var / name
     if not path.exists():
         path.write_text(make + "\n", encoding="utf-8")
         path.chmod(0o600)
@@ -57,11 +60,33 @@ def main() -> None:
     # that made this process ignore SIGINT (a background job, say)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    VAR.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.setdefault("JUNCTION_VAR_DIR", str(VAR))
-    env["JUNCTION_DEMO_TOKEN"] = _secret_file("demo.token", "jk-demo-" + secrets.token_urlsafe(24))
-    env["JUNCTION_MOCK_KEY"] = _secret_file("mock.key", "mock-" + secrets.token_urlsafe(16))
+    var = Path(env.get("JUNCTION_VAR_DIR") or ROOT / "var").resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    public = _port(env, "JUNCTION_PUBLIC_PORT", 8080)
+    admin = _port(env, "JUNCTION_ADMIN_PORT", 8081)
+    internal = _port(env, "JUNCTION_INTERNAL_PORT", 8082)
+    engine = _port(env, "JUNCTION_ENGINE_PORT", 8090)
+    mock = _port(env, "JUNCTION_MOCK_PORT", 8100)
+    env.update(
+        {
+            "JUNCTION_VAR_DIR": str(var),
+            "JUNCTION_PUBLIC_PORT": str(public),
+            "JUNCTION_ADMIN_PORT": str(admin),
+            "JUNCTION_INTERNAL_PORT": str(internal),
+            "JUNCTION_ENGINE_PORT": str(engine),
+            "JUNCTION_CONTROL_URL": f"http://127.0.0.1:{internal}",
+            "JUNCTION_ENGINE_UPSTREAMS": f"127.0.0.1:{engine}",
+            "JUNCTION_ADMIN_UPSTREAM": f"127.0.0.1:{admin}",
+            "JUNCTION_CONSOLE_DIR": str(ROOT / "services/console"),
+            "JUNCTION_DEMO_OPENAI_URL": f"http://127.0.0.1:{mock}/v1",
+            "JUNCTION_DEMO_MOCK_URL": f"http://127.0.0.1:{mock}",
+            "JUNCTION_DEMO_TOKEN": _secret_file(
+                var, "demo.token", "jk-demo-" + secrets.token_urlsafe(24)
+            ),
+            "JUNCTION_MOCK_KEY": _secret_file(var, "mock.key", "mock-" + secrets.token_urlsafe(16)),
+        }
+    )
     bin_dir = Path(sys.executable).parent
 
     def tool(name: str) -> str:
@@ -82,29 +107,24 @@ def main() -> None:
         procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True))
 
     try:
-        start(
-            tool("junction-mockllm"),
-            "--port",
-            str(MOCK_PORT),
-            "--api-key",
-            env["JUNCTION_MOCK_KEY"],
-        )
+        start(tool("junction-mockllm"), "--port", str(mock), "--api-key", env["JUNCTION_MOCK_KEY"])
         start(tool("junction-control"), "serve")
-        _wait(f"http://127.0.0.1:{MOCK_PORT}/_mock/health", "the mock LLM", procs)
-        _wait("http://127.0.0.1:8082/healthz", "the control plane", procs)
+        _wait(f"http://127.0.0.1:{mock}/_mock/health", "the mock LLM", procs)
+        _wait(f"http://127.0.0.1:{internal}/healthz", "the control plane", procs)
         start(tool("junction-engine"))
-        _wait("http://127.0.0.1:8090/healthz", "the engine", procs)
+        _wait(f"http://127.0.0.1:{engine}/healthz", "the engine", procs)
         caddy = shutil.which("caddy")
         if caddy is None:
             sys.exit("make run: caddy is not installed (apt-get install caddy)")
+        env.setdefault("JUNCTION_CADDY_ADMIN", "localhost:2019")
         start(caddy, "run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile")
-        _wait(f"http://127.0.0.1:{PUBLIC_PORT}/", "Caddy", procs)
-        _banner(env["JUNCTION_DEMO_TOKEN"])
+        _wait(f"http://127.0.0.1:{public}/", "Caddy", procs)
+        _banner(public, env["JUNCTION_DEMO_TOKEN"])
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         print("make run: a process stopped; shutting the rest down", file=sys.stderr)
     except KeyboardInterrupt:
-        print("\nstopping…")
+        print("\nstopping…", flush=True)
     finally:
         for p in reversed(procs):
             if p.poll() is None:
@@ -116,8 +136,8 @@ def main() -> None:
                 p.kill()
 
 
-def _banner(token: str) -> None:
-    base = f"http://127.0.0.1:{PUBLIC_PORT}"
+def _banner(port: int, token: str) -> None:
+    base = f"http://127.0.0.1:{port}"
     print(
         f"""
 Junction is running at {base}

@@ -124,7 +124,7 @@ def _provider(node: _Node) -> ProviderSpec:
     return ProviderSpec(
         name=node.checked("name", lambda v: check_slug(v, what="provider")),
         type=node.checked("type", check_provider_type),
-        base_url=node.checked("base_url", check_base_url),
+        base_url=node.secret("base_url", check_base_url),
         headers=headers.wrap(
             lambda: check_headers({str(k): headers.secret(str(k)) for k in headers.data})
         ),
