@@ -169,3 +169,13 @@ def test_upstream_model_names_are_free_text_without_spaces() -> None:
     assert accepted.tenants[0].models[0].deployments[0].model == "mock-gpt+fault=500"
     with pytest.raises(InvalidInput, match=r"deployments\[0\]\.model: upstream model name"):
         _spec(FILE.replace("model: mock-gpt", 'model: "mock gpt"'))
+
+
+def test_base_url_may_come_from_the_environment() -> None:
+    text_ = FILE.replace("base_url: http://127.0.0.1:8100/v1", "base_url: env:UPSTREAM_URL")
+    spec = _spec(text_, {**ENV, "UPSTREAM_URL": "http://10.1.2.3:8000/v1"})
+    assert spec.tenants[0].providers[0].base_url == "http://10.1.2.3:8000/v1"
+    with pytest.raises(InvalidInput, match="environment variable UPSTREAM_URL is not set"):
+        _spec(text_)
+    with pytest.raises(InvalidInput, match="base_url"):
+        _spec(text_, {**ENV, "UPSTREAM_URL": "not a url"})

@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from junction_contracts import DeploymentRoute, ModelRoute, ProviderRoute
+from junction_engine.client_keys import hash_key
 from junction_protocols.sse import SSEDecoder
-from tests.engine.conftest import EngineHarness
+from tests.engine.conftest import KEY, MOCK_KEY, EngineHarness, build_engine
+from tests.support.routes import deployment, route
 
 ANTHROPIC = {"anthropic-version": "2023-06-01"}
 GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "hello gem"}]}]}
@@ -169,3 +172,45 @@ async def test_direct_provider_model_name_reaches_that_deployment(engine: Engine
     assert resp.status_code == 200
     [sent] = await engine.upstream_requests()
     assert sent["path"] == "/v1/messages"
+
+
+async def test_anthropic_passthrough_is_byte_for_byte_but_for_the_model(
+    engine: EngineHarness,
+) -> None:
+    raw = (
+        b'{"model":"claude", "max_tokens": 16,\n "messages":[{"role":"user","content":"hi"}],'
+        b' "metadata": {"user_id": "u-1"}, "x_future_field": [1, 2.50, "\\u00e9"]}'
+    )
+    resp = await engine.client.post("/v1/messages", headers=ANTHROPIC, content=raw)
+    assert resp.status_code == 200
+    [sent] = await engine.upstream_requests()
+    assert sent["body"] == raw.decode().replace('"claude"', '"mock-claude"')
+
+
+async def test_openai_compatible_providers_get_their_extra_headers() -> None:
+
+    base = deployment("mock-gpt", key=MOCK_KEY, ptype="openai-compatible")
+    with_headers = DeploymentRoute(
+        id=base.id,
+        provider=ProviderRoute(
+            id="p",
+            name="vllm",
+            type="openai-compatible",
+            base_url="http://mock/v1",
+            extra_headers={"x-tenant-route": "blue", "http-referer": "junction"},
+        ),
+        upstream_model=base.upstream_model,
+        credentials=base.credentials,
+    )
+    routes = {hash_key(KEY): route(ModelRoute(name="local", deployments=(with_headers,)))}
+    async with build_engine(routes) as e:
+        resp = await e.client.post(
+            "/v1/chat/completions",
+            json={"model": "local", "messages": [{"role": "user", "content": "x"}]},
+        )
+        assert resp.status_code == 200
+        [sent] = await e.upstream_requests()
+    headers = sent["headers"]
+    assert headers["x-tenant-route"] == "blue"  # type: ignore[index]
+    assert headers["http-referer"] == "junction"  # type: ignore[index]
+    assert headers["authorization"] == f"Bearer {MOCK_KEY}"  # type: ignore[index]
