@@ -58,10 +58,15 @@ def route(
     allowed: tuple[str, ...] | None = None,
     revoked: bool = False,
     expires_at: float | None = None,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    token_id: str = "tok-1",
 ) -> Route:
     return Route(
         token=TokenRoute(
-            id="tok-1",
+            id=token_id,
+            rpm=rpm,
+            tpm=tpm,
             tenant_id="ten-1",
             name="test",
             prefix="jk-test",

@@ -22,6 +22,7 @@ from junction_engine.errors import GatewayError
 from junction_engine.forwarding import Forwarder
 from junction_engine.metrics import EngineMetrics
 from junction_engine.providers import Protocol
+from junction_engine.rate_limits import RateLimiter
 from junction_engine.responses import error_response
 from junction_engine.route_cache import RouteCache
 from junction_engine.routing import HealthBoard
@@ -105,9 +106,13 @@ def create_app(
     def started(call: ClientCall) -> None:
         telemetry.emit(started_event(call))
 
+    limits = RateLimiter(redis)
+
     def finished(rec: CallRecord) -> None:
         metrics.observe(rec)
         telemetry.emit(finished_event(rec))
+        if rec.tpm is not None:
+            limits.add_tokens(rec.token_id, rec.usage.total_tokens)
 
     forwarder = Forwarder(
         upstream,
@@ -124,6 +129,7 @@ def create_app(
         metrics=metrics,
         control=control,
         telemetry=telemetry,
+        limits=limits,
     )
 
     @asynccontextmanager

@@ -61,6 +61,8 @@ class CallRecord:
     error_code: str | None = None
     usage: Usage = field(default_factory=Usage)
     operation: Operation = "chat"
+    #: the key's tokens-per-minute limit, so finished calls can be counted against it
+    tpm: int | None = None
     cost_usd: float = 0.0
     images: int = 0
     image_size: str | None = None
@@ -163,5 +165,6 @@ def record_for(
         error_code=error_code,
         usage=usage or Usage(),
         operation=call.operation,
+        tpm=call.route.token.tpm,
         cost_usd=cost_usd(call.model.pricing, usage) if usage else 0.0,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from junction_contracts import Route
+from junction_contracts import Route, TokenRoute
 from junction_engine.calls import ClientCall
 from junction_engine.client_keys import hash_key, read_key
 from junction_engine.control_client import ControlClient
@@ -21,6 +22,7 @@ from junction_engine.errors import (
     GatewayError,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     Unauthorized,
 )
 from junction_engine.forwarding import Forwarder
@@ -28,6 +30,7 @@ from junction_engine.json_body import JsonBody, parse_object
 from junction_engine.metrics import EngineMetrics
 from junction_engine.policy import check_token, pick_model, visible_models
 from junction_engine.providers import Operation, Protocol
+from junction_engine.rate_limits import RateLimiter, Verdict
 from junction_engine.responses import error_response, json_response
 from junction_engine.route_cache import RouteCache
 from junction_engine.settings import EngineSettings
@@ -46,6 +49,7 @@ class Engine:
     metrics: EngineMetrics
     control: ControlClient
     telemetry: TelemetrySink
+    limits: RateLimiter
 
     async def authorize(self, request: Request) -> Route:
         key = read_key(request)
@@ -74,9 +78,34 @@ class Engine:
             raise BadRequest("the request body is empty; send a JSON object")
         return parse_object(bytes(body))
 
+    async def enforce_limits(self, token: TokenRoute) -> None:
+        """Refuse with 429 + Retry-After when the key is over its RPM or TPM."""
+        tokens = await self.limits.check_tokens(token.id, token.tpm)
+        if tokens is not None and not tokens.allowed:
+            raise RateLimited(
+                f"this API key is over its limit of {token.tpm} tokens per minute",
+                code="tokens_per_minute_exceeded",
+                headers=_limit_headers(tokens, "tokens"),
+            )
+        requests = await self.limits.admit_request(token.id, token.rpm)
+        if requests is not None and not requests.allowed:
+            raise RateLimited(
+                f"this API key is over its limit of {token.rpm} requests per minute",
+                code="requests_per_minute_exceeded",
+                headers=_limit_headers(requests, "requests"),
+            )
+
     def refuse(self, protocol: Protocol, err: GatewayError) -> Response:
         self.metrics.refusals.labels(err.code).inc()
         return error_response(protocol, err)
+
+
+def _limit_headers(verdict: Verdict, kind: str) -> dict[str, str]:
+    return {
+        "retry-after": str(max(1, math.ceil(verdict.retry_after))),
+        f"x-ratelimit-limit-{kind}": str(verdict.limit),
+        f"x-ratelimit-remaining-{kind}": str(verdict.remaining),
+    }
 
 
 def _engine(request: Request) -> Engine:
@@ -122,6 +151,7 @@ async def _serve(request: Request, protocol: Protocol, build: CallBuilder) -> Re
         route = await engine.authorize(request)
         body = await engine.read_json(request)
         call = build(route, body)
+        await engine.enforce_limits(route.token)
     except GatewayError as err:
         return engine.refuse(protocol, err)
     return await _forward_unless_gone(request, engine, call, protocol)
