@@ -133,15 +133,19 @@ async def test_over_tpm_is_refused_until_the_window_slides() -> None:
 
 @pytest.mark.redis
 async def test_two_engines_enforce_one_rpm_through_redis(redis_url: str) -> None:
-    routes = limited_route(rpm=3)
+    key = "jk-rpm-" + secrets.token_hex(8)  # Redis outlives test runs: a key of its own
+    model = ModelRoute(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
+    routes = {hash_key(key): route(model, token_id="tok-" + secrets.token_hex(4), rpm=3)}
     async with (
-        build_engine(routes, redis_url=redis_url) as a,  # type: ignore[arg-type]
-        build_engine(routes, redis_url=redis_url) as b,  # type: ignore[arg-type]
+        build_engine(routes, redis_url=redis_url) as a,
+        build_engine(routes, redis_url=redis_url) as b,
     ):
         statuses = []
         for engine in (a, b, a, b):
             resp = await engine.client.post(
-                "/v1/chat/completions", json={"model": "gpt", "messages": HELLO}
+                "/v1/chat/completions",
+                json={"model": "gpt", "messages": HELLO},
+                headers={"authorization": f"Bearer {key}"},
             )
             statuses.append(resp.status_code)
     assert statuses == [200, 200, 200, 429]

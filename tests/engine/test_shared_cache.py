@@ -114,3 +114,21 @@ async def test_two_engines_share_one_control_lookup(redis_url: str) -> None:
             )
             assert resp.status_code == 200
         assert a.control.calls + b.control.calls == 1
+
+
+async def test_a_route_sealed_under_another_secret_is_a_miss(redis: Redis) -> None:
+    from junction_contracts.sealing import derive_sealing_key
+    from junction_engine.app import route_opens
+
+    control = Control()
+    key = secrets.token_hex(16)
+    # another deployment (or a rotated secret) wrote this route to the shared Redis
+    await SharedRouteCache(redis, keep_seconds=60).put(key, control.route)
+    ours = derive_sealing_key(b"a-different-internal-secret-of-32+bytes")
+    cache = RouteCache(
+        control,
+        shared=SharedRouteCache(redis, keep_seconds=60, opens=lambda r: route_opens(r, ours)),
+    )
+    assert await cache.get(key) == control.route
+    assert cache.shared_hits == 0
+    assert control.calls == 1  # fetched from the control plane instead

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from junction_contracts.sealing import derive_sealing_key
+from junction_contracts import Route as RouteModel
+from junction_contracts.errors import SealError
+from junction_contracts.sealing import derive_sealing_key, unseal
 from junction_engine import endpoints
 from junction_engine.calls import CallRecord, ClientCall, finished_event, started_event
 from junction_engine.control_client import ControlClient
@@ -63,6 +65,19 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(_protocol_of_path(request), err)
 
 
+def route_opens(route: RouteModel, sealing_key: bytes) -> bool:
+    """Whether this engine can open the sealed keys of `route` (checks the first one)."""
+    for model in route.models:
+        for deployment in model.deployments:
+            for credential in deployment.credentials:
+                try:
+                    unseal(sealing_key, credential.sealed_key, context=credential.id)
+                except SealError:
+                    return False
+                return True
+    return True
+
+
 def create_app(
     settings: EngineSettings,
     *,
@@ -78,8 +93,13 @@ def create_app(
         if settings.redis_url
         else None
     )
+    sealing_key = derive_sealing_key(settings.internal_secret)
     shared = (
-        SharedRouteCache(redis, keep_seconds=settings.route_max_stale_seconds)
+        SharedRouteCache(
+            redis,
+            keep_seconds=settings.route_max_stale_seconds,
+            opens=lambda route: route_opens(route, sealing_key),
+        )
         if redis is not None
         else None
     )
@@ -118,7 +138,7 @@ def create_app(
         upstream,
         board,
         settings,
-        derive_sealing_key(settings.internal_secret),
+        sealing_key,
         finished,
         started,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,8 +23,17 @@ _PREFIX = "junction:route:v1:"
 
 
 class SharedRouteCache:
-    def __init__(self, redis: Redis, *, keep_seconds: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        keep_seconds: float,
+        opens: Callable[[Route], bool] | None = None,
+    ) -> None:
         self._redis = redis
+        # a route sealed under another secret (rotation, another deployment
+        # sharing this Redis) is useless here: treated as a miss
+        self._opens = opens
         # entries outlive their freshness so a replica can serve them stale
         self._keep = max(int(keep_seconds), 1)
 
@@ -38,9 +48,12 @@ class SharedRouteCache:
             return None
         try:
             data = json.loads(raw)
-            return Route.from_dict(data["route"]), float(data["fetched_at"])
+            route, fetched_at = Route.from_dict(data["route"]), float(data["fetched_at"])
         except (ValueError, KeyError, TypeError, ContractError):
             return None  # an older schema or garbage: refetch and overwrite
+        if self._opens is not None and not self._opens(route):
+            return None
+        return route, fetched_at
 
     async def put(self, token_hash: str, route: Route, fetched_at: float | None = None) -> None:
         payload = json.dumps(
