@@ -9,6 +9,7 @@ way a deployment on one host does.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from junction_contracts.telemetry import CallEvent
 from junction_control.app import create_internal_app
 from junction_control.db import Database
 from junction_control.declarative.apply import apply_spec
@@ -24,11 +26,13 @@ from junction_control.declarative.spec import parse_spec
 from junction_control.settings import ControlSettings
 from junction_control.tables import UserToken
 from junction_control.tokens import service as tokens
+from junction_control.usage.ingest import ingest_events
 from junction_engine.app import create_app
 from junction_engine.settings import EngineSettings
 from junction_mockllm.app import create_app as create_mock_app
 
 TOKEN = "jk-contract-" + "a" * 32
+CAPPED = "jk-contract-" + "c" * 32
 PROVIDER_KEY = "mock-contract-provider-key"
 SPEC = {
     "tenants": [
@@ -56,7 +60,10 @@ SPEC = {
                 },
                 {"name": "hidden", "deployments": [{"provider": "mock-openai", "model": "x"}]},
             ],
-            "tokens": [{"name": "app", "value": "env:TOKEN", "models": ["chat", "claude"]}],
+            "tokens": [
+                {"name": "app", "value": "env:TOKEN", "models": ["chat", "claude"]},
+                {"name": "capped", "value": "env:CAPPED", "budget_usd": 0.5},
+            ],
         }
     ],
 }
@@ -76,7 +83,7 @@ async def planes(database_url: str, tmp_path: Path) -> AsyncIterator[Planes]:
     database = Database(control_settings.database_url)
     await database.migrate()
     async with database.session() as session:
-        spec = parse_spec(SPEC, {"PROVIDER_KEY": PROVIDER_KEY, "TOKEN": TOKEN})
+        spec = parse_spec(SPEC, {"PROVIDER_KEY": PROVIDER_KEY, "TOKEN": TOKEN, "CAPPED": CAPPED})
         await apply_spec(session, control_settings.keyring, spec)
         await session.commit()
     internal = create_internal_app(control_settings, database=database)
@@ -166,3 +173,43 @@ async def test_an_unknown_key_is_401_after_asking_control(planes: Planes) -> Non
     resp = await planes.engine.get("/v1/models", headers={"authorization": "Bearer jk-unknown"})
     assert resp.status_code == 401
     assert resp.json()["error"]["code"] == "invalid_api_key"
+
+
+async def test_spend_recorded_by_control_caps_the_key_in_the_engine(planes: Planes) -> None:
+    ok = await planes.engine.post(
+        "/v1/chat/completions",
+        headers={"authorization": f"Bearer {CAPPED}"},
+        json={"model": "chat", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert ok.status_code == 200
+    async with planes.database.session() as session:
+        token = (
+            await session.exec(
+                select(UserToken).where(UserToken.token_hash == tokens.hash_token(CAPPED))
+            )
+        ).one()
+        await ingest_events(
+            session,
+            [
+                CallEvent(
+                    id="e1",
+                    kind="finished",
+                    call_id="earlier-call",
+                    at=time.time(),
+                    tenant_id=token.tenant_id,
+                    token_id=token.id,
+                    model="chat",
+                    status="success",
+                    started_at=time.time() - 1,
+                    cost_usd=0.75,
+                )
+            ],
+        )
+        await session.commit()
+    refused = await planes.engine.post(
+        "/v1/chat/completions",
+        headers={"authorization": f"Bearer {CAPPED}"},
+        json={"model": "chat", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert refused.status_code == 402
+    assert refused.json()["error"]["code"] == "insufficient_quota"

@@ -73,6 +73,9 @@ class TokenRoute:
     allowed_models: tuple[str, ...] | None = None  # None: every model of the tenant
     rpm: int | None = None
     tpm: int | None = None
+    #: spending cap in USD over the key's life, and what it had spent when resolved
+    budget_usd: float | None = None
+    spent_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,8 @@ class Route:
                 ),
                 rpm=None if t.get("rpm") is None else int(t["rpm"]),
                 tpm=None if t.get("tpm") is None else int(t["tpm"]),
+                budget_usd=None if t.get("budget_usd") is None else float(t["budget_usd"]),
+                spent_usd=float(t.get("spent_usd") or 0.0),
             )
             models = tuple(_model_from_dict(m) for m in data["models"])
             return cls(

@@ -18,6 +18,7 @@ from junction_contracts import Route as RouteModel
 from junction_contracts.errors import SealError
 from junction_contracts.sealing import derive_sealing_key, unseal
 from junction_engine import endpoints
+from junction_engine.budgets import SpendLedger
 from junction_engine.calls import CallRecord, ClientCall, finished_event, started_event
 from junction_engine.control_client import ControlClient
 from junction_engine.errors import GatewayError
@@ -127,12 +128,14 @@ def create_app(
         telemetry.emit(started_event(call))
 
     limits = RateLimiter(redis)
+    spend = SpendLedger()
 
     def finished(rec: CallRecord) -> None:
         metrics.observe(rec)
         telemetry.emit(finished_event(rec))
         if rec.tpm is not None:
             limits.add_tokens(rec.token_id, rec.usage.total_tokens)
+        spend.add(rec.token_id, rec.cost_usd)
 
     forwarder = Forwarder(
         upstream,
@@ -150,6 +153,7 @@ def create_app(
         control=control,
         telemetry=telemetry,
         limits=limits,
+        spend=spend,
     )
 
     @asynccontextmanager

@@ -13,7 +13,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from junction_contracts import Route, TokenRoute
+from junction_contracts import Route
+from junction_engine.budgets import SpendLedger
 from junction_engine.calls import ClientCall
 from junction_engine.client_keys import hash_key, read_key
 from junction_engine.control_client import ControlClient
@@ -50,6 +51,7 @@ class Engine:
     control: ControlClient
     telemetry: TelemetrySink
     limits: RateLimiter
+    spend: SpendLedger
 
     async def authorize(self, request: Request) -> Route:
         key = read_key(request)
@@ -78,8 +80,15 @@ class Engine:
             raise BadRequest("the request body is empty; send a JSON object")
         return parse_object(bytes(body))
 
-    async def enforce_limits(self, token: TokenRoute) -> None:
-        """Refuse with 429 + Retry-After when the key is over its RPM or TPM."""
+    async def enforce_limits(self, route: Route) -> None:
+        """Refuse over-budget keys (402) and keys over their RPM or TPM (429 + Retry-After)."""
+        token = route.token
+        if token.budget_usd is not None and self.spend.spent(route) >= token.budget_usd:
+            raise GatewayError(
+                f"this API key has used its budget of ${token.budget_usd:.2f}",
+                status=402,
+                code="insufficient_quota",
+            )
         tokens = await self.limits.check_tokens(token.id, token.tpm)
         if tokens is not None and not tokens.allowed:
             raise RateLimited(
@@ -151,7 +160,7 @@ async def _serve(request: Request, protocol: Protocol, build: CallBuilder) -> Re
         route = await engine.authorize(request)
         body = await engine.read_json(request)
         call = build(route, body)
-        await engine.enforce_limits(route.token)
+        await engine.enforce_limits(route)
     except GatewayError as err:
         return engine.refuse(protocol, err)
     return await _forward_unless_gone(request, engine, call, protocol)
