@@ -40,6 +40,8 @@ tenants:
           - {{provider: mock-openai, model: mock-gpt-backup, priority: 1}}
       - name: cut
         deployments: [{{provider: mock-openai, model: "mock-gpt+fault=cut"}}]
+      - name: slow-stream
+        deployments: [{{provider: mock-openai, model: "mock-gpt+tokens=60+chunk_delay=25"}}]
       - name: cut-claude
         deployments: [{{provider: mock-anthropic, model: "mock-claude+fault=cut"}}]
     tokens:

@@ -9,6 +9,7 @@ database once the control plane is back.
 from __future__ import annotations
 
 import shutil
+import signal
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -110,3 +111,25 @@ def test_an_engine_stopped_during_an_outage_spools_and_a_new_one_replays(
     outage_stack.start_engine(port, extra_env=FAST)  # a fresh process replays the spool
     assert wait_for(outage_stack, before + 5)["success"] == before + 5
     assert not any(spool.glob("*.jsonl"))
+
+
+def test_sigterm_lets_an_in_flight_stream_finish(outage_stack: Stack) -> None:
+    [port] = outage_stack.engine_ports
+    engine = outage_stack.procs[f"engine-{port}"]
+    client = openai.OpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key=outage_stack.demo_token, max_retries=0
+    )
+    stream = client.chat.completions.create(
+        model="slow-stream", messages=[{"role": "user", "content": "go"}], stream=True
+    )
+    chunks = iter(stream)
+    first = next(chunks)
+    assert first.choices
+    engine.popen.send_signal(signal.SIGTERM)  # mid-stream: ~1.5 s of chunks still to come
+    rest = list(chunks)
+    assert rest[-1].choices[0].finish_reason == "stop"
+    text = "".join(c.choices[0].delta.content or "" for c in [first, *rest])
+    assert len(text.split()) == 60
+    # drained, then gone: uvicorn exits by re-raising the signal it handled
+    assert engine.popen.wait(timeout=30) in (0, -signal.SIGTERM)
+    outage_stack.start_engine(port, extra_env=FAST)
