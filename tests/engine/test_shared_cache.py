@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -132,3 +133,37 @@ async def test_a_route_sealed_under_another_secret_is_a_miss(redis: Redis) -> No
     assert await cache.get(key) == control.route
     assert cache.shared_hits == 0
     assert control.calls == 1  # fetched from the control plane instead
+
+
+async def test_a_published_change_reaches_every_replica_at_once(redis_url: str) -> None:
+    from junction_contracts.cache import ROUTES_CHANGED_CHANNEL
+
+    token = "jk-revoke-" + secrets.token_hex(8)
+    token_hash = hash_key(token)
+    routes = {token_hash: default_route()}
+    async with (
+        build_engine(routes, redis_url=redis_url) as a,
+        build_engine(routes, redis_url=redis_url) as b,
+    ):
+        headers = {"authorization": f"Bearer {token}"}
+        for engine in (a, b):
+            assert (await engine.client.get("/v1/models", headers=headers)).status_code == 200
+            await asyncio.wait_for(engine.app.state.revocations.subscribed.wait(), 5)
+        # the control plane revokes the key: new route, old cache entries dropped
+        revoked = route(*default_route().models, revoked=True)
+        a.control.routes[token_hash] = revoked
+        b.control.routes[token_hash] = revoked
+        publisher = Redis.from_url(redis_url)
+        try:
+            await publisher.delete("junction:route:v1:" + token_hash)
+            await publisher.publish(ROUTES_CHANGED_CHANNEL, token_hash)
+        finally:
+            await publisher.aclose()
+        for engine in (a, b):
+            for _ in range(50):
+                if engine.app.state.revocations.heard:
+                    break
+                await asyncio.sleep(0.02)
+            resp = await engine.client.get("/v1/models", headers=headers)
+            assert resp.status_code == 401
+            assert resp.json()["error"]["code"] == "revoked_api_key"

@@ -27,6 +27,7 @@ from junction_engine.metrics import EngineMetrics
 from junction_engine.providers import Protocol
 from junction_engine.rate_limits import RateLimiter
 from junction_engine.responses import error_response
+from junction_engine.revocations import RevocationListener
 from junction_engine.route_cache import RouteCache
 from junction_engine.routing import HealthBoard
 from junction_engine.settings import EngineSettings
@@ -156,14 +157,20 @@ def create_app(
         spend=spend,
     )
 
+    revocations = RevocationListener(redis, routes) if redis is not None else None
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         telemetry.start()
+        if revocations is not None:
+            revocations.start()
         try:
             yield
         finally:
             # uvicorn has drained in-flight requests by now: their events are queued
             await telemetry.close()
+            if revocations is not None:
+                await revocations.close()
             await upstream.aclose()
             await control_http.aclose()
             if redis is not None:
@@ -186,4 +193,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.revocations = revocations
     return app

@@ -16,10 +16,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from junction_contracts import ContractError, Route
+from junction_contracts.cache import ROUTE_KEY_PREFIX
 
 log = logging.getLogger("junction.engine.shared_cache")
 
-_PREFIX = "junction:route:v1:"
+_PREFIX = ROUTE_KEY_PREFIX
 
 
 class SharedRouteCache:
