@@ -10,6 +10,10 @@
     ├── UpstreamFailed      502 every deployment failed, or a stream broke
     └── ControlUnavailable  503 the control plane cannot be reached and no route is cached
 
+TryNext is not an answer but control flow inside the forwarder: an attempt
+failed in a way another deployment or credential may fix; it carries the
+GatewayError to answer with if none does.
+
 Every one of them is rendered in the caller's protocol by `responses.error_response`;
 messages never carry a key, an internal host or a stack trace.
 """
@@ -78,3 +82,12 @@ class UpstreamFailed(GatewayError):
 class ControlUnavailable(GatewayError):
     status = 503
     code = "control_plane_unavailable"
+
+
+class TryNext(Exception):
+    """This attempt failed in a way another deployment or credential may fix."""
+
+    def __init__(self, error: GatewayError, *, deployment_down: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.deployment_down = deployment_down

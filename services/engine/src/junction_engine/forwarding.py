@@ -25,7 +25,13 @@ from junction_contracts import CredentialRoute, DeploymentRoute
 from junction_contracts.errors import SealError
 from junction_contracts.sealing import unseal
 from junction_engine.calls import ClientCall, Recorder, Starter, record_for
-from junction_engine.errors import BadRequest, GatewayError, RateLimited, UpstreamFailed
+from junction_engine.errors import (
+    BadRequest,
+    GatewayError,
+    RateLimited,
+    TryNext,
+    UpstreamFailed,
+)
 from junction_engine.json_body import dump_json
 from junction_engine.providers import Protocol, Unsupported, protocol_of, upstream_request
 from junction_engine.routing import HealthBoard, plan
@@ -43,15 +49,6 @@ _MAX_RETRY_AFTER = 300.0
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 _CLIENT_FAULT = {400, 413, 415, 422}
 _CREDENTIAL_FAULT = {401, 403}
-
-
-class _TryNext(Exception):
-    """This attempt failed in a way another deployment or credential may fix."""
-
-    def __init__(self, error: GatewayError, *, deployment_down: bool) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.deployment_down = deployment_down
 
 
 @dataclass(slots=True)
@@ -139,7 +136,7 @@ class Forwarder:
                     )
                 )
                 raise
-            except _TryNext as exc:
+            except TryNext as exc:
                 last = exc.error
                 if exc.deployment_down:
                     down.add(deployment.id)
@@ -225,7 +222,7 @@ class Forwarder:
             key = unseal(self._sealing_key, a.credential.sealed_key, context=a.credential.id)
         except SealError:
             self._board.failed(a.credential.id)
-            raise _TryNext(
+            raise TryNext(
                 UpstreamFailed(
                     "a provider credential could not be opened", code="credential_unavailable"
                 ),
@@ -253,7 +250,7 @@ class Forwarder:
             except (httpx.HTTPError, TimeoutError) as exc:
                 self._board.failed(a.deployment.id)
                 timeout = isinstance(exc, (TimeoutError, httpx.TimeoutException))
-                raise _TryNext(
+                raise TryNext(
                     UpstreamFailed(
                         "the provider timed out before answering"
                         if timeout
@@ -292,7 +289,7 @@ class Forwarder:
             raise GatewayError(message, status=client_status, code="upstream_rejected_request")
         if status in _CREDENTIAL_FAULT:
             self._board.failed(a.credential.id, retry_after=300.0)
-            raise _TryNext(
+            raise TryNext(
                 UpstreamFailed(
                     "the provider refused the gateway's credential", code="upstream_auth_failed"
                 ),
@@ -302,7 +299,7 @@ class Forwarder:
             wait = retry_after_seconds(resp.headers.get("retry-after"))
             self._board.failed(a.credential.id, retry_after=wait)
             headers = {"retry-after": str(max(1, math.ceil(wait)))} if wait is not None else {}
-            raise _TryNext(
+            raise TryNext(
                 RateLimited(
                     f"the provider is rate limiting: {message}",
                     code="upstream_rate_limited",
@@ -312,7 +309,7 @@ class Forwarder:
             )
         wait = retry_after_seconds(resp.headers.get("retry-after"))
         self._board.failed(a.deployment.id, retry_after=wait)
-        raise _TryNext(
+        raise TryNext(
             UpstreamFailed(f"the provider failed ({status}): {message}", code="upstream_error"),
             deployment_down=True,
         )
@@ -325,7 +322,7 @@ class Forwarder:
                 raw = await resp.aread()
         except (httpx.HTTPError, TimeoutError):
             self._board.failed(a.deployment.id)
-            raise _TryNext(
+            raise TryNext(
                 UpstreamFailed("the provider's answer broke off", code="upstream_incomplete"),
                 deployment_down=True,
             ) from None
@@ -344,7 +341,7 @@ class Forwarder:
                 out = dump_json(a.converter.response(data, model=a.call.public_model))
         except (*MALFORMED, RecursionError):
             self._board.failed(a.deployment.id)
-            raise _TryNext(
+            raise TryNext(
                 UpstreamFailed("the provider sent a malformed answer", code="upstream_malformed"),
                 deployment_down=True,
             ) from None

@@ -19,7 +19,7 @@ import httpx
 from starlette.responses import Response, StreamingResponse
 
 from junction_engine.calls import Recorder, record_for
-from junction_engine.errors import UpstreamFailed
+from junction_engine.errors import TryNext, UpstreamFailed
 from junction_engine.routing import HealthBoard
 from junction_engine.settings import EngineSettings
 from junction_protocols.convert import StreamConverter
@@ -73,8 +73,6 @@ class StreamRelay:
         Raises the forwarder's try-next error if the stream fails before that;
         the caller closes the upstream response then.
         """
-        from junction_engine.forwarding import _TryNext
-
         a = self._a
         first = b""
         broken = False
@@ -92,7 +90,7 @@ class StreamRelay:
         if broken or self._conv.failed:
             # an error event, an empty body or garbage before the client saw anything
             self._board.failed(a.deployment.id)
-            raise _TryNext(
+            raise TryNext(
                 UpstreamFailed(
                     "the provider's stream failed before its first event",
                     code="upstream_incomplete",
