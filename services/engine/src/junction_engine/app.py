@@ -23,6 +23,7 @@ from junction_engine.calls import CallRecord, ClientCall, finished_event, starte
 from junction_engine.control_client import ControlClient
 from junction_engine.errors import GatewayError
 from junction_engine.forwarding import Forwarder
+from junction_engine.gateway import Engine
 from junction_engine.metrics import EngineMetrics
 from junction_engine.providers import Protocol
 from junction_engine.rate_limits import RateLimiter
@@ -146,7 +147,7 @@ def create_app(
         finished,
         started,
     )
-    engine = endpoints.Engine(
+    engine = Engine(
         settings=settings,
         routes=routes,
         forwarder=forwarder,

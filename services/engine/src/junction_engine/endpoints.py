@@ -4,117 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from junction_contracts import Route
-from junction_engine.budgets import SpendLedger
 from junction_engine.calls import ClientCall
-from junction_engine.client_keys import hash_key, read_key
-from junction_engine.control_client import ControlClient
-from junction_engine.errors import (
-    BadRequest,
-    GatewayError,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    Unauthorized,
-)
-from junction_engine.forwarding import Forwarder
-from junction_engine.json_body import JsonBody, parse_object
-from junction_engine.metrics import EngineMetrics
-from junction_engine.policy import check_token, pick_model, visible_models
+from junction_engine.errors import BadRequest, GatewayError, NotFound
+from junction_engine.gateway import Engine
+from junction_engine.json_body import JsonBody
+from junction_engine.policy import pick_model, visible_models
 from junction_engine.providers import Operation, Protocol
-from junction_engine.rate_limits import RateLimiter, Verdict
-from junction_engine.responses import error_response, json_response
-from junction_engine.route_cache import RouteCache
-from junction_engine.settings import EngineSettings
-from junction_engine.telemetry_sink import TelemetrySink
+from junction_engine.responses import json_response
 
 _PASSED_ON_ANTHROPIC = ("anthropic-beta", "anthropic-version")
-
-
-@dataclass(slots=True)
-class Engine:
-    """Everything the handlers need, built by the app factory."""
-
-    settings: EngineSettings
-    routes: RouteCache
-    forwarder: Forwarder
-    metrics: EngineMetrics
-    control: ControlClient
-    telemetry: TelemetrySink
-    limits: RateLimiter
-    spend: SpendLedger
-
-    async def authorize(self, request: Request) -> Route:
-        key = read_key(request)
-        if key is None:
-            raise Unauthorized(
-                "no API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
-                code="missing_api_key",
-            )
-        route = await self.routes.get(hash_key(key))
-        if route is None:
-            raise Unauthorized("the API key is not valid", code="invalid_api_key")
-        check_token(route)
-        return route
-
-    async def read_json(self, request: Request) -> JsonBody:
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"the request body is over the {limit} byte limit")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise PayloadTooLarge(f"the request body is over the {limit} byte limit")
-        if not body:
-            raise BadRequest("the request body is empty; send a JSON object")
-        return parse_object(bytes(body))
-
-    async def enforce_limits(self, route: Route) -> None:
-        """Refuse over-budget keys (402) and keys over their RPM or TPM (429 + Retry-After)."""
-        token = route.token
-        if token.budget_usd is not None and self.spend.spent(route) >= token.budget_usd:
-            raise GatewayError(
-                f"this API key has used its budget of ${token.budget_usd:.2f}",
-                status=402,
-                code="insufficient_quota",
-            )
-        tokens = await self.limits.check_tokens(token.id, token.tpm)
-        if tokens is not None and not tokens.allowed:
-            raise RateLimited(
-                f"this API key is over its limit of {token.tpm} tokens per minute",
-                code="tokens_per_minute_exceeded",
-                headers=_limit_headers(tokens, "tokens"),
-            )
-        requests = await self.limits.admit_request(token.id, token.rpm)
-        if requests is not None and not requests.allowed:
-            raise RateLimited(
-                f"this API key is over its limit of {token.rpm} requests per minute",
-                code="requests_per_minute_exceeded",
-                headers=_limit_headers(requests, "requests"),
-            )
-
-    def refuse(self, protocol: Protocol, err: GatewayError) -> Response:
-        self.metrics.refusals.labels(err.code).inc()
-        return error_response(protocol, err)
-
-
-def _limit_headers(verdict: Verdict, kind: str) -> dict[str, str]:
-    return {
-        "retry-after": str(max(1, math.ceil(verdict.retry_after))),
-        f"x-ratelimit-limit-{kind}": str(verdict.limit),
-        f"x-ratelimit-remaining-{kind}": str(verdict.remaining),
-    }
 
 
 def _engine(request: Request) -> Engine:
