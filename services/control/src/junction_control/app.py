@@ -15,11 +15,13 @@ from starlette.applications import Starlette
 
 from junction_contracts.sealing import derive_sealing_key
 from junction_contracts.signing import SignatureVerifier
+from junction_control.admin.errors import ADMIN_EXCEPTION_HANDLERS
 from junction_control.admin.routes import admin_routes
-from junction_control.context import AppContext, InternalContext
+from junction_control.context import AdminContext, InternalContext
 from junction_control.db import Database
 from junction_control.internal.metrics import InternalMetrics
 from junction_control.internal.routes import internal_routes
+from junction_control.rbac.authorizer import Authorizer
 from junction_control.responses import EXCEPTION_HANDLERS
 from junction_control.settings import ControlSettings
 
@@ -49,10 +51,10 @@ def create_admin_app(settings: ControlSettings, *, database: Database | None = N
     db = database or Database(settings.database_url)
     app = Starlette(
         routes=admin_routes(),
-        exception_handlers=dict(EXCEPTION_HANDLERS),
+        exception_handlers={**EXCEPTION_HANDLERS, **ADMIN_EXCEPTION_HANDLERS},
         lifespan=_lifespan(db, owned=database is None),
     )
-    app.state.context = AppContext(settings=settings, database=db)
+    app.state.context = AdminContext(settings=settings, database=db, authorizer=Authorizer())
     return app
 
 

@@ -11,6 +11,8 @@
     junction-control token create --tenant T --name N [--models a,b] [--rpm N] [--tpm N]
                                   [--budget-usd X] [--expires-in-days D] [--json]
     junction-control token revoke --tenant T --name N
+    junction-control user create --email E --password-env VAR [--name N] [--platform-admin]
+                                 [--tenant T --role owner|admin|member|viewer]
     junction-control apply -f junction.yaml
     junction-control add-master-key
     junction-control rotate-master-key
@@ -38,6 +40,7 @@ from junction_control.models.service import ModelPricing
 from junction_control.server import serve
 from junction_control.settings import ControlSettings
 from junction_control.tokens.service import TokenLimits
+from junction_control.users.models import ROLES
 
 PROG = "junction-control"
 _USER_ERRORS = (ConfigError, InvalidInput, NotFound, Conflict)
@@ -151,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--tenant", required=True)
     tr.add_argument("--name", required=True)
     tr.set_defaults(command=_token_revoke)
+
+    user = sub.add_parser("user", help="manage admin API users").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    uc = user.add_parser("create", help="add a user who logs in to the admin API")
+    uc.add_argument("--email", required=True)
+    uc.add_argument(
+        "--password-env", required=True, metavar="VAR", help="read the password from $VAR"
+    )
+    uc.add_argument("--name", default="")
+    uc.add_argument("--platform-admin", action="store_true", help="may act in every tenant")
+    uc.add_argument("--tenant", help="make the user a member of this tenant")
+    uc.add_argument("--role", choices=ROLES, help="the role in --tenant")
+    uc.set_defaults(command=_user_create)
     return parser
 
 
@@ -236,6 +253,22 @@ async def _token_create(args: argparse.Namespace, settings: ControlSettings) -> 
 
 async def _token_revoke(args: argparse.Namespace, settings: ControlSettings) -> None:
     await commands.revoke_token(settings, tenant=args.tenant, name=args.name, out=sys.stdout)
+
+
+async def _user_create(args: argparse.Namespace, settings: ControlSettings) -> None:
+    password = commands.process_environ().get(args.password_env)
+    if not password:
+        raise InvalidInput(f"environment variable {args.password_env} is not set")
+    await commands.create_user(
+        settings,
+        email=args.email,
+        password=password,
+        name=args.name,
+        platform_admin=args.platform_admin,
+        tenant=args.tenant,
+        role=args.role,
+        out=sys.stdout,
+    )
 
 
 def _headers(pairs: Sequence[str]) -> dict[str, str]:

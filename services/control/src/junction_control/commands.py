@@ -31,6 +31,7 @@ from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
 from junction_control.tokens import service as tokens
 from junction_control.usage import service as usage
+from junction_control.users import service as users
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,3 +264,32 @@ async def reap_stuck_calls(settings: ControlSettings, older_than_minutes: int, o
         "as failed (stuck)",
         file=out,
     )
+
+
+async def create_user(
+    settings: ControlSettings,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    platform_admin: bool,
+    tenant: str | None,
+    role: str | None,
+    out: TextIO,
+) -> None:
+    """Add an admin API user, optionally a platform admin and/or a member of a tenant."""
+    if (tenant is None) != (role is None):
+        raise InvalidInput("--tenant and --role go together")
+    async with migrated_session(settings) as session:
+        user = await users.create_user(
+            session, email, password, name=name, is_platform_admin=platform_admin
+        )
+        if tenant is not None and role is not None:
+            owner = await tenants.get_tenant(session, tenant)
+            await users.add_membership(session, owner, user, role)
+    line = f"user {user.email} created (id {user.id})"
+    if platform_admin:
+        line += " as platform admin"
+    if tenant is not None:
+        line += f", {role} of tenant {tenant}"
+    print(line, file=out)

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from junction_contracts.signing import SignatureVerifier
 from junction_control.db import Database
 from junction_control.internal.metrics import InternalMetrics
+from junction_control.rbac.authorizer import Authorizer
 from junction_control.settings import ControlSettings
 
 
@@ -29,6 +30,13 @@ class InternalContext(AppContext):
     metrics: InternalMetrics
 
 
+@dataclass(frozen=True, slots=True)
+class AdminContext(AppContext):
+    """Dependencies of the admin API: the Casbin authorizer."""
+
+    authorizer: Authorizer
+
+
 def app_context(request: Request) -> AppContext:
     """The context the app factory stored for this request's app."""
     ctx = request.app.state.context
@@ -42,4 +50,12 @@ def internal_context(request: Request) -> InternalContext:
     ctx = app_context(request)
     if not isinstance(ctx, InternalContext):  # pragma: no cover - set by the app factory
         raise TypeError("app.state.context is not an InternalContext")
+    return ctx
+
+
+def admin_context(request: Request) -> AdminContext:
+    """The admin API's context."""
+    ctx = app_context(request)
+    if not isinstance(ctx, AdminContext):  # pragma: no cover - set by the app factory
+        raise TypeError("app.state.context is not an AdminContext")
     return ctx

@@ -49,6 +49,8 @@ class ControlSettings:
     log_level: str = "info"
     # calls still `processing` this long after they started are marked failed (stuck)
     stuck_call_minutes: int = 30
+    # how long an admin API session lasts after login
+    admin_session_hours: int = 12
 
     @classmethod
     def from_env(
@@ -74,6 +76,7 @@ class ControlSettings:
             internal_port=_port(env, "JUNCTION_INTERNAL_PORT", 8082),
             log_level=_log_level(env.get("JUNCTION_LOG_LEVEL")),
             stuck_call_minutes=_positive_int(env, "JUNCTION_STUCK_CALL_MINUTES", 30),
+            admin_session_hours=_positive_int(env, "JUNCTION_ADMIN_SESSION_HOURS", 12),
         )
 
 

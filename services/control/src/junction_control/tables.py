@@ -6,21 +6,28 @@ knows the whole schema.
 
 from sqlmodel import SQLModel
 
+from junction_control.audit.models import AuditEntry
+from junction_control.auth.models import AdminSession
 from junction_control.models.models import AiModel, Deployment
 from junction_control.providers.models import Credential, Provider
 from junction_control.tenants.models import Tenant
 from junction_control.tokens.models import UserToken
 from junction_control.usage.models import ModelCall
+from junction_control.users.models import Membership, User
 
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AdminSession",
     "AiModel",
+    "AuditEntry",
     "Credential",
     "Deployment",
+    "Membership",
     "ModelCall",
     "Provider",
     "Tenant",
+    "User",
     "UserToken",
     "metadata",
 ]

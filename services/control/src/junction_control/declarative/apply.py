@@ -22,6 +22,7 @@ from junction_control.declarative.spec import (
     Spec,
     TenantSpec,
     TokenSpec,
+    UserSpec,
 )
 from junction_control.errors import Conflict, InvalidInput
 from junction_control.models import service as models
@@ -30,6 +31,7 @@ from junction_control.providers.models import Provider
 from junction_control.tenants import service as tenants
 from junction_control.tenants.models import Tenant
 from junction_control.tokens import service as tokens
+from junction_control.users import service as users
 
 Outcome = Literal["created", "updated", "unchanged"]
 
@@ -105,6 +107,9 @@ async def _apply_tenant(
         await _apply_model(session, tenant, model_spec, report)
     for token_spec in spec.tokens:
         await _apply_token(session, tenant, token_spec, report)
+    _unique([u.email for u in spec.users], f"tenant {spec.name}: user")
+    for user_spec in spec.users:
+        await _apply_user(session, tenant, user_spec, report)
 
 
 async def _apply_provider(
@@ -268,6 +273,39 @@ async def _apply_token(
     if changed:
         session.add(token)
     report.record("token", name, "updated" if changed else "unchanged", changed)
+
+
+async def _apply_user(
+    session: AsyncSession, tenant: Tenant, spec: UserSpec, report: ApplyReport
+) -> None:
+    label = f"{tenant.name}/{spec.email}"
+    user = await users.find_user_by_email(session, spec.email)
+    changed: list[str] = []
+    if user is None:
+        if spec.password is None:
+            raise InvalidInput(f"user {label}: a password is needed to create the user")
+        user = await users.create_user(session, spec.email, spec.password, name=spec.name)
+        await users.add_membership(session, tenant, user, spec.role)
+        report.record("user", label, "created")
+        return
+    # compared with argon2 verify: the file holds the password, the row only its hash
+    if spec.password is not None and users.set_password_if_changed(user, spec.password):
+        changed.append("password")
+    if spec.name and spec.name != user.name:
+        user.name = spec.name
+        changed.append("name")
+    membership = await users.find_membership(session, tenant.id, user.id)
+    if membership is None:
+        await users.add_membership(session, tenant, user, spec.role)
+        changed.append("membership")
+    elif membership.role != spec.role:
+        membership.role = spec.role
+        session.add(membership)
+        changed.append("role")
+    if changed:
+        session.add(user)
+        await session.flush()
+    report.record("user", label, "updated" if changed else "unchanged", changed)
 
 
 def _unique(names: Sequence[str], what: str) -> None:

@@ -9,7 +9,7 @@ variable is an error, never an empty value.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,8 @@ from junction_control.providers.service import (
     check_weight,
 )
 from junction_control.tokens.service import TokenLimits, check_raw_token
+from junction_control.users.passwords import check_password
+from junction_control.users.service import check_email, check_role
 
 ENV_PREFIX = "env:"
 _T = TypeVar("_T")
@@ -74,11 +76,20 @@ class TokenSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class UserSpec:
+    email: str
+    role: str
+    password: str | None = field(default=None, repr=False)  # None: the user must exist
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TenantSpec:
     name: str
     providers: tuple[ProviderSpec, ...]
     models: tuple[ModelSpec, ...]
     tokens: tuple[TokenSpec, ...]
+    users: tuple[UserSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +118,25 @@ def parse_spec(data: Any, environ: Mapping[str, str]) -> Spec:
 
 
 def _tenant(node: _Node) -> TenantSpec:
-    node.allow("name", "providers", "models", "tokens")
+    node.allow("name", "providers", "models", "tokens", "users")
     return TenantSpec(
         name=node.checked("name", lambda v: check_slug(v, what="tenant")),
         providers=tuple(_provider(p) for p in node.items("providers")),
         models=tuple(_model(m) for m in node.items("models")),
         tokens=tuple(_token(t) for t in node.items("tokens")),
+        users=tuple(_user(u) for u in node.items("users")),
+    )
+
+
+def _user(node: _Node) -> UserSpec:
+    node.allow("email", "role", "password", "name")
+    return UserSpec(
+        email=node.checked("email", check_email),
+        role=node.checked("role", check_role),
+        password=(
+            node.secret("password", check_password) if "password" in node.mapping() else None
+        ),
+        name=node.text("name") if "name" in node.mapping() else "",
     )
 
 

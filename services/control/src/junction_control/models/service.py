@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_control.errors import Conflict, InvalidInput, NotFound
 from junction_control.models.models import AiModel, Deployment
@@ -129,4 +130,45 @@ async def add_deployment(
     )
     session.add(deployment)
     await session.flush()
+    return deployment
+
+
+def models_query(tenant_id: str) -> SelectOfScalar[AiModel]:
+    """The tenant's models."""
+    return select(AiModel).where(AiModel.tenant_id == tenant_id)
+
+
+async def get_model_by_id(session: AsyncSession, tenant_id: str, model_id: str) -> AiModel:
+    """The model `model_id` of the tenant; NotFound otherwise (also for another tenant's)."""
+    result = await session.exec(models_query(tenant_id).where(AiModel.id == model_id))
+    model = result.first()
+    if model is None:
+        raise NotFound("model not found")
+    return model
+
+
+async def rename_model(session: AsyncSession, model: AiModel, name: str) -> None:
+    """Give `model` a new public name; Conflict if the tenant has one of that name."""
+    check_model_name(name)
+    if name == model.name:
+        return
+    taken = await session.exec(models_query(model.tenant_id).where(AiModel.name == name))
+    if taken.first() is not None:
+        raise Conflict(f"model {name!r} already exists")
+    model.name = name
+
+
+def deployments_query(model_id: str) -> SelectOfScalar[Deployment]:
+    """The model's deployments."""
+    return select(Deployment).where(Deployment.model_id == model_id)
+
+
+async def get_deployment_by_id(
+    session: AsyncSession, model: AiModel, deployment_id: str
+) -> Deployment:
+    """The deployment `deployment_id` of `model`; NotFound otherwise."""
+    result = await session.exec(deployments_query(model.id).where(Deployment.id == deployment_id))
+    deployment = result.first()
+    if deployment is None:
+        raise NotFound("deployment not found")
     return deployment

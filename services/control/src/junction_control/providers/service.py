@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_contracts.route import PROVIDER_TYPES
 from junction_control.crypto import Keyring, decrypt_secret, encrypt_secret, rewrap_secret
@@ -189,3 +190,80 @@ def check_status(status: str) -> str:
     if status not in CREDENTIAL_STATUSES:
         raise InvalidInput(f"key status {status!r} is not one of {', '.join(CREDENTIAL_STATUSES)}")
     return status
+
+
+def providers_query(tenant_id: str) -> SelectOfScalar[Provider]:
+    """The tenant's providers."""
+    return select(Provider).where(Provider.tenant_id == tenant_id)
+
+
+async def get_provider_by_id(session: AsyncSession, tenant_id: str, provider_id: str) -> Provider:
+    """The provider `provider_id` of the tenant; NotFound otherwise (also for another tenant's)."""
+    result = await session.exec(providers_query(tenant_id).where(Provider.id == provider_id))
+    provider = result.first()
+    if provider is None:
+        raise NotFound("provider not found")
+    return provider
+
+
+async def update_provider(
+    session: AsyncSession,
+    provider: Provider,
+    *,
+    name: str | None = None,
+    type: str | None = None,
+    base_url: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> None:
+    """Change the given fields of `provider` (flushed); Conflict if the new name is taken."""
+    if name is not None and name != provider.name:
+        check_slug(name, what="provider")
+        taken = await session.exec(providers_query(provider.tenant_id).where(Provider.name == name))
+        if taken.first() is not None:
+            raise Conflict(f"provider {name!r} already exists")
+        provider.name = name
+    if type is not None:
+        provider.type = check_provider_type(type)
+    if base_url is not None:
+        provider.base_url = check_base_url(base_url)
+    if extra_headers is not None:
+        provider.extra_headers = check_headers(extra_headers)
+    session.add(provider)
+    await session.flush()
+
+
+async def delete_row(session: AsyncSession, row: Provider | Credential) -> None:
+    """Delete a provider (with its credentials and deployments) or one credential."""
+    await session.delete(row)
+    await session.flush()
+
+
+def credentials_query(provider_id: str) -> SelectOfScalar[Credential]:
+    """The provider's credentials."""
+    return select(Credential).where(Credential.provider_id == provider_id)
+
+
+async def get_credential_by_id(
+    session: AsyncSession, provider: Provider, credential_id: str
+) -> Credential:
+    """The credential `credential_id` of `provider`; NotFound otherwise."""
+    result = await session.exec(
+        credentials_query(provider.id).where(Credential.id == credential_id)
+    )
+    credential = result.first()
+    if credential is None:
+        raise NotFound("credential not found")
+    return credential
+
+
+async def rename_credential(session: AsyncSession, credential: Credential, name: str) -> None:
+    """Rename a credential; Conflict if its provider has one of that name."""
+    check_slug(name, what="key")
+    if name == credential.name:
+        return
+    taken = await session.exec(
+        credentials_query(credential.provider_id).where(Credential.name == name)
+    )
+    if taken.first() is not None:
+        raise Conflict(f"key {name!r} already exists for this provider")
+    credential.name = name

@@ -19,6 +19,10 @@ class UserToken(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     tenant_id: str = Field(foreign_key="tenants.id", ondelete="CASCADE", index=True, max_length=36)
     name: str = Field(max_length=100)
+    # who created it through the admin API (None: the CLI or the declarative file)
+    owner_user_id: str | None = Field(
+        default=None, foreign_key="users.id", ondelete="SET NULL", index=True, max_length=36
+    )
     prefix: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     # None: every model of the tenant; a list: only these public model names

@@ -16,9 +16,10 @@ from datetime import datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_control.columns import utcnow
-from junction_control.errors import Conflict, InvalidInput
+from junction_control.errors import Conflict, InvalidInput, NotFound
 from junction_control.naming import check_slug
 from junction_control.tenants.models import Tenant
 from junction_control.tokens.models import UserToken
@@ -94,6 +95,7 @@ async def create_token(
     limits: TokenLimits | None = None,
     *,
     raw: str | None = None,
+    owner_user_id: str | None = None,
 ) -> CreatedToken:
     """Store a new token (flushed, not committed) and return its raw value once.
 
@@ -107,7 +109,11 @@ async def create_token(
     if await find_token_by_hash(session, digest) is not None:
         raise Conflict("that token value is already in use")
     token = UserToken(
-        tenant_id=tenant.id, name=name, prefix=visible_prefix(value), token_hash=digest
+        tenant_id=tenant.id,
+        name=name,
+        prefix=visible_prefix(value),
+        token_hash=digest,
+        owner_user_id=owner_user_id,
     )
     apply_limits(token, limits or TokenLimits())
     session.add(token)
@@ -150,3 +156,24 @@ async def revoke_token(session: AsyncSession, token: UserToken) -> None:
         token.revoked_at = utcnow()
         session.add(token)
         await session.flush()
+
+
+def tokens_query(tenant_id: str, *, owner_user_id: str | None = None) -> SelectOfScalar[UserToken]:
+    """The tenant's tokens; only those of `owner_user_id` when given."""
+    query = select(UserToken).where(UserToken.tenant_id == tenant_id)
+    if owner_user_id is not None:
+        query = query.where(UserToken.owner_user_id == owner_user_id)
+    return query
+
+
+async def get_token_by_id(
+    session: AsyncSession, tenant_id: str, token_id: str, *, owner_user_id: str | None = None
+) -> UserToken:
+    """The token `token_id` of the tenant (of `owner_user_id` when given); NotFound otherwise."""
+    result = await session.exec(
+        tokens_query(tenant_id, owner_user_id=owner_user_id).where(UserToken.id == token_id)
+    )
+    token = result.first()
+    if token is None:
+        raise NotFound("token not found")
+    return token

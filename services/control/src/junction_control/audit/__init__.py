@@ -1,0 +1,1 @@
+"""The audit log: one row for every write through the admin API."""

@@ -1,0 +1,1 @@
+"""Admin sessions: logging in with a password, bearer session tokens."""

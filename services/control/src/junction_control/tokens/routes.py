@@ -1,0 +1,131 @@
+"""User-token endpoints. Members see and revoke only the tokens they own."""
+
+from __future__ import annotations
+
+from sqlmodel import col
+
+from junction_control.admin.access import requires
+from junction_control.admin.errors import invalid_field
+from junction_control.admin.pagination import keyset_page
+from junction_control.admin.registry import Call, Router
+from junction_control.admin.schemas import PageQuery
+from junction_control.errors import NotFound
+from junction_control.models.service import check_models_exist
+from junction_control.tokens import service
+from junction_control.tokens.models import UserToken
+from junction_control.tokens.schemas import (
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    TokenPage,
+    TokenPatch,
+    created,
+)
+
+router = Router("tokens")
+
+
+def _owner(call: Call) -> str | None:
+    # a caller who may only touch their own tokens never sees anybody else's
+    return call.access.user.id if call.access.own_only else None
+
+
+async def _token(call: Call) -> UserToken:
+    return await service.get_token_by_id(
+        call.session, call.access.tenant_id, call.path("token_id"), owner_user_id=_owner(call)
+    )
+
+
+async def _check_models(call: Call, models: list[str] | None) -> None:
+    try:
+        await check_models_exist(call.session, call.access.current_tenant, models or ())
+    except NotFound as exc:
+        raise invalid_field("models", str(exc)) from None
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/tokens",
+    summary="The tenant's tokens (a member: their own)",
+    permission=requires("tokens", "read", own=True),
+    query=PageQuery,
+    response=TokenPage,
+)
+async def list_tokens(call: Call) -> TokenPage:
+    rows, next_cursor = await keyset_page(
+        call.session,
+        service.tokens_query(call.access.tenant_id, owner_user_id=_owner(call)),
+        at=col(UserToken.created_at),
+        row_id=col(UserToken.id),
+        key=lambda t: (t.created_at, t.id),
+        page=call.query(PageQuery),
+    )
+    return TokenPage(items=[TokenOut.of(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.add(
+    "POST",
+    "/tenants/{tenant_id}/tokens",
+    summary="Create a token; the response holds its value, shown only this once",
+    permission=requires("tokens", "write", own=True),
+    body=TokenIn,
+    response=TokenCreated,
+    status=201,
+)
+async def create_token(call: Call) -> TokenCreated:
+    data = call.body(TokenIn)
+    await _check_models(call, data.models)
+    new = await service.create_token(
+        call.session,
+        call.access.current_tenant,
+        data.name,
+        data.limits(),
+        owner_user_id=call.access.user.id,
+    )
+    await call.audit("token.create", "token", new.token.id, name=data.name)
+    return created(new.token, new.raw)
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/tokens/{token_id}",
+    summary="One token",
+    permission=requires("tokens", "read", own=True),
+    response=TokenOut,
+)
+async def get_token(call: Call) -> TokenOut:
+    return TokenOut.of(await _token(call))
+
+
+@router.add(
+    "PATCH",
+    "/tenants/{tenant_id}/tokens/{token_id}",
+    summary="Change a token's models and limits",
+    permission=requires("tokens", "write"),
+    body=TokenPatch,
+    response=TokenOut,
+)
+async def update_token(call: Call) -> TokenOut:
+    data = call.body(TokenPatch)
+    token = await _token(call)
+    if "models" in data.model_fields_set:
+        await _check_models(call, data.models)
+    service.apply_limits(token, data.limits(service.limits_of(token)))
+    call.session.add(token)
+    await call.session.flush()
+    await call.audit("token.update", "token", token.id, fields=sorted(data.model_fields_set))
+    return TokenOut.of(token)
+
+
+@router.add(
+    "POST",
+    "/tenants/{tenant_id}/tokens/{token_id}/revoke",
+    summary="Revoke a token (engines refuse it once their cached route expires)",
+    permission=requires("tokens", "write", own=True),
+    response=TokenOut,
+)
+async def revoke_token(call: Call) -> TokenOut:
+    token = await _token(call)
+    await service.revoke_token(call.session, token)
+    await call.audit("token.revoke", "token", token.id, name=token.name)
+    return TokenOut.of(token)

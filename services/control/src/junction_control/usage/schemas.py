@@ -1,0 +1,78 @@
+"""Response bodies (and the time-range query) of the usage and call endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from junction_control.admin.schemas import Page, UtcTime
+from junction_control.usage.models import ModelCall
+from junction_control.usage.service import ModelUsage
+
+
+class UsageQuery(BaseModel):
+    """``?since=&until=`` (ISO 8601 with a zone); the default is the last 30 days."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    since: UtcTime | None = None
+    until: UtcTime | None = None
+
+
+class ModelUsageOut(BaseModel):
+    model: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+    @classmethod
+    def of(cls, usage: ModelUsage) -> ModelUsageOut:
+        return cls(
+            model=usage.model,
+            calls=usage.calls,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost_usd=usage.cost_usd,
+        )
+
+
+class UsageOut(BaseModel):
+    """Per-model totals of the calls that started in ``[since, until)``."""
+
+    since: datetime
+    until: datetime
+    models: list[ModelUsageOut]
+
+
+class CallOut(BaseModel):
+    id: str
+    token_id: str
+    model: str
+    operation: str
+    client_protocol: str
+    stream: bool
+    status: str
+    http_status: int | None
+    error_code: str | None
+    deployment_id: str | None
+    provider_id: str | None
+    credential_id: str | None
+    attempts: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    latency_ms: float | None
+    ttft_ms: float | None
+    started_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, call: ModelCall) -> CallOut:
+        return cls.model_validate(call, from_attributes=True)
+
+
+CallPage = Page[CallOut]

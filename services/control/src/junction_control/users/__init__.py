@@ -1,0 +1,1 @@
+"""Users of the admin API and their memberships (roles) in tenants."""
