@@ -8,7 +8,7 @@ database is migrated and closed by whoever created it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
@@ -23,6 +23,7 @@ from junction_control.internal.metrics import InternalMetrics
 from junction_control.internal.routes import internal_routes
 from junction_control.rbac.authorizer import Authorizer
 from junction_control.responses import EXCEPTION_HANDLERS
+from junction_control.route_changes import RouteChanges
 from junction_control.settings import ControlSettings
 
 
@@ -49,17 +50,23 @@ def create_internal_app(
 def create_admin_app(settings: ControlSettings, *, database: Database | None = None) -> Starlette:
     """The admin API under ``/api/v1``."""
     db = database or Database(settings.database_url)
+    route_changes = RouteChanges(settings.redis_url)
     app = Starlette(
         routes=admin_routes(),
         exception_handlers={**EXCEPTION_HANDLERS, **ADMIN_EXCEPTION_HANDLERS},
-        lifespan=_lifespan(db, owned=database is None),
+        lifespan=_lifespan(db, owned=database is None, also_close=route_changes.close),
     )
-    app.state.context = AdminContext(settings=settings, database=db, authorizer=Authorizer())
+    app.state.context = AdminContext(
+        settings=settings, database=db, authorizer=Authorizer(), route_changes=route_changes
+    )
     return app
 
 
 def _lifespan(
-    database: Database, *, owned: bool
+    database: Database,
+    *,
+    owned: bool,
+    also_close: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -68,6 +75,8 @@ def _lifespan(
         try:
             yield
         finally:
+            if also_close is not None:
+                await also_close()
             if owned:
                 await database.dispose()
 

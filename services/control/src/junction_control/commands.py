@@ -26,6 +26,7 @@ from junction_control.envfile import read_env_file
 from junction_control.errors import ConfigError, InvalidInput
 from junction_control.models import service as models
 from junction_control.providers import service as providers
+from junction_control.route_changes import RouteChanges, take_changed
 from junction_control.secret_files import write_secret_file
 from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
@@ -203,14 +204,23 @@ async def create_token(
     print(created.raw, file=out)
 
 
+async def _publish_changes(settings: ControlSettings, token_hashes: set[str]) -> None:
+    changes = RouteChanges(settings.redis_url)
+    try:
+        await changes.publish(token_hashes)
+    finally:
+        await changes.close()
+
+
 async def revoke_token(settings: ControlSettings, *, tenant: str, name: str, out: TextIO) -> None:
-    """Revoke a token; engines refuse it once their cached route expires."""
+    """Revoke a token; with Redis, every engine refuses it at once (else within its TTL)."""
     async with migrated_session(settings) as session:
         owner = await tenants.get_tenant(session, tenant)
         token = await tokens.find_token(session, owner, name)
         if token is None:
             raise InvalidInput(f"token {name!r} does not exist in tenant {tenant!r}")
         await tokens.revoke_token(session, token)
+    await _publish_changes(settings, take_changed(session))
     print(f"token {tenant}/{name} revoked", file=out)
 
 
@@ -221,6 +231,7 @@ async def apply_file(
     spec = load_spec(path, environ)
     async with migrated_session(settings) as session:
         report = await apply_spec(session, settings.keyring, spec)
+    await _publish_changes(settings, take_changed(session))
     for change in report.changes:
         print(change.line(), file=out)
     for name, raw in report.generated_tokens:

@@ -10,6 +10,7 @@ from junction_contracts.signing import SignatureVerifier
 from junction_control.db import Database
 from junction_control.internal.metrics import InternalMetrics
 from junction_control.rbac.authorizer import Authorizer
+from junction_control.route_changes import RouteChanges
 from junction_control.settings import ControlSettings
 
 
@@ -35,6 +36,7 @@ class AdminContext(AppContext):
     """Dependencies of the admin API: the Casbin authorizer."""
 
     authorizer: Authorizer
+    route_changes: RouteChanges
 
 
 def app_context(request: Request) -> AppContext:

@@ -51,6 +51,8 @@ class ControlSettings:
     stuck_call_minutes: int = 30
     # how long an admin API session lasts after login
     admin_session_hours: int = 12
+    # where route changes are published to the engines (off when unset)
+    redis_url: str | None = None
 
     @classmethod
     def from_env(
@@ -77,6 +79,7 @@ class ControlSettings:
             log_level=_log_level(env.get("JUNCTION_LOG_LEVEL")),
             stuck_call_minutes=_positive_int(env, "JUNCTION_STUCK_CALL_MINUTES", 30),
             admin_session_hours=_positive_int(env, "JUNCTION_ADMIN_SESSION_HOURS", 12),
+            redis_url=env.get("JUNCTION_REDIS_URL") or None,
         )
 
 

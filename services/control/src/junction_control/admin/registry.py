@@ -26,6 +26,7 @@ from junction_control.admin.access import Access, Permission
 from junction_control.admin.errors import ApiError, invalid_field, not_found
 from junction_control.audit.service import record
 from junction_control.context import AdminContext, admin_context
+from junction_control.route_changes import take_changed
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["Call"], Awaitable[BaseModel | None]]
@@ -139,6 +140,7 @@ class Endpoint:
             body = None if self.body is None else await _parse_body(self.body, request)
             result = await self.handler(Call(request, session, ctx, access, body, query))
             await session.commit()
+            await ctx.route_changes.publish(take_changed(session))
         if self.response is None:
             return Response(status_code=204)
         if not isinstance(result, self.response):  # pragma: no cover - registry invariant

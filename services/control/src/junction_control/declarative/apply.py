@@ -28,6 +28,7 @@ from junction_control.errors import Conflict, InvalidInput
 from junction_control.models import service as models
 from junction_control.providers import service as providers
 from junction_control.providers.models import Provider
+from junction_control.route_changes import note_changed
 from junction_control.tenants import service as tenants
 from junction_control.tenants.models import Tenant
 from junction_control.tokens import service as tokens
@@ -261,9 +262,11 @@ async def _apply_token(
     ]
     if changed:
         tokens.apply_limits(token, spec.limits)
+        note_changed(session, token.token_hash)
     if spec.value is not None:
         digest = tokens.hash_token(tokens.check_raw_token(spec.value))
         if digest != token.token_hash:
+            note_changed(session, token.token_hash)  # the old value stops working
             other = await tokens.find_token_by_hash(session, digest)
             if other is not None:
                 raise Conflict(f"token {name}: that value is already used by another token")

@@ -11,6 +11,7 @@ from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
 from junction_control.errors import NotFound
 from junction_control.models.service import check_models_exist
+from junction_control.route_changes import note_changed
 from junction_control.tokens import service
 from junction_control.tokens.models import UserToken
 from junction_control.tokens.schemas import (
@@ -113,6 +114,7 @@ async def update_token(call: Call) -> TokenOut:
     service.apply_limits(token, data.limits(service.limits_of(token)))
     call.session.add(token)
     await call.session.flush()
+    note_changed(call.session, token.token_hash)
     await call.audit("token.update", "token", token.id, fields=sorted(data.model_fields_set))
     return TokenOut.of(token)
 

@@ -21,6 +21,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from junction_control.columns import utcnow
 from junction_control.errors import Conflict, InvalidInput, NotFound
 from junction_control.naming import check_slug
+from junction_control.route_changes import note_changed
 from junction_control.tenants.models import Tenant
 from junction_control.tokens.models import UserToken
 
@@ -156,6 +157,7 @@ async def revoke_token(session: AsyncSession, token: UserToken) -> None:
         token.revoked_at = utcnow()
         session.add(token)
         await session.flush()
+        note_changed(session, token.token_hash)
 
 
 def tokens_query(tenant_id: str, *, owner_user_id: str | None = None) -> SelectOfScalar[UserToken]:

@@ -1,0 +1,64 @@
+"""Telling every engine replica at once that a key's route changed.
+
+Writes that change what a key may do (revoke, edit) note the key's hash on
+the database session. After the commit, the notes are published: the shared
+route entry is deleted from Redis and the hash goes out on the channel every
+engine listens to. Without Redis (or while it is down) nothing is lost: the
+engines' route TTL bounds how long the old route lives.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from junction_contracts.cache import ROUTE_KEY_PREFIX, ROUTES_CHANGED_CHANNEL
+
+log = logging.getLogger(__name__)
+
+_SESSION_KEY = "junction.changed_token_hashes"
+
+
+def note_changed(session: AsyncSession, token_hash: str) -> None:
+    """Remember, on this session, that the route of `token_hash` changed."""
+    session.info.setdefault(_SESSION_KEY, set()).add(token_hash)
+
+
+def take_changed(session: AsyncSession) -> set[str]:
+    """The hashes noted on `session` (and forget them)."""
+    found: set[str] = session.info.pop(_SESSION_KEY, set())
+    return found
+
+
+class RouteChanges:
+    """Publishes changed routes; a no-op without Redis."""
+
+    def __init__(self, redis_url: str | None) -> None:
+        self._redis = (
+            Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+            if redis_url
+            else None
+        )
+
+    async def publish(self, token_hashes: set[str]) -> None:
+        if self._redis is None or not token_hashes:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for token_hash in sorted(token_hashes):
+                    pipe.delete(ROUTE_KEY_PREFIX + token_hash)
+                    pipe.publish(ROUTES_CHANGED_CHANNEL, token_hash)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "could not publish %d route changes (%s); engines catch up within their TTL",
+                len(token_hashes),
+                type(exc).__name__,
+            )
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
