@@ -133,10 +133,17 @@ class StreamRelay:
         return self._array.wrap(sse, last=last or self._conv.failed)
 
     async def _next_chunk(self) -> bytes:
-        """The next upstream chunk, within the call's total deadline (idle is httpx's)."""
+        """The next upstream chunk, within the call's total deadline.
+
+        httpx's read timeout already bounds each wait by the idle timeout, so a
+        timer of our own is only armed once the deadline is nearer than that:
+        most chunks of most streams pay for no timer at all.
+        """
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
+        if remaining > self._settings.idle_timeout:
+            return await anext(self._chunks)
         async with asyncio.timeout(remaining):
             return await anext(self._chunks)
 
