@@ -3,12 +3,12 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY_SRC := libs services tests deploy
 
-.PHONY: run test check bench setup uv caddy isolation clean
+.PHONY: run test check bench setup uv caddy browser isolation clean
 
 run: setup caddy ## start mock LLM + control + engine + Caddy on :8080
 	$(UV) run --no-sync python deploy/local/run.py
 
-test: setup caddy ## the whole suite (SQLite always; PostgreSQL and Redis where reachable)
+test: setup caddy browser ## the whole suite (SQLite always; PostgreSQL and Redis where reachable)
 	$(UV) run --no-sync pytest
 
 check: setup isolation ## ruff, mypy (strict), the import contracts, each service on its own
@@ -46,6 +46,12 @@ caddy:
 		echo "installing caddy from Debian's packages"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq caddy; }
+
+browser:
+	@test -x /usr/bin/chromium || { \
+		echo "installing chromium from Debian's packages (console tests)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
