@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # httpx logs every request line at INFO: one line per call (and per
+    # telemetry batch) is noise on the hot path, and URLs do not belong in logs
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,
