@@ -17,6 +17,8 @@
     junction-control add-master-key
     junction-control rotate-master-key
     junction-control reap-stuck [--older-than-minutes N]
+    junction-control rollup [--since-hours N] [--prune]
+    junction-control credits grant --tenant T --amount X [--note N] [--adjustment]
 
 User mistakes exit with code 2 and one line on stderr; operational failures
 (database down, undecryptable key) exit with code 1.
@@ -94,6 +96,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="calls processing for longer than this (default: JUNCTION_STUCK_CALL_MINUTES)",
     )
     reap.set_defaults(command=_reap_stuck)
+
+    roll = sub.add_parser("rollup", help="roll usage up per hour once")
+    roll.add_argument(
+        "--since-hours",
+        type=_positive_int,
+        metavar="N",
+        help="re-roll the last N hours (default: the last 24 and any not rolled yet)",
+    )
+    roll.add_argument(
+        "--prune",
+        action="store_true",
+        help="then delete calls older than JUNCTION_CALL_RETENTION_DAYS",
+    )
+    roll.set_defaults(command=_rollup)
+
+    credit = sub.add_parser("credits", help="manage tenant credit").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    cg = credit.add_parser("grant", help="add credit to a tenant (or adjust it)")
+    cg.add_argument("--tenant", required=True)
+    cg.add_argument("--amount", required=True, type=float, help="USD")
+    cg.add_argument("--note", default="")
+    cg.add_argument(
+        "--adjustment",
+        action="store_true",
+        help="record a correction (may be negative) instead of a grant",
+    )
+    cg.set_defaults(command=_credits_grant)
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -194,6 +224,21 @@ async def _rotate_master_key(args: argparse.Namespace, settings: ControlSettings
 async def _reap_stuck(args: argparse.Namespace, settings: ControlSettings) -> None:
     minutes: int = args.older_than_minutes or settings.stuck_call_minutes
     await commands.reap_stuck_calls(settings, minutes, sys.stdout)
+
+
+async def _rollup(args: argparse.Namespace, settings: ControlSettings) -> None:
+    await commands.rollup(settings, since_hours=args.since_hours, prune=args.prune, out=sys.stdout)
+
+
+async def _credits_grant(args: argparse.Namespace, settings: ControlSettings) -> None:
+    await commands.grant_credits(
+        settings,
+        tenant=args.tenant,
+        amount_usd=args.amount,
+        note=args.note,
+        kind="adjustment" if args.adjustment else "grant",
+        out=sys.stdout,
+    )
 
 
 async def _tenant_create(args: argparse.Namespace, settings: ControlSettings) -> None:

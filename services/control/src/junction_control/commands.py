@@ -18,7 +18,9 @@ from typing import TextIO
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from junction_control.audit.service import record
 from junction_control.columns import utcnow
+from junction_control.credits import service as credits
 from junction_control.crypto import next_master_key
 from junction_control.db import Database
 from junction_control.declarative import apply_spec, load_spec
@@ -32,6 +34,7 @@ from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
 from junction_control.tokens import service as tokens
 from junction_control.usage import service as usage
+from junction_control.usage.rollup import prune_calls, rollup_hours
 from junction_control.users import service as users
 
 
@@ -304,3 +307,49 @@ async def create_user(
     if tenant is not None:
         line += f", {role} of tenant {tenant}"
     print(line, file=out)
+
+
+async def grant_credits(
+    settings: ControlSettings,
+    *,
+    tenant: str,
+    amount_usd: float,
+    note: str,
+    kind: str,
+    out: TextIO,
+) -> None:
+    """Grant (or adjust) a tenant's credit; audited like the admin API's grants."""
+    async with migrated_session(settings) as session:
+        owner = await tenants.get_tenant(session, tenant)
+        entry = await credits.add_entry(session, owner, amount_usd, kind=kind, note=note)
+        await record(
+            session,
+            tenant_id=owner.id,
+            user_id=None,  # the shell: no admin user
+            action=f"credits.{kind}",
+            object_type="credit_ledger",
+            object_id=entry.id,
+            details={"amount_usd": entry.amount_usd, "via": "cli"},
+        )
+        balance = await credits.balance_of(session, owner.id)
+    print(f"{kind} of {amount_usd:.6f} USD to {tenant}: balance {balance:.6f} USD", file=out)
+
+
+async def rollup(
+    settings: ControlSettings, *, since_hours: int | None, prune: bool, out: TextIO
+) -> None:
+    """Roll usage up per hour once (and, with `prune`, delete calls past retention)."""
+    now = utcnow()
+    since = None if since_hours is None else now - timedelta(hours=since_hours)
+    async with migrated_session(settings) as session:
+        result = await rollup_hours(session, until=now, since=since)
+    print(
+        f"rolled up {result.rows} row(s) for the hours {result.start.isoformat()} "
+        f"to {result.end.isoformat()}",
+        file=out,
+    )
+    if prune:
+        days = settings.call_retention_days
+        async with migrated_session(settings) as session:
+            count = await prune_calls(session, retention=timedelta(days=days), now=now)
+        print(f"pruned {count} call(s) older than {days} day(s)", file=out)

@@ -1,7 +1,8 @@
 """Serving both APIs from one process: two uvicorn servers on one event loop.
 
 Migrations run first; both apps share one `Database`, and so does the
-stuck-call reaper, which runs beside them. SIGINT/SIGTERM stop
+stuck-call reaper and the usage upkeep (hourly rollups, retention prune),
+which run beside them. SIGINT/SIGTERM stop
 both servers gracefully (uvicorn's own per-server signal capture is turned
 off so neither server steals the signal from the other).
 """
@@ -21,6 +22,7 @@ from junction_control.app import create_admin_app, create_internal_app
 from junction_control.db import Database
 from junction_control.settings import ControlSettings
 from junction_control.usage.reaper import run_reaper
+from junction_control.usage.upkeep import run_upkeep
 
 log = logging.getLogger("junction_control")
 
@@ -73,12 +75,19 @@ async def serve(settings: ControlSettings) -> None:
             run_reaper(database, timedelta(minutes=settings.stuck_call_minutes)),
             name="stuck-call-reaper",
         )
-        reaper.add_done_callback(_report_crash)
+        upkeep = asyncio.create_task(
+            run_upkeep(database, timedelta(days=settings.call_retention_days)),
+            name="usage-upkeep",
+        )
+        jobs = (reaper, upkeep)
+        for job in jobs:
+            job.add_done_callback(_report_crash)
         try:
             await asyncio.gather(*(server.serve() for server in servers))
         finally:
-            reaper.cancel()
-            await asyncio.wait([reaper])  # a crash was logged already; never raised here
+            for job in jobs:
+                job.cancel()
+            await asyncio.wait(jobs)  # a crash was logged already; never raised here
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     finally:
@@ -86,6 +95,6 @@ async def serve(settings: ControlSettings) -> None:
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
-    # the APIs keep serving without the reaper, but nobody should miss that it stopped
+    # the APIs keep serving without the job, but nobody should miss that it stopped
     if not task.cancelled() and task.exception() is not None:
-        log.error("the stuck-call reaper stopped", exc_info=task.exception())
+        log.error("background job %s stopped", task.get_name(), exc_info=task.exception())

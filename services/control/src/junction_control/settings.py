@@ -49,6 +49,8 @@ class ControlSettings:
     log_level: str = "info"
     # calls still `processing` this long after they started are marked failed (stuck)
     stuck_call_minutes: int = 30
+    # model_calls rows older than this are pruned (their hourly rollups stay)
+    call_retention_days: int = 90
     # how long an admin API session lasts after login
     admin_session_hours: int = 12
     # where route changes are published to the engines (off when unset)
@@ -78,6 +80,7 @@ class ControlSettings:
             internal_port=_port(env, "JUNCTION_INTERNAL_PORT", 8082),
             log_level=_log_level(env.get("JUNCTION_LOG_LEVEL")),
             stuck_call_minutes=_positive_int(env, "JUNCTION_STUCK_CALL_MINUTES", 30),
+            call_retention_days=_positive_int(env, "JUNCTION_CALL_RETENTION_DAYS", 90),
             admin_session_hours=_positive_int(env, "JUNCTION_ADMIN_SESSION_HOURS", 12),
             redis_url=env.get("JUNCTION_REDIS_URL") or None,
         )

@@ -8,11 +8,12 @@ from sqlmodel import SQLModel
 
 from junction_control.audit.models import AuditEntry
 from junction_control.auth.models import AdminSession
+from junction_control.credits.models import CreditAccount, LedgerEntry
 from junction_control.models.models import AiModel, Deployment
 from junction_control.providers.models import Credential, Provider
 from junction_control.tenants.models import Tenant
 from junction_control.tokens.models import UserToken
-from junction_control.usage.models import ModelCall
+from junction_control.usage.models import ModelCall, UsageHour
 from junction_control.users.models import Membership, User
 
 metadata = SQLModel.metadata
@@ -22,11 +23,14 @@ __all__ = [
     "AiModel",
     "AuditEntry",
     "Credential",
+    "CreditAccount",
     "Deployment",
+    "LedgerEntry",
     "Membership",
     "ModelCall",
     "Provider",
     "Tenant",
+    "UsageHour",
     "User",
     "UserToken",
     "metadata",

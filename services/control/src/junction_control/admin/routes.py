@@ -19,6 +19,7 @@ from junction_control.admin.registry import Endpoint
 from junction_control.audit.routes import router as audit
 from junction_control.auth.routes import router as auth
 from junction_control.context import app_context
+from junction_control.credits.routes import router as credits
 from junction_control.errors import DatabaseUnavailable
 from junction_control.models.routes import router as models
 from junction_control.providers.routes import router as providers
@@ -30,7 +31,7 @@ from junction_control.users.routes import router as members
 
 def endpoints() -> list[Endpoint]:
     """Every endpoint of the admin API, in the order of the document."""
-    routers = (auth, tenants, members, tokens, providers, models, usage, audit)
+    routers = (auth, tenants, members, tokens, providers, models, usage, credits, audit)
     return [ep for router in routers for ep in router.endpoints]
 
 

@@ -2,6 +2,9 @@
 
 Objects are the admin API's resources; acts are ``read`` and ``write`` (plus
 ``delete`` on ``tenants``, which only owners and platform admins hold).
+Credits are granted by platform admins only: no tenant role writes
+``credits``, so owners hold an explicit list instead of ``*``.
+
 Two refinements are objects of their own so Casbin decides them too:
 
 - ``tokens:own`` — a member's tokens: a role with only this sees and
@@ -23,17 +26,27 @@ OBJECTS: Final = (
     "usage",
     "calls",
     "audit",
+    "credits",
 )
 ACTS: Final = ("read", "write")
 PLATFORM_ADMIN: Final = "platform_admin"
 ALL_DOMAINS: Final = "*"
 
+# every pair a tenant role may hold at most: all but writing credits (a platform act)
+_TENANT_WRITES = [
+    (obj, act) for obj in OBJECTS for act in ACTS if (obj, act) != ("credits", "write")
+]
 _READ_BUT_CREDENTIALS = [(obj, "read") for obj in OBJECTS if obj != "credentials"]
 
 POLICIES: Final[dict[str, list[tuple[str, str]]]] = {
     PLATFORM_ADMIN: [("*", "*")],
-    "owner": [("*", "*")],
-    "admin": [(obj, act) for obj in OBJECTS for act in ACTS],
+    "owner": [
+        *_TENANT_WRITES,
+        ("tenants", "delete"),
+        ("tokens:own", "*"),
+        ("users:owner", "*"),
+    ],
+    "admin": _TENANT_WRITES,
     "member": [
         *(pair for pair in _READ_BUT_CREDENTIALS if pair[0] != "tokens"),
         ("tokens:own", "read"),

@@ -17,6 +17,11 @@ folded into the row its call got in this batch), ``duplicate`` (the row
 already says what it says: a replay, a second ``finished``, a ``started``
 after the ``finished``) or ``rejected``.
 
+The first final state with a cost above zero also charges the tenant's
+credit (`credits.service.charge_calls`), in the same transaction. The
+ledger's unique call id is the backstop: a row that is closed twice (an
+engine-reported failed/stuck, then a later ``finished``) is charged once.
+
 A batch is one transaction: a bulk lookup of its call ids (rows locked on
 PostgreSQL, so overlapping batches queue instead of racing), one multi-row
 ``INSERT … ON CONFLICT DO NOTHING`` per 500 new calls, one executemany UPDATE
@@ -39,6 +44,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_contracts.telemetry import CallEvent
 from junction_control.columns import utcnow
+from junction_control.credits.service import Charge, charge_calls
 from junction_control.tenants.models import Tenant
 from junction_control.usage import records
 from junction_control.usage.models import PROCESSING, STUCK, ModelCall, is_open
@@ -149,6 +155,14 @@ async def ingest_events(
             _count(result, call.events(), "duplicate")
 
     closed = await _close(conn, closing, now, locked=states.keys())
+    # the calls whose first final state this batch wrote: each is charged once
+    finals = [c for c in new if c.finished is not None and c.call_id in inserted]
+    finals += [c for c in closing if c.call_id in closed]
+    await charge_calls(
+        conn,
+        [Charge(c.call_id, c.tenant_id, float(_finished(c).cost_usd)) for c in finals],
+        now,
+    )
     for call in closing:
         outcome: Outcome = "accepted" if call.call_id in closed else "duplicate"
         result.counts[("finished", outcome)] += 1

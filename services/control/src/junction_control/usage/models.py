@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import CheckConstraint, Index
+from sqlalchemy import BigInteger, CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from junction_control.columns import UtcDateTime, utcnow
@@ -39,6 +39,8 @@ class ModelCall(SQLModel, table=True):
         Index("ix_model_calls_tenant_started", "tenant_id", "started_at"),
         # the stuck-call reaper scans status = 'processing' by age
         Index("ix_model_calls_status_started", "status", "started_at"),
+        # the hourly rollup and the retention prune scan by start time alone
+        Index("ix_model_calls_started", "started_at"),
         CheckConstraint(
             "status IN ('processing', 'success', 'failed', 'cancelled')",
             name="ck_model_calls_status",
@@ -79,6 +81,29 @@ class ModelCall(SQLModel, table=True):
     def is_open(self) -> bool:
         """Whether a `finished` event may still set this call's outcome."""
         return is_open(self.status, self.error_code)
+
+
+class UsageHour(SQLModel, table=True):
+    """Totals of the calls that started in one UTC hour, per tenant, model and token.
+
+    Written by the rollup job (`usage.rollup`) from model_calls, and kept when
+    the retention prune deletes those calls.
+    """
+
+    __tablename__ = "usage_hourly"
+
+    tenant_id: str = Field(
+        primary_key=True, foreign_key="tenants.id", ondelete="CASCADE", max_length=TENANT_ID_CHARS
+    )
+    hour: datetime = Field(primary_key=True, sa_type=UtcDateTime)
+    model: str = Field(primary_key=True, max_length=MODEL_CHARS)
+    token_id: str = Field(primary_key=True, max_length=ID_CHARS)
+    calls: int = Field(default=0)
+    failed_calls: int = Field(default=0)
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cached_input_tokens: int = Field(default=0, sa_type=BigInteger)
+    cost_usd: float = Field(default=0.0)
 
 
 def is_open(status: str, error_code: str | None) -> bool:

@@ -1,0 +1,1 @@
+"""Credit accounts: a balance per tenant and the append-only ledger behind it."""

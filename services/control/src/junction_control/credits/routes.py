@@ -1,0 +1,73 @@
+"""Credit endpoints: a tenant's balance and ledger; grants by platform admins."""
+
+from __future__ import annotations
+
+from sqlmodel import col
+
+from junction_control.admin.access import requires
+from junction_control.admin.errors import invalid_field
+from junction_control.admin.pagination import keyset_page
+from junction_control.admin.registry import Call, Router
+from junction_control.admin.schemas import PageQuery
+from junction_control.credits import service
+from junction_control.credits.models import LedgerEntry
+from junction_control.credits.schemas import CreditsOut, GrantIn, GrantOut, LedgerEntryOut
+from junction_control.errors import InvalidInput
+
+router = Router("credits")
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/credits",
+    summary="The tenant's credit balance and ledger entries, newest first",
+    permission=requires("credits", "read"),
+    query=PageQuery,
+    response=CreditsOut,
+)
+async def get_credits(call: Call) -> CreditsOut:
+    tenant_id = call.access.tenant_id
+    rows, next_cursor = await keyset_page(
+        call.session,
+        service.ledger_query(tenant_id),
+        at=col(LedgerEntry.created_at),
+        row_id=col(LedgerEntry.id),
+        key=lambda e: (e.created_at, e.id),
+        page=call.query(PageQuery),
+        descending=True,
+    )
+    return CreditsOut(
+        balance_usd=await service.balance_of(call.session, tenant_id),
+        entries=[LedgerEntryOut.of(e) for e in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.add(
+    "POST",
+    "/tenants/{tenant_id}/credits/grants",
+    summary="Grant (or adjust) the tenant's credit; platform admins only",
+    permission=requires("credits", "write"),
+    body=GrantIn,
+    response=GrantOut,
+    status=201,
+)
+async def grant_credits(call: Call) -> GrantOut:
+    data = call.body(GrantIn)
+    tenant = call.access.current_tenant
+    try:
+        entry = await service.add_entry(
+            call.session,
+            tenant,
+            data.amount_usd,
+            kind=data.kind,
+            note=data.note,
+            created_by=call.access.user.id,
+        )
+    except InvalidInput as exc:
+        raise invalid_field("amount_usd", str(exc)) from None
+    await call.audit(f"credits.{data.kind}", "credit_ledger", entry.id, amount_usd=entry.amount_usd)
+    return GrantOut(
+        entry=LedgerEntryOut.of(entry),
+        balance_usd=await service.balance_of(call.session, tenant.id),
+    )

@@ -1,0 +1,153 @@
+"""Moving credit: charges from telemetry ingest, grants and adjustments from admins.
+
+Every change is one ledger row plus the same change to the tenant's balance,
+in the caller's transaction, so the balance is always the sum of the ledger.
+A charge names its model call; the unique ``model_call_id`` makes a second
+charge for the same call a no-op (``ON CONFLICT DO NOTHING``), whatever path
+a replayed or overlapping delivery takes through ingest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from junction_control.columns import new_id, utcnow
+from junction_control.credits.models import NOTE_CHARS, CreditAccount, LedgerEntry
+from junction_control.errors import InvalidInput
+from junction_control.tenants.models import Tenant
+
+# the largest single grant or adjustment: a typo guard, not a business rule
+MAX_GRANT_USD = 1_000_000_000.0
+
+_accounts: Table = CreditAccount.__table__  # type: ignore[attr-defined]
+_ledger: Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What one finished call costs its tenant."""
+
+    call_id: str
+    tenant_id: str
+    cost_usd: float
+
+
+async def charge_calls(
+    conn: AsyncConnection, charges: Sequence[Charge], now: datetime | None = None
+) -> int:
+    """Charge each call once (calls charged before are skipped); how many were charged."""
+    now = now or utcnow()
+    rows = [
+        {
+            "id": new_id(),
+            "tenant_id": c.tenant_id,
+            "kind": "charge",
+            "amount_usd": -float(c.cost_usd),
+            "model_call_id": c.call_id,
+            "note": "",
+            "created_at": now,
+            "created_by": None,
+        }
+        # in call id order, like ingest's row locks, so overlapping batches queue
+        for c in sorted(charges, key=lambda c: c.call_id)
+        if c.cost_usd > 0
+    ]
+    if not rows:
+        return 0
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    deltas: dict[str, float] = defaultdict(float)
+    charged = 0
+    for start in range(0, len(rows), 500):
+        statement = (
+            insert(_ledger)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["model_call_id"])
+            .returning(_ledger.c.tenant_id, _ledger.c.amount_usd)
+        )
+        for tenant_id, amount in (await conn.execute(statement)).all():
+            deltas[tenant_id] += amount
+            charged += 1
+    await _move_balances(conn, deltas, now)
+    return charged
+
+
+async def _move_balances(conn: AsyncConnection, deltas: dict[str, float], now: datetime) -> None:
+    """Add each delta to its tenant's balance, opening accounts that do not exist yet."""
+    if not deltas:
+        return
+    tenants = sorted(deltas)  # one lock order for every writer: no deadlocks
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    await conn.execute(
+        insert(_accounts)
+        .values(
+            [
+                {"tenant_id": t, "balance_usd": 0.0, "created_at": now, "updated_at": now}
+                for t in tenants
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+    )
+    # balance = balance + delta in SQL: concurrent writers add, never overwrite
+    statement = (
+        update(_accounts)
+        .where(_accounts.c.tenant_id == bindparam("tid"))
+        .values(balance_usd=_accounts.c.balance_usd + bindparam("delta"), updated_at=now)
+    )
+    await conn.execute(statement, [{"tid": t, "delta": deltas[t]} for t in tenants])
+
+
+async def add_entry(
+    session: AsyncSession,
+    tenant: Tenant,
+    amount_usd: float,
+    *,
+    kind: str = "grant",
+    note: str = "",
+    created_by: str | None = None,
+) -> LedgerEntry:
+    """Grant (positive) or adjust (either sign) a tenant's credit; the ledger row written."""
+    if kind not in ("grant", "adjustment"):
+        raise InvalidInput(f"kind must be grant or adjustment, got {kind!r}")
+    if not math.isfinite(amount_usd) or amount_usd == 0 or abs(amount_usd) > MAX_GRANT_USD:
+        raise InvalidInput(
+            f"amount_usd must be a non-zero number of at most {MAX_GRANT_USD:.0f} in size"
+        )
+    if kind == "grant" and amount_usd < 0:
+        raise InvalidInput("a grant must be positive (use an adjustment to take credit away)")
+    if len(note) > NOTE_CHARS:
+        raise InvalidInput(f"note must be at most {NOTE_CHARS} characters")
+    now = utcnow()
+    entry = LedgerEntry(
+        tenant_id=tenant.id,
+        kind=kind,
+        amount_usd=float(amount_usd),
+        note=note,
+        created_at=now,
+        created_by=created_by,
+    )
+    session.add(entry)
+    await session.flush()
+    await _move_balances(await session.connection(), {tenant.id: float(amount_usd)}, now)
+    return entry
+
+
+async def balance_of(session: AsyncSession, tenant_id: str) -> float:
+    """The tenant's balance in USD (0 before its first ledger entry)."""
+    account = await session.get(CreditAccount, tenant_id, populate_existing=True)
+    return 0.0 if account is None else account.balance_usd
+
+
+def ledger_query(tenant_id: str) -> SelectOfScalar[LedgerEntry]:
+    """The tenant's ledger entries (the caller orders and pages)."""
+    return select(LedgerEntry).where(col(LedgerEntry.tenant_id) == tenant_id)

@@ -1,0 +1,56 @@
+"""The usage upkeep loop: roll usage up per hour, then prune calls past retention.
+
+Every control process runs it, like the stuck-call reaper; both steps are
+idempotent (upserts and a DELETE by age), so several processes on one
+database do no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from junction_control.columns import utcnow
+from junction_control.db import Database
+from junction_control.errors import DatabaseUnavailable
+from junction_control.usage.rollup import RollupResult, prune_calls, rollup_hours
+
+log = logging.getLogger(__name__)
+
+UPKEEP_INTERVAL_SECONDS = 300.0
+
+
+async def upkeep_once(
+    database: Database, retention: timedelta, *, now: datetime | None = None
+) -> tuple[RollupResult, int]:
+    """Roll up (one transaction), then prune (another); the rollup and the calls pruned.
+
+    The prune only runs once the rollup committed, so calls are never deleted
+    before their hour is rolled.
+    """
+    now = now or utcnow()
+    async with database.session() as session:
+        rolled = await rollup_hours(session, until=now)
+        await session.commit()
+    async with database.session() as session:
+        pruned = await prune_calls(session, retention=retention, now=now)
+        await session.commit()
+    if pruned:
+        log.info("pruned %d call(s) older than %s (their rollups stay)", pruned, retention)
+    return rolled, pruned
+
+
+async def run_upkeep(
+    database: Database, retention: timedelta, *, interval: float = UPKEEP_INTERVAL_SECONDS
+) -> None:
+    """Run upkeep at start, then every `interval` seconds, until cancelled.
+
+    A database outage skips a pass (logged) instead of ending the loop.
+    """
+    while True:
+        try:
+            await upkeep_once(database, retention)
+        except DatabaseUnavailable as exc:
+            log.warning("usage upkeep skipped a pass: %s", exc)
+        await asyncio.sleep(interval)
