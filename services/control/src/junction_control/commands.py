@@ -28,7 +28,7 @@ from junction_control.envfile import read_env_file
 from junction_control.errors import ConfigError, InvalidInput
 from junction_control.models import service as models
 from junction_control.providers import service as providers
-from junction_control.route_changes import RouteChanges, take_changed
+from junction_control.route_changes import RouteChanges, note_tenant_changed, take_changed
 from junction_control.secret_files import write_secret_file
 from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
@@ -223,7 +223,8 @@ async def revoke_token(settings: ControlSettings, *, tenant: str, name: str, out
         if token is None:
             raise InvalidInput(f"token {name!r} does not exist in tenant {tenant!r}")
         await tokens.revoke_token(session, token)
-    await _publish_changes(settings, take_changed(session))
+        changed = await take_changed(session)
+    await _publish_changes(settings, changed)
     print(f"token {tenant}/{name} revoked", file=out)
 
 
@@ -234,7 +235,14 @@ async def apply_file(
     spec = load_spec(path, environ)
     async with migrated_session(settings) as session:
         report = await apply_spec(session, settings.keyring, spec)
-    await _publish_changes(settings, take_changed(session))
+        if report.changed:
+            # providers, keys or models may have moved: every key of these tenants
+            for declared in spec.tenants:
+                found = await tenants.find_tenant(session, declared.name)
+                if found is not None:
+                    note_tenant_changed(session, found.id)
+        changed = await take_changed(session)
+    await _publish_changes(settings, changed)
     for change in report.changes:
         print(change.line(), file=out)
     for name, raw in report.generated_tokens:

@@ -1,10 +1,12 @@
 """Telling every engine replica at once that a key's route changed.
 
 Writes that change what a key may do (revoke, edit) note the key's hash on
-the database session. After the commit, the notes are published: the shared
-route entry is deleted from Redis and the hash goes out on the channel every
-engine listens to. Without Redis (or while it is down) nothing is lost: the
-engines' route TTL bounds how long the old route lives.
+the database session; writes to a tenant's providers, credentials or models
+note the tenant, which stands for every live key of it. After the commit,
+the notes are published: the shared route entry is deleted from Redis and
+the hash goes out on the channel every engine listens to. Without Redis (or
+while it is down) nothing is lost: the engines' route TTL bounds how long
+the old route lives.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import logging
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_contracts.cache import ROUTE_KEY_PREFIX, ROUTES_CHANGED_CHANNEL
+from junction_control.tokens.models import UserToken
 
 log = logging.getLogger(__name__)
 
 _SESSION_KEY = "junction.changed_token_hashes"
+_TENANTS_KEY = "junction.changed_tenants"
 
 
 def note_changed(session: AsyncSession, token_hash: str) -> None:
@@ -27,9 +32,23 @@ def note_changed(session: AsyncSession, token_hash: str) -> None:
     session.info.setdefault(_SESSION_KEY, set()).add(token_hash)
 
 
-def take_changed(session: AsyncSession) -> set[str]:
-    """The hashes noted on `session` (and forget them)."""
+def note_tenant_changed(session: AsyncSession, tenant_id: str) -> None:
+    """Remember that every route of a tenant changed (its providers, keys or models)."""
+    session.info.setdefault(_TENANTS_KEY, set()).add(tenant_id)
+
+
+async def take_changed(session: AsyncSession) -> set[str]:
+    """The hashes noted on `session`, tenants expanded to their live keys (then forgotten)."""
     found: set[str] = session.info.pop(_SESSION_KEY, set())
+    tenants: set[str] = session.info.pop(_TENANTS_KEY, set())
+    if tenants:
+        rows = await session.exec(
+            select(UserToken.token_hash).where(
+                col(UserToken.tenant_id).in_(sorted(tenants)),
+                col(UserToken.revoked_at).is_(None),
+            )
+        )
+        found.update(rows.all())
     return found
 
 

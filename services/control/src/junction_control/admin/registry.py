@@ -26,7 +26,7 @@ from junction_control.admin.access import Access, Permission
 from junction_control.admin.errors import ApiError, invalid_field, not_found
 from junction_control.audit.service import record
 from junction_control.context import AdminContext, admin_context
-from junction_control.route_changes import take_changed
+from junction_control.route_changes import note_tenant_changed, take_changed
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["Call"], Awaitable[BaseModel | None]]
@@ -93,6 +93,10 @@ class Call:
         )
 
 
+# writes to these change what the tenant's keys route to
+_ROUTING_TAGS = frozenset({"providers", "ai-models"})
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """One operation of the admin API."""
@@ -139,8 +143,10 @@ class Endpoint:
             query = None if self.query is None else _parse_query(self.query, request)
             body = None if self.body is None else await _parse_body(self.body, request)
             result = await self.handler(Call(request, session, ctx, access, body, query))
+            if self.method != "GET" and self.tag in _ROUTING_TAGS and access and access.tenant:
+                note_tenant_changed(session, access.tenant.id)
             await session.commit()
-            await ctx.route_changes.publish(take_changed(session))
+            await ctx.route_changes.publish(await take_changed(session))
         if self.response is None:
             return Response(status_code=204)
         if not isinstance(result, self.response):  # pragma: no cover - registry invariant

@@ -1,0 +1,118 @@
+"""What the control plane announces to the engines when keys or their routes change."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from junction_contracts.cache import ROUTE_KEY_PREFIX, ROUTES_CHANGED_CHANNEL
+from junction_control.app import create_admin_app
+from junction_control.db import Database
+from junction_control.settings import ControlSettings
+from junction_control.tenants import service as tenant_service
+from junction_control.tokens import service as tokens
+from tests.control.conftest import World
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def announced(redis_url: str) -> AsyncIterator[list[str]]:
+    """The token hashes published on the channel while the test runs."""
+    heard: list[str] = []
+    redis = Redis.from_url(redis_url)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(ROUTES_CHANGED_CHANNEL)
+
+    async def listen() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                heard.append(message["data"].decode())
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(0.05)
+    yield heard
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await pubsub.aclose()
+    await redis.aclose()
+
+
+async def _admin(
+    settings: ControlSettings, database: Database, redis_url: str
+) -> httpx.AsyncClient:
+    app = create_admin_app(replace(settings, redis_url=redis_url), database=database)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin/api/v1")
+
+
+async def _wait(heard: list[str], count: int) -> None:
+    for _ in range(100):
+        if len(heard) >= count:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_revoking_a_token_announces_its_hash_and_drops_the_shared_route(
+    settings: ControlSettings,
+    database: Database,
+    world: World,
+    redis_url: str,
+    announced: list[str],
+) -> None:
+    redis = Redis.from_url(redis_url)
+    await redis.set(ROUTE_KEY_PREFIX + world.acme.token_hash, b"stale")
+    async with await _admin(settings, database, redis_url) as admin:
+        resp = await admin.post(
+            f"/tenants/{world.acme.tenant_id}/tokens/{world.acme.token_id}/revoke",
+            headers=world["admin"].headers,
+        )
+        assert resp.status_code == 200, resp.text
+    await _wait(announced, 1)
+    assert announced == [world.acme.token_hash]
+    assert await redis.get(ROUTE_KEY_PREFIX + world.acme.token_hash) is None
+    await redis.aclose()
+
+
+async def test_a_provider_change_announces_every_live_key_of_the_tenant(
+    settings: ControlSettings,
+    database: Database,
+    world: World,
+    redis_url: str,
+    announced: list[str],
+) -> None:
+    async with database.session() as session:
+        acme = await tenant_service.get_tenant(session, "acme")
+        second = await tokens.create_token(session, acme, "second")
+        revoked = await tokens.create_token(session, acme, "gone")
+        await tokens.revoke_token(session, revoked.token)
+        await session.commit()
+    async with await _admin(settings, database, redis_url) as admin:
+        resp = await admin.patch(
+            f"/tenants/{world.acme.tenant_id}/providers/{world.acme.provider_id}",
+            headers=world["admin"].headers,
+            json={"base_url": "http://127.0.0.1:9999/v1"},
+        )
+        assert resp.status_code == 200, resp.text
+    await _wait(announced, 2)
+    assert sorted(announced) == sorted([world.acme.token_hash, second.token.token_hash])
+
+
+async def test_reads_announce_nothing(
+    settings: ControlSettings,
+    database: Database,
+    world: World,
+    redis_url: str,
+    announced: list[str],
+) -> None:
+    async with await _admin(settings, database, redis_url) as admin:
+        resp = await admin.get(
+            f"/tenants/{world.acme.tenant_id}/providers", headers=world["admin"].headers
+        )
+        assert resp.status_code == 200
+    await asyncio.sleep(0.2)
+    assert announced == []
