@@ -57,6 +57,7 @@ async def raw_totals(database: Database) -> tuple[int, int, int, float]:
 
 
 async def roll(database: Database, until: datetime = NOW, **kw: object) -> int:
+    kw.setdefault("retention", timedelta(days=90))
     async with database.session() as session:
         result = await rollup_hours(session, until=until, **kw)  # type: ignore[arg-type]
         await session.commit()

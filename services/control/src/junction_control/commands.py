@@ -350,7 +350,9 @@ async def rollup(
     now = utcnow()
     since = None if since_hours is None else now - timedelta(hours=since_hours)
     async with migrated_session(settings) as session:
-        result = await rollup_hours(session, until=now, since=since)
+        result = await rollup_hours(
+            session, until=now, since=since, retention=timedelta(days=settings.call_retention_days)
+        )
     print(
         f"rolled up {result.rows} row(s) for the hours {result.start.isoformat()} "
         f"to {result.end.isoformat()}",

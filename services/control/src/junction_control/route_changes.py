@@ -37,6 +37,21 @@ def note_tenant_changed(session: AsyncSession, tenant_id: str) -> None:
     session.info.setdefault(_TENANTS_KEY, set()).add(tenant_id)
 
 
+async def note_live_tokens(session: AsyncSession, tenant_id: str) -> None:
+    """Note every live key of a tenant now, for a write that is about to delete them.
+
+    `note_tenant_changed` expands after the commit, when a deleted tenant's
+    keys are gone; this looks them up while they still exist.
+    """
+    rows = await session.exec(
+        select(UserToken.token_hash).where(
+            UserToken.tenant_id == tenant_id, col(UserToken.revoked_at).is_(None)
+        )
+    )
+    for token_hash in rows.all():
+        note_changed(session, token_hash)
+
+
 async def take_changed(session: AsyncSession) -> set[str]:
     """The hashes noted on `session`, tenants expanded to their live keys (then forgotten)."""
     found: set[str] = session.info.pop(_SESSION_KEY, set())

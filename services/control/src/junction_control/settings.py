@@ -32,6 +32,10 @@ MASTER_KEY_FILE = "master.key"
 INTERNAL_SECRET_FILE = "internal.key"
 MIN_INTERNAL_SECRET_BYTES = 32
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+# upper bounds of the durations: larger values overflow date arithmetic at run time
+MAX_STUCK_CALL_MINUTES = 366 * 24 * 60  # a year
+MAX_CALL_RETENTION_DAYS = 100 * 366  # a century
+MAX_ADMIN_SESSION_HOURS = 366 * 24  # a year
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +83,15 @@ class ControlSettings:
             admin_port=_port(env, "JUNCTION_ADMIN_PORT", 8081),
             internal_port=_port(env, "JUNCTION_INTERNAL_PORT", 8082),
             log_level=_log_level(env.get("JUNCTION_LOG_LEVEL")),
-            stuck_call_minutes=_positive_int(env, "JUNCTION_STUCK_CALL_MINUTES", 30),
-            call_retention_days=_positive_int(env, "JUNCTION_CALL_RETENTION_DAYS", 90),
-            admin_session_hours=_positive_int(env, "JUNCTION_ADMIN_SESSION_HOURS", 12),
+            stuck_call_minutes=_positive_int(
+                env, "JUNCTION_STUCK_CALL_MINUTES", 30, MAX_STUCK_CALL_MINUTES
+            ),
+            call_retention_days=_positive_int(
+                env, "JUNCTION_CALL_RETENTION_DAYS", 90, MAX_CALL_RETENTION_DAYS
+            ),
+            admin_session_hours=_positive_int(
+                env, "JUNCTION_ADMIN_SESSION_HOURS", 12, MAX_ADMIN_SESSION_HOURS
+            ),
             redis_url=env.get("JUNCTION_REDIS_URL") or None,
         )
 
@@ -151,7 +161,7 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
     raw = env.get(name)
     if not raw:
         return default
@@ -159,8 +169,8 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
+    if not 1 <= value <= maximum:
+        raise ConfigError(f"{name} must be between 1 and {maximum}, got {value}")
     return value
 
 

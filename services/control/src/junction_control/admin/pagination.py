@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
@@ -31,14 +31,19 @@ def encode_cursor(at: datetime, row_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """(timestamp, id) from a cursor; 400 naming `cursor` when it is not one of ours."""
+    """(UTC timestamp, id) from a cursor; 400 naming `cursor` when it is not one of ours.
+
+    The timestamp is converted to UTC here, so a crafted one the calendar
+    cannot hold in UTC (``0001-01-01T00:00:00+14:00``) is refused as well.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at_text, row_id = json.loads(raw)
         at = datetime.fromisoformat(at_text)
         if not isinstance(row_id, str) or at.tzinfo is None:
             raise ValueError("bad cursor")
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        at = at.astimezone(UTC)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise ApiError(
             400, "invalid_request", "cursor: not a cursor from this list", field="cursor"
         ) from None

@@ -45,8 +45,8 @@ class Charge:
 
 async def charge_calls(
     conn: AsyncConnection, charges: Sequence[Charge], now: datetime | None = None
-) -> int:
-    """Charge each call once (calls charged before are skipped); how many were charged."""
+) -> set[str]:
+    """Charge each call once (calls charged before are skipped); the call ids charged now."""
     now = now or utcnow()
     rows = [
         {
@@ -64,20 +64,20 @@ async def charge_calls(
         if c.cost_usd > 0
     ]
     if not rows:
-        return 0
+        return set()
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     deltas: dict[str, float] = defaultdict(float)
-    charged = 0
+    charged: set[str] = set()
     for start in range(0, len(rows), 500):
         statement = (
             insert(_ledger)
             .values(rows[start : start + 500])
             .on_conflict_do_nothing(index_elements=["model_call_id"])
-            .returning(_ledger.c.tenant_id, _ledger.c.amount_usd)
+            .returning(_ledger.c.tenant_id, _ledger.c.amount_usd, _ledger.c.model_call_id)
         )
-        for tenant_id, amount in (await conn.execute(statement)).all():
+        for tenant_id, amount, call_id in (await conn.execute(statement)).all():
             deltas[tenant_id] += amount
-            charged += 1
+            charged.add(call_id)
     await _move_balances(conn, deltas, now)
     return charged
 

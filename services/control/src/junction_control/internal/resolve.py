@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,7 +35,6 @@ from junction_control.providers.models import Credential, Provider
 from junction_control.providers.service import credential_key
 from junction_control.tokens.models import UserToken
 from junction_control.tokens.service import find_token_by_hash
-from junction_control.usage.models import ModelCall
 
 log = logging.getLogger(__name__)
 
@@ -95,24 +93,11 @@ async def resolve_route(
                 credentials=tuple(sealed.get(provider.id, ())),
             )
         )
-    spent = await _spent(session, token.id) if token.budget_usd is not None else 0.0
     return Route(
-        token=_token_route(token, spent),
+        token=_token_route(token, token.spent_usd),
         models=tuple(_model_route(m, by_model.get(m.id, [])) for m in models),
         issued_at=time.time(),
     )
-
-
-async def _spent(session: AsyncSession, token_id: str) -> float:
-    """What the token's calls have cost so far (the engine adds its own recent calls)."""
-    total = (
-        await session.exec(
-            select(func.coalesce(func.sum(ModelCall.cost_usd), 0.0)).where(
-                col(ModelCall.token_id) == token_id
-            )
-        )
-    ).one()
-    return float(total or 0.0)
 
 
 def _token_route(token: UserToken, spent: float) -> TokenRoute:

@@ -10,24 +10,41 @@ GET  /metrics                        Prometheus text
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from junction_contracts.errors import ContractError
-from junction_contracts.telemetry import parse_batch
+from junction_contracts.telemetry import CallEvent, parse_batch
 from junction_control.context import internal_context
+from junction_control.db import Database
 from junction_control.errors import DatabaseUnavailable
 from junction_control.internal.resolve import resolve_route
 from junction_control.internal.signature import signed
 from junction_control.responses import error_response
-from junction_control.usage.ingest import ingest_events
+from junction_control.usage.ingest import IngestResult, ingest_events
+
+log = logging.getLogger(__name__)
 
 _TOKEN_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+# deadlock_detected, serialization_failure: PostgreSQL rolled the transaction
+# back and the same batch may well succeed when tried again
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+# a batch is tried this often before the engine is told to retry it later
+INGEST_ATTEMPTS = 3
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """True when the database aborted the transaction for a deadlock or serialization failure."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in _TRANSIENT_SQLSTATES
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -84,9 +101,7 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
         ctx.metrics.telemetry_batches.labels(outcome="invalid").inc()
         return error_response(400, "invalid_request", str(exc))
     try:
-        async with ctx.database.session() as session:
-            result = await ingest_events(session, events)
-            await session.commit()
+        result = await _ingest(ctx.database, events)
     except DatabaseUnavailable:
         ctx.metrics.telemetry_batches.labels(outcome="unavailable").inc()
         raise
@@ -101,6 +116,27 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
         },
         status_code=202,
     )
+
+
+async def _ingest(database: Database, events: Sequence[CallEvent]) -> IngestResult:
+    """Ingest in one transaction, tried again when PostgreSQL aborts it as a deadlock.
+
+    Ingest is idempotent, so a retried batch records each call once; after the
+    last attempt DatabaseUnavailable makes it a 503 the engine retries later.
+    """
+    for attempt in range(1, INGEST_ATTEMPTS + 1):
+        try:
+            async with database.session() as session:
+                result = await ingest_events(session, events)
+                await session.commit()
+            return result
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            log.warning(
+                "telemetry batch aborted by the database (attempt %d): %s", attempt, exc.orig
+            )
+    raise DatabaseUnavailable("telemetry batch aborted by concurrent writes; retry it later")
 
 
 async def healthz(request: Request) -> Response:

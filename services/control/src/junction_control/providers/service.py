@@ -33,7 +33,8 @@ def check_base_url(value: str) -> str:
     """`value` if it is an absolute http(s) URL, else InvalidInput."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInput(f"base URL {value!r} must be an absolute http:// or https:// URL")
+        # the URL is not quoted: it may carry credentials (https://user:secret@host)
+        raise InvalidInput("base_url must be an absolute http:// or https:// URL")
     return value.rstrip("/")
 
 

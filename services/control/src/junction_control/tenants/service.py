@@ -8,6 +8,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_control.errors import Conflict, NotFound
 from junction_control.naming import check_slug
+from junction_control.route_changes import note_live_tokens
 from junction_control.tenants.models import Tenant
 from junction_control.users.models import Membership, User
 
@@ -59,6 +60,11 @@ async def rename_tenant(session: AsyncSession, tenant: Tenant, name: str) -> Non
 
 
 async def delete_tenant(session: AsyncSession, tenant: Tenant) -> None:
-    """Delete `tenant` and (by cascade) every row it owns."""
+    """Delete `tenant` and (by cascade) every row it owns, noting its live keys first.
+
+    The keys are looked up before the delete so that, after the commit, every
+    engine hears that they stopped resolving.
+    """
+    await note_live_tokens(session, tenant.id)
     await session.delete(tenant)
     await session.flush()

@@ -32,6 +32,9 @@ class UserToken(SQLModel, table=True):
     rpm: int | None = Field(default=None)
     tpm: int | None = Field(default=None)
     budget_usd: float | None = Field(default=None)
+    # cost of every call of the token so far, kept by telemetry ingest: the
+    # budget must not come back when old model_calls rows are pruned
+    spent_usd: float = Field(default=0.0, nullable=False)
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)

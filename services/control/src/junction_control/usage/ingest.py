@@ -18,12 +18,17 @@ already says what it says: a replay, a second ``finished``, a ``started``
 after the ``finished``) or ``rejected``.
 
 The first final state with a cost above zero also charges the tenant's
-credit (`credits.service.charge_calls`), in the same transaction. The
-ledger's unique call id is the backstop: a row that is closed twice (an
-engine-reported failed/stuck, then a later ``finished``) is charged once.
+credit (`credits.service.charge_calls`) and adds the cost to its token's
+``spent_usd`` (what the budget is checked against: it outlives the pruned
+calls), in the same transaction. The ledger's unique call id is the
+backstop for both: a row that is closed twice (an engine-reported
+failed/stuck, then a later ``finished``) is charged and counted once.
 
-A batch is one transaction: a bulk lookup of its call ids (rows locked on
-PostgreSQL, so overlapping batches queue instead of racing), one multi-row
+A batch is one transaction. On PostgreSQL it first takes a transaction-scoped
+advisory lock per call id, in id order, so overlapping batches queue behind
+each other instead of deadlocking (row locks alone cannot cover the calls
+that have no row yet). Then a bulk lookup of its call ids (rows locked on
+PostgreSQL), one multi-row
 ``INSERT … ON CONFLICT DO NOTHING`` per 500 new calls, one executemany UPDATE
 for the calls it closes.
 """
@@ -37,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,6 +51,7 @@ from junction_contracts.telemetry import CallEvent
 from junction_control.columns import utcnow
 from junction_control.credits.service import Charge, charge_calls
 from junction_control.tenants.models import Tenant
+from junction_control.tokens.models import UserToken
 from junction_control.usage import records
 from junction_control.usage.models import PROCESSING, STUCK, ModelCall, is_open
 
@@ -59,6 +65,7 @@ CHUNK = 500
 
 _calls: Table = ModelCall.__table__  # type: ignore[attr-defined]
 _tenants: Table = Tenant.__table__  # type: ignore[attr-defined]
+_tokens: Table = UserToken.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -131,6 +138,7 @@ async def ingest_events(
             strangers[0].tenant_id,
         )
 
+    await _lock_ids(conn, sorted(calls))
     states = await _lock_rows(conn, sorted(calls))
     new: list[_Call] = []
     closing: list[_Call] = []
@@ -158,11 +166,12 @@ async def ingest_events(
     # the calls whose first final state this batch wrote: each is charged once
     finals = [c for c in new if c.finished is not None and c.call_id in inserted]
     finals += [c for c in closing if c.call_id in closed]
-    await charge_calls(
+    charged = await charge_calls(
         conn,
         [Charge(c.call_id, c.tenant_id, float(_finished(c).cost_usd)) for c in finals],
         now,
     )
+    await _add_spend(conn, [_finished(c) for c in finals if c.call_id in charged])
     for call in closing:
         outcome: Outcome = "accepted" if call.call_id in closed else "duplicate"
         result.counts[("finished", outcome)] += 1
@@ -223,6 +232,41 @@ async def _existing_tenants(conn: AsyncConnection, tenant_ids: set[str]) -> set[
         rows = await conn.execute(select(_tenants.c.id).where(_tenants.c.id.in_(chunk)))
         found.update(rows.scalars())
     return found
+
+
+async def _lock_ids(conn: AsyncConnection, call_ids: Sequence[str]) -> None:
+    """On PostgreSQL, hold an advisory lock per call id until commit, taken in id order.
+
+    Row locks only cover calls that already have rows; these also order the
+    batches that insert the same new calls, so overlapping batches queue.
+    """
+    if conn.dialect.name != "postgresql" or not call_ids:
+        return
+    # one statement: the sorted subquery fixes the order the locks are taken in
+    await conn.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(ids.id, 0)) FROM "
+            "(SELECT id FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS u(id, n) "
+            "ORDER BY n) AS ids"
+        ).bindparams(ids=list(call_ids))
+    )
+
+
+async def _add_spend(conn: AsyncConnection, finals: Sequence[CallEvent]) -> None:
+    """Add the cost of calls charged just now to their tokens' running totals."""
+    deltas: dict[str, float] = {}
+    for event in finals:
+        if event.cost_usd > 0:
+            deltas[event.token_id] = deltas.get(event.token_id, 0.0) + float(event.cost_usd)
+    if not deltas:
+        return
+    # spent = spent + delta in SQL, in id order like every other lock of ingest
+    statement = (
+        update(_tokens)
+        .where(_tokens.c.id == bindparam("tid"))
+        .values(spent_usd=_tokens.c.spent_usd + bindparam("delta"))
+    )
+    await conn.execute(statement, [{"tid": t, "delta": deltas[t]} for t in sorted(deltas)])
 
 
 async def _lock_rows(

@@ -10,7 +10,10 @@ tokens arrive with its `finished` event) and events that waited in an
 engine's spool; anything that changes an hour more than 24 hours after it
 ended is not reflected until the hour is rolled explicitly (``since``).
 Hours after the newest rolled hour are always included, so a control plane
-that was down for days catches up in one run.
+that was down for days catches up in one run. Rows of an hour before the
+retention cut-off that has no calls left are never deleted, whatever
+``since`` says: its calls were pruned, and the rollup is all that is left of
+them.
 
 `prune_calls` deletes model_calls that started before the retention cut-off
 (truncated to the hour, so an hour is either wholly kept or wholly pruned);
@@ -56,12 +59,18 @@ def floor_hour(at: datetime) -> datetime:
 
 
 async def rollup_hours(
-    session: AsyncSession, *, until: datetime, since: datetime | None = None
+    session: AsyncSession,
+    *,
+    until: datetime,
+    retention: timedelta,
+    since: datetime | None = None,
 ) -> RollupResult:
     """Recompute the rollups of the complete hours before `until` (not committed).
 
     Without `since`: the last REROLL_HOURS hours, plus every hour since the
     newest rolled one. With `since`: every hour from the one holding `since`.
+    An hour before the retention cut-off of `until` that has no calls left
+    (`prune_calls` deleted them) keeps its rows as they are.
     """
     end = floor_hour(until)
     conn = await session.connection()
@@ -70,13 +79,22 @@ async def rollup_hours(
         return RollupResult(start, end, 0)
     rows = await _aggregate(conn, start, end)
     await _upsert(conn, rows)
-    await _delete_stale(conn, start, end, {tuple(r[k] for k in _KEY) for r in rows})
+    await _delete_stale(conn, start, end, rows, cutoff=retention_cutoff(until, retention))
     return RollupResult(start, end, len(rows))
+
+
+def retention_cutoff(now: datetime, retention: timedelta) -> datetime:
+    """The start of the oldest hour whose calls the prune keeps at `now`."""
+    try:
+        return floor_hour(now - retention)
+    except OverflowError:
+        # a retention longer than the calendar: nothing is ever pruned
+        return datetime.min.replace(tzinfo=UTC)
 
 
 async def prune_calls(session: AsyncSession, *, retention: timedelta, now: datetime) -> int:
     """Delete the calls that started before the retention cut-off; how many (not committed)."""
-    cutoff = floor_hour(now - retention)
+    cutoff = retention_cutoff(now, retention)
     conn = await session.connection()
     result = await conn.execute(delete(_calls).where(_calls.c.started_at < cutoff))
     return int(result.rowcount)
@@ -158,16 +176,27 @@ async def _upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
 
 
 async def _delete_stale(
-    conn: AsyncConnection, start: datetime, end: datetime, keep: set[tuple[Any, ...]]
+    conn: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    rows: list[dict[str, Any]],
+    *,
+    cutoff: datetime,
 ) -> None:
     # a call may finish under another model or token than it started with, and a
     # re-roll must then drop the group it no longer belongs to
+    keep = {tuple(r[k] for k in _KEY) for r in rows}
+    # before the cut-off an hour without calls was pruned, not emptied: the
+    # rollup is all that is left of it. The prune takes whole hours, so an
+    # hour with calls left has all of them and is re-rolled as usual.
+    rolled = {r["hour"] for r in rows}
     h = _hours.c
     existing = await conn.execute(
         select(h.tenant_id, h.hour, h.model, h.token_id).where(h.hour >= start, h.hour < end)
     )
     for key in [tuple(row) for row in existing.all()]:
-        if key not in keep:
+        hour = _as_hour(key[1])
+        if key not in keep and (hour >= cutoff or hour in rolled):
             await conn.execute(
                 delete(_hours).where(and_(*(h[k] == v for k, v in zip(_KEY, key, strict=True))))
             )

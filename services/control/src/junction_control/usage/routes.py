@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from junction_control.admin.access import requires
-from junction_control.admin.errors import invalid_field
+from junction_control.admin.errors import ApiError, invalid_field
 from junction_control.admin.pagination import decode_cursor, encode_cursor
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
@@ -28,7 +28,16 @@ DEFAULT_RANGE = timedelta(days=30)
 async def usage_summary(call: Call) -> UsageOut:
     query = call.query(UsageQuery)
     until = query.until or utcnow()
-    since = query.since or until - DEFAULT_RANGE
+    try:
+        since = query.since or until - DEFAULT_RANGE
+    except OverflowError:
+        # the default range would start before the calendar does
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"until: too early for the default range of {DEFAULT_RANGE.days} days; give since",
+            field="until",
+        ) from None
     if since >= until:
         raise invalid_field("since", "must be before until")
     rows = await service.usage_summary(call.session, call.access.tenant_id, since, until)

@@ -31,7 +31,7 @@ async def upkeep_once(
     """
     now = now or utcnow()
     async with database.session() as session:
-        rolled = await rollup_hours(session, until=now)
+        rolled = await rollup_hours(session, until=now, retention=retention)
         await session.commit()
     async with database.session() as session:
         pruned = await prune_calls(session, retention=retention, now=now)

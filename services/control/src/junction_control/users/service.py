@@ -13,6 +13,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_control.errors import Conflict, InvalidInput, NotFound
 from junction_control.tenants.models import Tenant
+from junction_control.tokens import service as tokens
+from junction_control.tokens.models import UserToken
 from junction_control.users.models import ROLES, Membership, User
 from junction_control.users.passwords import hash_password, verify_password
 
@@ -23,7 +25,7 @@ def check_email(email: str) -> str:
     """`email` trimmed and lower-cased if it looks like an address, else InvalidInput."""
     clean = email.strip().lower()
     if not _EMAIL_RE.match(clean):
-        raise InvalidInput(f"{email!r} is not an email address")
+        raise InvalidInput("email is not an email address")
     return clean
 
 
@@ -96,7 +98,7 @@ async def add_membership(
     """Give `user` a role in `tenant` (flushed); Conflict if already a member."""
     check_role(role)
     if await find_membership(session, tenant.id, user.id) is not None:
-        raise Conflict(f"{user.email} is already a member of tenant {tenant.name!r}")
+        raise Conflict(f"that user is already a member of tenant {tenant.name!r}")
     membership = Membership(user_id=user.id, tenant_id=tenant.id, role=role)
     session.add(membership)
     await session.flush()
@@ -113,12 +115,37 @@ async def set_role(session: AsyncSession, membership: Membership, role: str) -> 
     await session.flush()
 
 
-async def remove_membership(session: AsyncSession, membership: Membership) -> None:
-    """Take a member out of the tenant; Conflict if they are its last owner."""
+async def may_join_any_tenant(session: AsyncSession, user: User) -> bool:
+    """Whether a tenant admin may add `user`: not a platform admin and in no tenant yet.
+
+    Anyone else belongs to someone else; only a platform admin may link them.
+    """
+    if user.is_platform_admin:
+        return False
+    return not await memberships_of(session, user.id)
+
+
+async def remove_membership(session: AsyncSession, membership: Membership) -> int:
+    """Take a member out of the tenant and revoke the keys they own in it.
+
+    Conflict if they are its last owner. Revoked keys are noted on the
+    session, so every engine hears of them after the commit. Returns how many
+    keys were revoked.
+    """
     if membership.role == "owner":
         await _keep_an_owner(session, membership.tenant_id)
+    owned = await session.exec(
+        tokens.tokens_query(membership.tenant_id, owner_user_id=membership.user_id).where(
+            col(UserToken.revoked_at).is_(None)
+        )
+    )
+    revoked = 0
+    for token in owned.all():
+        await tokens.revoke_token(session, token)
+        revoked += 1
     await session.delete(membership)
     await session.flush()
+    return revoked
 
 
 async def _keep_an_owner(session: AsyncSession, tenant_id: str) -> None:
