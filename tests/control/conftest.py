@@ -7,6 +7,7 @@ database); when no server answers they are skipped, unless CI=true.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from junction_contracts.cache import ROUTES_CHANGED_CHANNEL
 from junction_contracts.signing import sign
 from junction_control.app import create_admin_app, create_internal_app
 from junction_control.auth.service import start_session
@@ -255,3 +258,25 @@ async def admin(admin_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=admin_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://admin/api/v1") as client:
         yield client
+
+
+@pytest.fixture
+async def announced(redis_url: str) -> AsyncIterator[list[str]]:
+    """The token hashes published on the channel while the test runs."""
+    heard: list[str] = []
+    redis = Redis.from_url(redis_url)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(ROUTES_CHANGED_CHANNEL)
+
+    async def listen() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                heard.append(message["data"].decode())
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(0.05)
+    yield heard
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await pubsub.aclose()
+    await redis.aclose()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from junction_contracts.cache import ROUTES_CHANGED_CHANNEL
 from junction_contracts.route import Route
 from junction_control.app import create_admin_app
 from junction_control.db import Database
@@ -178,28 +175,6 @@ async def test_removing_a_member_revokes_the_keys_they_own_there(
     assert removed.status_code == 204
     assert Route.from_dict(their_route.json()).token.revoked is True
     assert Route.from_dict(other_route.json()).token.revoked is False
-
-
-@pytest.fixture
-async def announced(redis_url: str) -> AsyncIterator[list[str]]:
-    """The token hashes published on the channel while the test runs."""
-    heard: list[str] = []
-    redis = Redis.from_url(redis_url)
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(ROUTES_CHANGED_CHANNEL)
-
-    async def listen() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                heard.append(message["data"].decode())
-
-    task = asyncio.create_task(listen())
-    await asyncio.sleep(0.05)
-    yield heard
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await pubsub.aclose()
-    await redis.aclose()
 
 
 def _announcing_admin(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import httpx
@@ -11,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlmodel import select
 
-from junction_contracts.cache import ROUTE_KEY_PREFIX, ROUTES_CHANGED_CHANNEL
+from junction_contracts.cache import ROUTE_KEY_PREFIX
 from junction_control.app import create_admin_app
 from junction_control.db import Database
 from junction_control.settings import ControlSettings
@@ -21,28 +20,6 @@ from junction_control.tokens.models import UserToken
 from tests.control.conftest import World
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def announced(redis_url: str) -> AsyncIterator[list[str]]:
-    """The token hashes published on the channel while the test runs."""
-    heard: list[str] = []
-    redis = Redis.from_url(redis_url)
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(ROUTES_CHANGED_CHANNEL)
-
-    async def listen() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                heard.append(message["data"].decode())
-
-    task = asyncio.create_task(listen())
-    await asyncio.sleep(0.05)
-    yield heard
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await pubsub.aclose()
-    await redis.aclose()
 
 
 async def _admin(
