@@ -11,7 +11,6 @@ has received a byte.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import math
@@ -37,16 +36,20 @@ from junction_engine.providers import Protocol, Unsupported, protocol_of, upstre
 from junction_engine.routing import HealthBoard, plan
 from junction_engine.settings import EngineSettings
 from junction_engine.streaming import StreamRelay
+from junction_engine.upstream_replies import (
+    MALFORMED,
+    message_of,
+    read_capped,
+    retry_after_seconds,
+    scrub,
+    usage_in,
+)
 from junction_protocols.convert import Converter, get_converter
 from junction_protocols.errors import ConversionError
-from junction_protocols.usage import Usage, from_anthropic, from_gemini, from_openai
 
 log = logging.getLogger("junction.engine.forwarding")
 
 _ERROR_BODY_CAP = 64 * 1024
-_MAX_RETRY_AFTER = 300.0
-# what a translator raises on provider output it cannot read
-MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 _CLIENT_FAULT = {400, 413, 415, 422}
 _CREDENTIAL_FAULT = {401, 403}
 
@@ -59,22 +62,6 @@ class Attempt:
     provider: Protocol
     converter: Converter
     number: int
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Parse Retry-After (seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, OverflowError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 class Forwarder:
@@ -277,14 +264,18 @@ class Forwarder:
     async def _refuse(self, a: Attempt, resp: httpx.Response, key: str) -> None:
         """Turn an upstream error status into the right exception."""
         try:
-            raw = await _read_capped(resp, _ERROR_BODY_CAP)
+            raw = await read_capped(resp, _ERROR_BODY_CAP)
         except httpx.HTTPError:
             raw = b""
         finally:
             await resp.aclose()
         status = resp.status_code
         client_status, body = a.converter.error(status, raw)
-        message = _scrub(_message_of(body) or f"the provider answered {status}", a, key)
+        message = scrub(
+            message_of(body) or f"the provider answered {status}",
+            a.deployment.provider.base_url,
+            key,
+        )
         if status in _CLIENT_FAULT:
             raise GatewayError(message, status=client_status, code="upstream_rejected_request")
         if status in _CREDENTIAL_FAULT:
@@ -332,7 +323,7 @@ class Forwarder:
             data = json.loads(raw)
             if not isinstance(data, dict):
                 raise ValueError("not an object")
-            usage = _usage_in(a.provider, data)
+            usage = usage_in(a.provider, data)
             if a.provider == a.call.client:
                 out = raw
             elif a.call.operation == "count_tokens":
@@ -364,38 +355,3 @@ class Forwarder:
             record.image_size = size if isinstance(size, str) else None
         self._record(record)
         return Response(out, media_type="application/json")
-
-
-def _usage_in(protocol: Protocol, data: dict[str, object]) -> Usage:
-    """Usage from a provider's own answer, in its own protocol."""
-    if protocol == "openai":
-        return from_openai(data.get("usage"))
-    if protocol == "anthropic":
-        return from_anthropic(data.get("usage"))
-    return from_gemini(data.get("usageMetadata"))
-
-
-async def _read_capped(resp: httpx.Response, cap: int) -> bytes:
-    out = bytearray()
-    async for chunk in resp.aiter_bytes():
-        out += chunk
-        if len(out) >= cap:
-            break
-    return bytes(out[:cap])
-
-
-def _scrub(message: str, a: Attempt, key: str) -> str:
-    """Remove what the provider may echo of our own secrets and addresses."""
-    host = httpx.URL(a.deployment.provider.base_url).host
-    for secret in (key, a.deployment.provider.base_url, host):
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, "[redacted]")
-    return message
-
-
-def _message_of(body: dict[str, object]) -> str | None:
-    err = body.get("error")
-    if isinstance(err, dict):
-        msg = err.get("message")
-        return msg if isinstance(msg, str) else None
-    return None

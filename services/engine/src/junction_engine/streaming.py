@@ -22,6 +22,7 @@ from junction_engine.calls import Recorder, record_for
 from junction_engine.errors import TryNext, UpstreamFailed
 from junction_engine.routing import HealthBoard
 from junction_engine.settings import EngineSettings
+from junction_engine.upstream_replies import MALFORMED
 from junction_protocols.convert import StreamConverter
 from junction_protocols.sse import SSEDecoder, SSEError
 
@@ -30,16 +31,7 @@ if TYPE_CHECKING:
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # what reading or translating a provider stream may raise on bad input
-_BROKEN = (
-    httpx.HTTPError,
-    SSEError,
-    TimeoutError,
-    ValueError,
-    TypeError,
-    AttributeError,
-    KeyError,
-    IndexError,
-)
+_BROKEN = (httpx.HTTPError, SSEError, TimeoutError, *MALFORMED)
 
 
 class StreamRelay:

@@ -1,0 +1,71 @@
+"""Reading what a provider answered: usage, error messages, Retry-After.
+
+Pure helpers of the forwarder and the stream relay; nothing here does
+routing or holds state.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import time
+
+import httpx
+
+from junction_engine.providers import Protocol
+from junction_protocols.usage import Usage, from_anthropic, from_gemini, from_openai
+
+_MAX_RETRY_AFTER = 300.0
+# what a translator raises on provider output it cannot read
+MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Parse Retry-After (seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def usage_in(protocol: Protocol, data: dict[str, object]) -> Usage:
+    """Usage from a provider's own answer, in its own protocol."""
+    if protocol == "openai":
+        return from_openai(data.get("usage"))
+    if protocol == "anthropic":
+        return from_anthropic(data.get("usage"))
+    return from_gemini(data.get("usageMetadata"))
+
+
+async def read_capped(resp: httpx.Response, cap: int) -> bytes:
+    out = bytearray()
+    async for chunk in resp.aiter_bytes():
+        out += chunk
+        if len(out) >= cap:
+            break
+    return bytes(out[:cap])
+
+
+def scrub(message: str, base_url: str, key: str) -> str:
+    """Remove what the provider may echo of our own secrets and addresses."""
+    host = httpx.URL(base_url).host
+    for secret in (key, base_url, host):
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, "[redacted]")
+    return message
+
+
+def message_of(body: dict[str, object]) -> str | None:
+    err = body.get("error")
+    if isinstance(err, dict):
+        msg = err.get("message")
+        return msg if isinstance(msg, str) else None
+    return None
