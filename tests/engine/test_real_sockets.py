@@ -58,7 +58,7 @@ def test_client_disconnect_cancels_upstream_and_records_cancelled() -> None:
                     break
                 time.sleep(0.05)
             engine = app.state.engine
-            assert engine.forwarder._board.inflight == {}
+            assert engine.forwarder.board.inflight == {}
         [event] = finished
         assert event["status"] == "cancelled"
         assert event["error_code"] == "client_disconnected"

@@ -91,7 +91,7 @@ async def test_a_stream_that_fails_before_its_first_byte_fails_over(case: str) -
     assert resp.status_code == 200
     assert '"content":"fine"' in resp.text
     assert resp.text.rstrip().endswith("data: [DONE]")
-    assert app.state.engine.forwarder._board.cooling("dep-bad-0")  # type: ignore[attr-defined]
+    assert app.state.engine.forwarder.board.cooling("dep-bad-0")
 
 
 async def test_garbage_through_a_translator_ends_with_an_error_not_a_crash() -> None:

@@ -10,7 +10,7 @@ by `(call_id, kind)`, so a replayed batch never counts a call twice.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from junction_contracts.errors import ContractError
@@ -56,14 +56,15 @@ class CallEvent:
     trace_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # every field is a scalar: no deep copy (asdict) needed
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @classmethod
     def from_dict(cls, data: Any) -> CallEvent:
         """Parse one event; unknown fields are ignored (newer engines), bad ones refused."""
         if not isinstance(data, dict):
             raise ContractError("event must be an object")
-        known = {f.name for f in fields(cls)}
+        known = _FIELD_NAMES
         try:
             event = cls(**{k: v for k, v in data.items() if k in known})
         except TypeError as exc:
@@ -104,6 +105,9 @@ class CallEvent:
             if not isinstance(value, int) or value < 0:
                 raise ContractError(f"event field {name!r} must be a non-negative integer")
         return event
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(CallEvent))
 
 
 def batch(events: list[CallEvent]) -> dict[str, Any]:

@@ -26,12 +26,12 @@ Deviations, on purpose:
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import SSEError
+from .json_codec import dumps_bytes
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -204,9 +204,13 @@ def encode_event(
 
 def encode_json_event(obj: Any, *, event: str | None = None) -> bytes:
     """Frame ``obj`` as compact JSON (non-ASCII kept as is) in one ``data:`` line."""
-    return encode_event(dumps(obj), event=event)
+    # compact JSON never holds a raw line break: one data line, no splitting
+    data = dumps_bytes(obj)
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + _field_value("event", event).encode() + b"\ndata: " + data + b"\n\n"
 
 
 def dumps(obj: Any) -> str:
     """Compact JSON as the providers send it; never contains a raw newline."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return dumps_bytes(obj).decode()

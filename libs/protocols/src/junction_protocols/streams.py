@@ -13,11 +13,15 @@ An upstream error event (Anthropic ``event: error``, an OpenAI or Gemini
 chunk holding ``error``) or a malformed JSON event ends the stream through
 ``fail``: one error event in the client's protocol, no ``[DONE]`` or
 ``message_stop``; later calls return ``b""``.
+
+``feed_bytes``/``end`` take the provider's raw bytes. For a same-protocol
+stream they decode only the events that can carry usage, a finish reason or
+an error; the others (most of a stream: the text deltas) go out byte for
+byte as the provider framed them.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -26,9 +30,11 @@ from .errors import Protocol as Wire
 from .errors import error_for
 from .fields import as_dict
 from .gemini_bridge import ChunkTranslator
+from .json_codec import loads
 from .openai_anthropic_stream import AnthropicStreamToOpenAI
 from .redaction import redact
-from .sse import SSEEvent, encode_event, encode_json_event
+from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, encode_event, encode_json_event
+from .sse_split import EventSplitter
 from .usage import Usage, UsageTracker
 
 __all__ = ["StreamConverter"]
@@ -71,6 +77,7 @@ class StreamConverter:
         passthrough: bool = False,
         drop_usage_chunks: bool = False,
         tracker: UsageTracker | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self.client = client
         self.provider = provider
@@ -82,6 +89,17 @@ class StreamConverter:
         # identity OpenAI streams ask upstream for usage even when the client did not
         self._drop_usage_chunks = drop_usage_chunks
         self._done = False
+        self._decoder = SSEDecoder(max_event_bytes=max_event_bytes)
+        self._splitter = (
+            EventSplitter(max_event_bytes=max_event_bytes)
+            if passthrough and provider != "gemini"
+            else None
+        )
+
+    @property
+    def done(self) -> bool:
+        """The stream was closed or failed: nothing more will be written."""
+        return self._done
 
     @property
     def usage(self) -> Usage:
@@ -93,6 +111,56 @@ class StreamConverter:
         """The provider's finish reason, in OpenAI's vocabulary (see ``finish``)."""
         return self._tracker.finish_reason
 
+    def feed_bytes(self, chunk: bytes) -> bytes:
+        """Translate a chunk of the provider's raw stream (whole events; the rest waits).
+
+        Raises ``SSEError`` for an event over the size limit.
+        """
+        if self._splitter is None:
+            return b"".join([self.feed(e) for e in self._decoder.feed(chunk)])
+        blocks, fallback = self._splitter.feed(chunk)
+        if fallback is not None:
+            self._splitter = None
+            return self.feed_bytes(fallback)
+        out = [block if self._plain(block) else self._feed_block(block) for block in blocks]
+        return b"".join(out)
+
+    def end(self) -> bytes:
+        """The provider's stream ended: flush, then close cleanly only if the answer was whole.
+
+        An answer without a finish reason ends with an error event instead.
+        """
+        if self._splitter is not None:
+            # an unterminated last event, decoded in one go
+            decoder = SSEDecoder()
+            tail = decoder.feed(self._splitter.rest()) + decoder.close()
+        else:
+            tail = self._decoder.close()
+        out = b"".join([self.feed(e) for e in tail])
+        if self.finish_reason is None:
+            return out + self.fail("the provider's stream ended before the answer was complete")
+        return out + self.close()
+
+    def _plain(self, block: bytes) -> bool:
+        """Whether a raw event can pass untouched: it cannot carry usage, an end or an error."""
+        if self._done:
+            return False
+        if self.provider == "openai":
+            return (
+                block.startswith(b"data: {")
+                and b'"usage"' not in block
+                and b'"error"' not in block
+                and (b'"finish_reason"' not in block or b'"finish_reason":null' in block)
+            )
+        return (
+            block.startswith((b"event: content_block_delta\n", b"event: ping\n"))
+            and b'"error"' not in block
+        )
+
+    def _feed_block(self, block: bytes) -> bytes:
+        decoder = SSEDecoder()
+        return b"".join([self.feed(e) for e in decoder.feed(block) + decoder.close()])
+
     def feed(self, event: SSEEvent) -> bytes:
         """Translate one provider event; ``b""`` when it yields nothing yet."""
         if self._done:
@@ -100,7 +168,7 @@ class StreamConverter:
         if self.provider == "openai" and event.data.strip() == "[DONE]":
             return b""
         try:
-            data = json.loads(event.data)
+            data = loads(event.data)
         except ValueError:
             if self._passthrough:
                 return _reencode(event)

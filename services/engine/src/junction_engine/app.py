@@ -18,6 +18,7 @@ from junction_contracts import Route as RouteModel
 from junction_contracts.errors import SealError
 from junction_contracts.sealing import derive_sealing_key, unseal
 from junction_engine import endpoints
+from junction_engine.attempt import Upstreams
 from junction_engine.budgets import SpendLedger
 from junction_engine.calls import CallRecord, ClientCall, finished_event, started_event
 from junction_engine.control_client import ControlClient
@@ -34,7 +35,7 @@ from junction_engine.routing import HealthBoard
 from junction_engine.settings import EngineSettings
 from junction_engine.shared_cache import SharedRouteCache
 from junction_engine.telemetry_sink import TelemetrySink
-from junction_engine.upstream import create_control_http, create_upstream_client
+from junction_engine.upstream import create_control_http, create_upstream
 
 log = logging.getLogger("junction.engine")
 
@@ -88,7 +89,7 @@ def create_app(
     control_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """Build an engine. Tests hand in transports to reach in-process apps."""
-    upstream = create_upstream_client(settings, transport=upstream_transport)
+    upstream = create_upstream(settings, transport=upstream_transport)
     control_http = create_control_http(settings, transport=control_transport)
     control = ControlClient(control_http, settings.control_url, settings.internal_secret)
     redis = (
@@ -139,14 +140,7 @@ def create_app(
             limits.add_tokens(rec.token_id, rec.usage.total_tokens)
         spend.add(rec.token_id, rec.cost_usd)
 
-    forwarder = Forwarder(
-        upstream,
-        board,
-        settings,
-        sealing_key,
-        finished,
-        started,
-    )
+    forwarder = Forwarder(Upstreams(upstream, board, settings, sealing_key), finished, started)
     engine = Engine(
         settings=settings,
         routes=routes,

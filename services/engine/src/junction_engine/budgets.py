@@ -5,17 +5,35 @@ as spent when it resolved the route. Calls this replica finished since then
 are added from its own records, so a key cannot run far past its cap while
 its route is cached. Other replicas' calls arrive through the control plane
 with the next route refresh: the cap is firm to within one route TTL.
+
+The check runs on every request of a budgeted key, so it must not cost more
+as the key's history grows: each key keeps a running total with the times
+at which it grew, and "spent since t" is the total minus the running sum
+just before t, found by bisection.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from bisect import bisect_left
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from junction_contracts import Route
 
 _KEEP_SECONDS = 3600.0
+
+
+@dataclass(slots=True)
+class _Spend:
+    """One key's finished calls: times, and the running total after each."""
+
+    times: list[float] = field(default_factory=list)
+    totals: list[float] = field(default_factory=list)
+    dropped: int = 0  # entries at the front that are past the keep window
+
+    def total(self) -> float:
+        return self.totals[-1] if self.totals else 0.0
 
 
 class SpendLedger:
@@ -23,23 +41,46 @@ class SpendLedger:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._costs: dict[str, deque[tuple[float, float]]] = defaultdict(deque)
+        self._keys: dict[str, _Spend] = {}
 
     def add(self, token_id: str, cost_usd: float) -> None:
         if cost_usd <= 0:
             return
         now = self._clock()
-        costs = self._costs[token_id]
-        costs.append((now, cost_usd))
-        while costs and costs[0][0] < now - _KEEP_SECONDS:
-            costs.popleft()
+        spend = self._keys.get(token_id)
+        if spend is None:
+            spend = self._keys[token_id] = _Spend()
+        spend.times.append(now)
+        spend.totals.append(spend.total() + cost_usd)
+        self._prune(spend, now)
 
     def since(self, token_id: str, when: float) -> float:
-        costs = self._costs.get(token_id)
-        if not costs:
+        """What the key spent on this replica at or after `when` (within the keep window)."""
+        spend = self._keys.get(token_id)
+        if spend is None or not spend.times:
             return 0.0
-        return sum(cost for at, cost in costs if at >= when)
+        i = bisect_left(spend.times, when, lo=spend.dropped)
+        if i >= len(spend.times):
+            return 0.0
+        before = spend.totals[i - 1] if i > spend.dropped else _base(spend)
+        return spend.total() - before
 
     def spent(self, route: Route) -> float:
         """What the key has spent: the control plane's figure plus this replica's since."""
         return route.token.spent_usd + self.since(route.token.id, route.issued_at)
+
+    @staticmethod
+    def _prune(spend: _Spend, now: float) -> None:
+        """Forget entries past the keep window, compacting the lists now and then."""
+        cut = bisect_left(spend.times, now - _KEEP_SECONDS, lo=spend.dropped)
+        spend.dropped = cut
+        if cut > 1024 and cut * 2 > len(spend.times):
+            base = spend.totals[cut - 1]
+            del spend.times[:cut], spend.totals[:cut]
+            spend.totals = [t - base for t in spend.totals]
+            spend.dropped = 0
+
+
+def _base(spend: _Spend) -> float:
+    """The running total just before the first entry still kept."""
+    return spend.totals[spend.dropped - 1] if spend.dropped else 0.0

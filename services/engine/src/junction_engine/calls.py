@@ -72,6 +72,55 @@ Recorder = Callable[[CallRecord], None]
 Starter = Callable[[ClientCall], None]
 
 
+class Outcome:
+    """Records one call's outcome exactly once, whichever path reports it first.
+
+    The forwarder hands one to every attempt of a call; a stream that ends
+    after its handler returned reports through the same object, so a call
+    can never be recorded twice, nor (by the forwarder's last word) not at all.
+    """
+
+    __slots__ = ("_call", "_record", "recorded")
+
+    def __init__(self, call: ClientCall, recorder: Recorder) -> None:
+        self._call = call
+        self._record = recorder
+        self.recorded: CallRecord | None = None
+
+    def __call__(
+        self,
+        *,
+        status: str,
+        http_status: int,
+        attempts: int,
+        error_code: str | None = None,
+        usage: Usage | None = None,
+        ttft_ms: float | None = None,
+        deployment_id: str | None = None,
+        provider_id: str | None = None,
+        credential_id: str | None = None,
+        images: int = 0,
+        image_size: str | None = None,
+    ) -> None:
+        if self.recorded is not None:
+            return
+        record = record_for(
+            self._call,
+            status=status,
+            http_status=http_status,
+            attempts=attempts,
+            error_code=error_code,
+            usage=usage,
+            ttft_ms=ttft_ms,
+            deployment_id=deployment_id,
+            provider_id=provider_id,
+            credential_id=credential_id,
+        )
+        record.images, record.image_size = images, image_size
+        self.recorded = record
+        self._record(record)
+
+
 def cost_usd(pricing: Pricing, usage: Usage) -> float:
     """Price of one call: cached input at its own rate, the rest of input and output at theirs."""
     cached = min(usage.cached_input_tokens, usage.input_tokens)

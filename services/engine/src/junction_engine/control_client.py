@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import httpx
+import orjson
 
 from junction_contracts import ContractError, Route
 from junction_contracts.signing import sign
-from junction_contracts.telemetry import TELEMETRY_PATH, CallEvent, batch
+from junction_contracts.telemetry import TELEMETRY_PATH, TELEMETRY_VERSION, CallEvent
 
 RESOLVE_PATH = "/internal/v1/route/resolve"
 
@@ -51,7 +52,8 @@ class ControlClient:
 
     async def post_events(self, events: list[CallEvent]) -> None:
         """Deliver one telemetry batch; ControlError when it may be retried."""
-        body = json.dumps(batch(events), separators=(",", ":")).encode()
+        # orjson writes the event dataclasses as they are: no dict per event
+        body = orjson.dumps({"version": TELEMETRY_VERSION, "events": events})
         headers = {"content-type": "application/json"}
         headers.update(sign(self._secret, "POST", TELEMETRY_PATH, body))
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -77,25 +76,33 @@ async def _forward_unless_gone(
 ) -> Response:
     """Forward, but stop at once if the client disconnects before the answer starts.
 
-    A client that leaves must not cost another billable attempt upstream.
-    Once a streaming response exists, Starlette itself watches for the
-    disconnect and the relay records the call as cancelled.
+    A client that leaves must not cost another billable attempt upstream:
+    a watcher cancels this handler when the disconnect arrives. Once a
+    streaming response exists, Starlette itself watches for the disconnect
+    and the attempt records the call as cancelled.
     """
-    forward = asyncio.ensure_future(engine.forwarder.forward(call))
-    gone = asyncio.ensure_future(_disconnected(request))
+    handler = asyncio.current_task()
+    assert handler is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _disconnected(request)
+        gone = True
+        handler.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.wait((forward, gone), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-    if not forward.done():
-        forward.cancel()
-        with contextlib.suppress(asyncio.CancelledError, GatewayError):
-            await forward
-        return Response(status_code=499)
-    try:
-        return forward.result()
+        return await engine.forwarder.forward(call)
     except GatewayError as err:
         return engine.refuse(protocol, err)
+    except asyncio.CancelledError:
+        if not gone:
+            raise  # cancelled from outside (shutdown): not ours to swallow
+        handler.uncancel()
+        return Response(status_code=499)
+    finally:
+        watcher.cancel()
 
 
 async def _disconnected(request: Request) -> None:

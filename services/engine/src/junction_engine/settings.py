@@ -60,6 +60,8 @@ class EngineSettings:
     idle_timeout: float = 120.0
     total_timeout: float = 900.0
     max_attempts: int = 4
+    #: connections the engine keeps open to providers at most (all providers together)
+    upstream_max_connections: int = 1000
     cooldown_seconds: float = 30.0
     log_level: str = "info"
     var_dir: Path = Path("./var")
@@ -119,6 +121,7 @@ class EngineSettings:
             idle_timeout=number("IDLE_TIMEOUT", 120.0),
             total_timeout=number("TOTAL_TIMEOUT", 900.0),
             max_attempts=int(number("MAX_ATTEMPTS", 4)),
+            upstream_max_connections=int(number("UPSTREAM_MAX_CONNECTIONS", 1000)),
             cooldown_seconds=number("COOLDOWN_SECONDS", 30.0),
             log_level=get("LOG_LEVEL", "info").lower(),
             var_dir=var_dir,

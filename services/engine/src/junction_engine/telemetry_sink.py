@@ -1,7 +1,11 @@
 """Telemetry out of the request path: a bounded queue, sent in batches, never lost.
 
 Handlers only `emit()` (no I/O, never raises). A background task sends
-batches to the control plane. While the control plane is unreachable,
+batches to the control plane. A `started` event waits beside the queue
+until the next send: a call that finishes before then is reported by its
+`finished` event alone (which carries everything `started` would), so the
+control plane ingests one event per short call, and calls still running at
+a send are reported as started. While the control plane is unreachable,
 events wait in memory; past the memory bound the oldest go to a spool file
 (JSON lines) and are replayed once the control plane answers again. Any
 replica may replay any spool file it finds: a file is claimed by an atomic
@@ -51,6 +55,8 @@ class TelemetrySink:
         self._flush_interval = flush_interval
         self._max_backoff = max_backoff
         self._queue: deque[CallEvent] = deque()
+        #: started events of calls not finished yet, sent with the next batch
+        self._starts: dict[str, CallEvent] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
@@ -60,15 +66,27 @@ class TelemetrySink:
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._starts)
 
     def emit(self, event: CallEvent) -> None:
         """Queue one event. Never blocks, never raises."""
-        self._queue.append(event)
-        if len(self._queue) > self._max_memory:
+        if event.kind == "started":
+            self._starts[event.call_id] = event
+        else:
+            # a start not sent yet says nothing that its finish does not
+            self._starts.pop(event.call_id, None)
+            self._queue.append(event)
+        if self.pending > self._max_memory:
+            self._take_starts()
             self._spill(self._max_memory // 2)
         if len(self._queue) >= self._batch_size:
             self._wake.set()
+
+    def _take_starts(self) -> None:
+        """Queue the started events of calls still running: they go out with this send."""
+        if self._starts:
+            self._queue.extend(self._starts.values())
+            self._starts.clear()
 
     def start(self) -> None:
         if self._task is None:
@@ -81,6 +99,7 @@ class TelemetrySink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._take_starts()
         try:
             async with asyncio.timeout(grace):
                 while self._queue:
@@ -92,6 +111,7 @@ class TelemetrySink:
 
     async def flush(self) -> None:
         """Send everything queued now (tests and shutdown); raises if the send fails."""
+        self._take_starts()
         while self._queue:
             await self._send_batch()
 
@@ -104,6 +124,7 @@ class TelemetrySink:
             except TimeoutError:
                 pass
             self._wake.clear()
+            self._take_starts()
             try:
                 while self._queue:
                     await self._send_batch()

@@ -1,6 +1,6 @@
 """Reading what a provider answered: usage, error messages, Retry-After.
 
-Pure helpers of the forwarder and the stream relay; nothing here does
+Pure helpers of the attempt and its verdicts; nothing here does I/O,
 routing or holds state.
 """
 
@@ -45,15 +45,6 @@ def usage_in(protocol: Protocol, data: dict[str, object]) -> Usage:
     return from_gemini(data.get("usageMetadata"))
 
 
-async def read_capped(resp: httpx.Response, cap: int) -> bytes:
-    out = bytearray()
-    async for chunk in resp.aiter_bytes():
-        out += chunk
-        if len(out) >= cap:
-            break
-    return bytes(out[:cap])
-
-
 def scrub(message: str, base_url: str, key: str) -> str:
     """Remove what the provider may echo of our own secrets and addresses."""
     host = httpx.URL(base_url).host
@@ -61,11 +52,3 @@ def scrub(message: str, base_url: str, key: str) -> str:
         if secret and len(secret) >= 4:
             message = message.replace(secret, "[redacted]")
     return message
-
-
-def message_of(body: dict[str, object]) -> str | None:
-    err = body.get("error")
-    if isinstance(err, dict):
-        msg = err.get("message")
-        return msg if isinstance(msg, str) else None
-    return None
