@@ -32,6 +32,7 @@ from junction_engine.responses import error_response
 from junction_engine.revocations import RevocationListener
 from junction_engine.route_cache import RouteCache
 from junction_engine.routing import HealthBoard
+from junction_engine.sealed_keys import OpenedKeys
 from junction_engine.settings import EngineSettings
 from junction_engine.shared_cache import SharedRouteCache
 from junction_engine.telemetry_sink import TelemetrySink
@@ -140,7 +141,9 @@ def create_app(
             limits.add_tokens(rec.token_id, rec.usage.total_tokens)
         spend.add(rec.token_id, rec.cost_usd)
 
-    forwarder = Forwarder(Upstreams(upstream, board, settings, sealing_key), finished, started)
+    forwarder = Forwarder(
+        Upstreams(upstream, board, settings, OpenedKeys(sealing_key)), finished, started
+    )
     engine = Engine(
         settings=settings,
         routes=routes,

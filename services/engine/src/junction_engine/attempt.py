@@ -22,7 +22,6 @@ from starlette.responses import Response, StreamingResponse
 
 from junction_contracts import CredentialRoute, DeploymentRoute
 from junction_contracts.errors import SealError
-from junction_contracts.sealing import unseal
 from junction_engine import verdict
 from junction_engine.calls import ClientCall, Outcome
 from junction_engine.errors import TryNext
@@ -30,6 +29,7 @@ from junction_engine.json_body import dump_json
 from junction_engine.providers import Protocol, upstream_request
 from junction_engine.relay import Relay
 from junction_engine.routing import HealthBoard
+from junction_engine.sealed_keys import OpenedKeys
 from junction_engine.settings import EngineSettings
 from junction_engine.upstream import Reply, Upstream, UpstreamError, UpstreamTimeout
 from junction_engine.upstream_replies import MALFORMED, scrub, usage_in
@@ -48,7 +48,7 @@ class Upstreams:
     http: Upstream
     board: HealthBoard
     settings: EngineSettings
-    sealing_key: bytes
+    keys: OpenedKeys
 
 
 class Attempt:
@@ -80,7 +80,7 @@ class Attempt:
         """Send `content` and answer the call, or raise TryNext / GatewayError."""
         ups, call = self._ups, self.call
         try:
-            key = unseal(ups.sealing_key, self.credential.sealed_key, context=self.credential.id)
+            key = ups.keys.open(self.credential)
         except SealError:
             self._apply(verdict.sealed_key_unusable())
         passthrough = call.passthrough_headers if self.provider == call.client else None

@@ -133,8 +133,9 @@ def cost_usd(pricing: Pricing, usage: Usage) -> float:
 
 
 def started_event(call: ClientCall) -> CallEvent:
+    # an event's id is its call's id and its kind: unique, and no second random draw
     return CallEvent(
-        id=uuid.uuid4().hex,
+        id=f"{call.call_id}-started",
         kind="started",
         call_id=call.call_id,
         at=call.started_at,
@@ -151,7 +152,7 @@ def started_event(call: ClientCall) -> CallEvent:
 def finished_event(record: CallRecord) -> CallEvent:
     u = record.usage
     return CallEvent(
-        id=uuid.uuid4().hex,
+        id=f"{record.call_id}-finished",
         kind="finished",
         call_id=record.call_id,
         at=time.time(),

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from junction_engine.calls import CallRecord
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+@dataclass(frozen=True, slots=True)
+class _Children:
+    """The metric children one label set writes to on every call."""
+
+    calls: Counter
+    input_tokens: Counter
+    output_tokens: Counter
+    latency: Histogram
+    ttft: Histogram
 
 
 class EngineMetrics:
@@ -50,18 +63,28 @@ class EngineMetrics:
             ["code"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str, bool], _Children] = {}
 
     def observe(self, record: CallRecord) -> None:
-        self.calls.labels(record.model, record.client_protocol, record.status).inc()
-        self.tokens.labels(record.model, "input").inc(record.usage.input_tokens)
-        self.tokens.labels(record.model, "output").inc(record.usage.output_tokens)
-        self.latency.labels(record.model, str(record.stream).lower()).observe(
-            record.latency_ms / 1000
-        )
+        labels = (record.model, record.client_protocol, record.status, record.stream)
+        children = self._children.get(labels)
+        if children is None:
+            # a label lookup takes a lock and hashes its values: once per label set
+            children = self._children[labels] = _Children(
+                self.calls.labels(record.model, record.client_protocol, record.status),
+                self.tokens.labels(record.model, "input"),
+                self.tokens.labels(record.model, "output"),
+                self.latency.labels(record.model, str(record.stream).lower()),
+                self.ttft.labels(record.model),
+            )
+        children.calls.inc()
+        children.input_tokens.inc(record.usage.input_tokens)
+        children.output_tokens.inc(record.usage.output_tokens)
+        children.latency.observe(record.latency_ms / 1000)
+        if record.ttft_ms is not None:
+            children.ttft.observe(record.ttft_ms / 1000)
         if record.images:
             self.images.labels(record.model, record.image_size or "default").inc(record.images)
-        if record.ttft_ms is not None:
-            self.ttft.labels(record.model).observe(record.ttft_ms / 1000)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from junction_contracts import CredentialRoute, DeploymentRoute, ModelRoute
 
 _MAX_COOLDOWN = 300.0
+# one generator for every call: seeding a new one from the OS costs more than the plan
+_RNG = random.Random()
 
 
 @dataclass(slots=True)
@@ -99,7 +101,17 @@ def plan(
     rng: random.Random | None = None,
 ) -> Iterator[tuple[DeploymentRoute, CredentialRoute]]:
     """Yield (deployment, credential) pairs in the order they should be tried."""
-    rng = rng or random.Random()
+    rng = rng or _RNG
+    if len(model.deployments) == 1:
+        # the common case: nothing to order between deployments
+        only = model.deployments[0]
+        creds = only.credentials
+        yield from (
+            ((only, c) for c in creds)
+            if len(creds) == 1
+            else ((only, c) for c in _credential_order(creds, board, rng))
+        )
+        return
     priorities = sorted({d.priority for d in model.deployments})
     groups = [[d for d in model.deployments if d.priority == p] for p in priorities]
     ordered: list[DeploymentRoute] = []
