@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .errors import SSEError
 
-__all__ = ["EventSplitter"]
+__all__ = ["EventSplitter", "events"]
 
 _BOUNDARY = b"\n\n"
 
@@ -27,9 +27,10 @@ class EventSplitter:
         self._buf = b""
         self._started = False
 
-    def feed(self, chunk: bytes) -> tuple[list[bytes], bytes | None]:
-        """The complete events in ``chunk`` (each with its blank line), and a fallback.
+    def feed(self, chunk: bytes) -> tuple[bytes, bytes | None]:
+        """The complete events in ``chunk`` as one run of bytes, and a fallback.
 
+        The run ends with a blank line (or is empty); ``events`` cuts it up.
         The second value is ``None`` while the framing is plain LF; otherwise
         it is every byte not yet returned (to be given to an ``SSEDecoder``),
         and the splitter must not be fed again.
@@ -38,22 +39,18 @@ class EventSplitter:
         if not self._started and buf:
             self._started = True
             if buf[:1] == b"\xef":  # a byte-order mark: the decoder knows what to do
-                return [], buf
+                return b"", buf
         if b"\r" in chunk:
             self._buf = b""
-            return [], buf
+            return b"", buf
         end = buf.rfind(_BOUNDARY)
         if end < 0:
             self._check(len(buf))
             self._buf = buf
-            return [], None
+            return b"", None
         whole, self._buf = buf[: end + 2], buf[end + 2 :]
         self._check(len(self._buf))
-        if whole.count(_BOUNDARY) == 1:
-            return [whole], None
-        events = [part + _BOUNDARY for part in whole[:-2].split(_BOUNDARY)]
-        # runs of blank lines leave empty parts: they dispatch nothing
-        return [e for e in events if e != _BOUNDARY], None
+        return whole, None
 
     def rest(self) -> bytes:
         """What is left at the end of the stream (an event without its blank line)."""
@@ -64,3 +61,12 @@ class EventSplitter:
         if size > self.max_event_bytes:
             self._buf = b""
             raise SSEError(f"event larger than {self.max_event_bytes} bytes")
+
+
+def events(run: bytes) -> list[bytes]:
+    """The events of a run that ``EventSplitter.feed`` returned, each with its blank line."""
+    if run.count(_BOUNDARY) == 1:
+        return [run]
+    parts = [part + _BOUNDARY for part in run[:-2].split(_BOUNDARY)]
+    # runs of blank lines leave empty parts: they dispatch nothing
+    return [e for e in parts if e != _BOUNDARY]

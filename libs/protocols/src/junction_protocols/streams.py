@@ -34,7 +34,7 @@ from .json_codec import loads
 from .openai_anthropic_stream import AnthropicStreamToOpenAI
 from .redaction import redact
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, encode_event, encode_json_event
-from .sse_split import EventSplitter
+from .sse_split import EventSplitter, events
 from .usage import Usage, UsageTracker
 
 __all__ = ["StreamConverter"]
@@ -118,12 +118,13 @@ class StreamConverter:
         """
         if self._splitter is None:
             return b"".join([self.feed(e) for e in self._decoder.feed(chunk)])
-        blocks, fallback = self._splitter.feed(chunk)
+        run, fallback = self._splitter.feed(chunk)
         if fallback is not None:
             self._splitter = None
             return self.feed_bytes(fallback)
-        out = [block if self._plain(block) else self._feed_block(block) for block in blocks]
-        return b"".join(out)
+        if not run or self._plain_run(run):
+            return run
+        return b"".join([e if self._plain(e) else self._feed_block(e) for e in events(run)])
 
     def end(self) -> bytes:
         """The provider's stream ended: flush, then close cleanly only if the answer was whole.
@@ -140,6 +141,25 @@ class StreamConverter:
         if self.finish_reason is None:
             return out + self.fail("the provider's stream ended before the answer was complete")
         return out + self.close()
+
+    def _plain_run(self, run: bytes) -> bool:
+        """Whether every event of a run can pass untouched, judged on the run as a whole.
+
+        Most chunks of a stream hold only text deltas: one scan of the chunk
+        for each marker decides, with no per-event work at all.
+        """
+        if self._done:
+            return False
+        if self.provider == "openai":
+            return (
+                b'"usage"' not in run
+                and b'"error"' not in run
+                and b"[DONE]" not in run
+                and b"event:" not in run
+                and run.count(b'"finish_reason"') == run.count(b'"finish_reason":null')
+            )
+        deltas = run.count(b"event: content_block_delta\n") + run.count(b"event: ping\n")
+        return b'"error"' not in run and deltas == run.count(b"\n\n")
 
     def _plain(self, block: bytes) -> bool:
         """Whether a raw event can pass untouched: it cannot carry usage, an end or an error."""

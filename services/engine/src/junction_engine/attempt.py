@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import NoReturn
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from junction_contracts import CredentialRoute, DeploymentRoute
 from junction_contracts.errors import SealError
@@ -28,6 +28,7 @@ from junction_engine.errors import TryNext
 from junction_engine.json_body import dump_json
 from junction_engine.providers import Protocol, upstream_request
 from junction_engine.relay import Relay
+from junction_engine.responses import StreamBody
 from junction_engine.routing import HealthBoard
 from junction_engine.sealed_keys import OpenedKeys
 from junction_engine.settings import EngineSettings
@@ -213,8 +214,8 @@ class Attempt:
         ttft_ms = (time.monotonic() - call.started) * 1000
         body = self._stream_body(reply, relay, first, ttft_ms)
         if call.json_array_stream:
-            return StreamingResponse(body, media_type="application/json")
-        return StreamingResponse(body, media_type="text/event-stream", headers=_SSE_HEADERS)
+            return StreamBody(body, media_type="application/json")
+        return StreamBody(body, media_type="text/event-stream", headers=_SSE_HEADERS)
 
     async def _stream_body(
         self, reply: Reply, relay: Relay, first: bytes, ttft_ms: float
