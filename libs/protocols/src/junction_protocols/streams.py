@@ -22,6 +22,7 @@ byte as the provider framed them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -40,6 +41,16 @@ from .usage import Usage, UsageTracker
 __all__ = ["StreamConverter"]
 
 Item = tuple[str | None, dict[str, Any]]  # (SSE event name, decoded data)
+# Where a same-protocol stream says something the gateway must read: usage,
+# an error, the end, a finish reason. Inside a JSON string a quote is escaped,
+# so a quoted key cannot be faked by the text of an answer; a false alarm only
+# sends an event through the full decoder.
+_MARKS = {
+    "openai": re.compile(rb'"usage"|"error"|\[DONE\]|event:|"finish_reason"\s*:\s*(?!null)'),
+    # every Anthropic event that is not a text delta or a ping
+    "anthropic": re.compile(rb'"error"|(?:\A|\n\n)(?!event: (?:content_block_delta|ping)\n|\Z)'),
+    "gemini": re.compile(rb"(?s:.)"),  # usage rides on every chunk: always decode
+}
 _DONE = b"data: [DONE]\n\n"
 _STATUS_BY_TYPE = {
     "invalid_request_error": 400,
@@ -122,9 +133,14 @@ class StreamConverter:
         if fallback is not None:
             self._splitter = None
             return self.feed_bytes(fallback)
-        if not run or self._plain_run(run):
-            return run
-        return b"".join([e if self._plain(e) else self._feed_block(e) for e in events(run)])
+        mark = _MARKS[self.provider].search(run) if run and not self._done else None
+        if mark is None:
+            return run if not self._done else b""
+        # events before the first one that matters go out as they came
+        boundary = run.rfind(b"\n\n", 0, mark.start() + 2)
+        cut = boundary + 2 if boundary >= 0 else 0
+        rest = [e if self._plain(e) else self._feed_block(e) for e in events(run[cut:])]
+        return run[:cut] + b"".join(rest)
 
     def end(self) -> bytes:
         """The provider's stream ended: flush, then close cleanly only if the answer was whole.
@@ -142,40 +158,9 @@ class StreamConverter:
             return out + self.fail("the provider's stream ended before the answer was complete")
         return out + self.close()
 
-    def _plain_run(self, run: bytes) -> bool:
-        """Whether every event of a run can pass untouched, judged on the run as a whole.
-
-        Most chunks of a stream hold only text deltas: one scan of the chunk
-        for each marker decides, with no per-event work at all.
-        """
-        if self._done:
-            return False
-        if self.provider == "openai":
-            return (
-                b'"usage"' not in run
-                and b'"error"' not in run
-                and b"[DONE]" not in run
-                and b"event:" not in run
-                and run.count(b'"finish_reason"') == run.count(b'"finish_reason":null')
-            )
-        deltas = run.count(b"event: content_block_delta\n") + run.count(b"event: ping\n")
-        return b'"error"' not in run and deltas == run.count(b"\n\n")
-
     def _plain(self, block: bytes) -> bool:
         """Whether a raw event can pass untouched: it cannot carry usage, an end or an error."""
-        if self._done:
-            return False
-        if self.provider == "openai":
-            return (
-                block.startswith(b"data: {")
-                and b'"usage"' not in block
-                and b'"error"' not in block
-                and (b'"finish_reason"' not in block or b'"finish_reason":null' in block)
-            )
-        return (
-            block.startswith((b"event: content_block_delta\n", b"event: ping\n"))
-            and b'"error"' not in block
-        )
+        return not self._done and _MARKS[self.provider].search(block) is None
 
     def _feed_block(self, block: bytes) -> bytes:
         decoder = SSEDecoder()
