@@ -1,4 +1,4 @@
-"""`junction-engine`: run the data plane with uvicorn."""
+"""`junction-engine`: run the data plane with uvicorn, in one process or several workers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,31 @@ import uvicorn
 from junction_engine.app import create_app
 from junction_engine.settings import EngineSettings, SettingsError
 
+_UVICORN = {
+    "log_level": "warning",
+    "access_log": False,
+    "timeout_graceful_shutdown": 30,
+    "proxy_headers": True,
+}
+
+
+def configure_logging(settings: EngineSettings) -> None:
+    """The engine's log format and level (each worker process calls it for itself)."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    # httpx logs every request line at INFO: one line per telemetry batch is
+    # noise, and URLs do not belong in logs
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def worker_app() -> object:
+    """The app factory each worker process runs (`JUNCTION_ENGINE_WORKERS` > 1)."""
+    settings = EngineSettings.from_env()
+    configure_logging(settings)
+    return create_app(settings)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="junction-engine", description="Junction data plane")
@@ -22,22 +47,21 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"junction-engine: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    # httpx logs every request line at INFO: one line per call (and per
-    # telemetry batch) is noise on the hot path, and URLs do not belong in logs
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=30,
-        proxy_headers=True,
-    )
+    configure_logging(settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    if settings.workers > 1:
+        # uvicorn's supervisor starts each worker from an import string and
+        # restarts one that dies; the workers share the listening socket
+        uvicorn.run(
+            "junction_engine.__main__:worker_app",
+            factory=True,
+            workers=settings.workers,
+            host=host,
+            port=port,
+            **_UVICORN,  # type: ignore[arg-type]
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, **_UVICORN)  # type: ignore[arg-type]
     return 0
 
 

@@ -47,6 +47,8 @@ def decode_secret(text: str) -> bytes:
 class EngineSettings:
     host: str = "127.0.0.1"
     port: int = 8090
+    #: worker processes sharing the port (each a whole engine with its own caches)
+    workers: int = 1
     control_url: str = "http://127.0.0.1:8082"
     internal_secret: bytes = b""
     redis_url: str | None = None
@@ -96,6 +98,12 @@ class EngineSettings:
                 raise SettingsError(f"JUNCTION_{name} must be positive")
             return value
 
+        def whole(name: str, default: int) -> int:
+            raw = get(name, str(default))
+            if not raw.isdigit() or int(raw) < 1:
+                raise SettingsError(f"JUNCTION_{name} must be a whole number >= 1, got {raw!r}")
+            return int(raw)
+
         var_dir = Path(get("VAR_DIR", "./var"))
         secret_text = env.get("JUNCTION_INTERNAL_SECRET")
         if secret_text is None:
@@ -109,6 +117,7 @@ class EngineSettings:
         return cls(
             host=get("ENGINE_HOST", "127.0.0.1"),
             port=int(number("ENGINE_PORT", 8090)),
+            workers=whole("ENGINE_WORKERS", 1),
             control_url=get("CONTROL_URL", "http://127.0.0.1:8082").rstrip("/"),
             internal_secret=decode_secret(secret_text),
             redis_url=env.get("JUNCTION_REDIS_URL") or None,
