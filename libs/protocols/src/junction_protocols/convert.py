@@ -202,6 +202,11 @@ def wants_usage(client: Protocol, body: Body) -> bool:
 
 def get_converter(client: Protocol, provider: Protocol) -> Converter:
     """The converter for a client protocol talking to a provider protocol."""
-    if client not in PROTOCOLS or provider not in PROTOCOLS:
+    converter = _CONVERTERS.get((client, provider))
+    if converter is None:
         raise ValueError(f"unknown protocol pair {client!r} → {provider!r}")
-    return Converter(client, provider)
+    return converter
+
+
+# converters hold no state: one per pair serves every call
+_CONVERTERS = {(c, p): Converter(c, p) for c in PROTOCOLS for p in PROTOCOLS}

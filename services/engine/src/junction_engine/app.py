@@ -129,7 +129,7 @@ def create_app(
     )
 
     def started(call: ClientCall) -> None:
-        telemetry.emit(started_event(call))
+        telemetry.emit_started(call.call_id, lambda: started_event(call))
 
     limits = RateLimiter(redis)
     spend = SpendLedger()

@@ -21,7 +21,7 @@ from junction_engine.attempt import Attempt, Upstreams
 from junction_engine.calls import ClientCall, Outcome, Recorder, Starter
 from junction_engine.errors import BadRequest, GatewayError, TryNext, UpstreamFailed
 from junction_engine.json_body import dump_json
-from junction_engine.providers import Protocol, Unsupported, protocol_of, upstream_request
+from junction_engine.providers import Protocol, Unsupported, offers, protocol_of
 from junction_engine.routing import HealthBoard, plan
 from junction_protocols.convert import Converter, get_converter
 from junction_protocols.errors import ConversionError
@@ -124,7 +124,8 @@ def _upstream_body(
 ) -> bytes:
     """The bytes sent upstream; raises Unsupported when the pair cannot do the call."""
     upstream_model = deployment.upstream_model
-    upstream_request(deployment.provider, "", upstream_model, call.operation)  # may refuse
+    if not offers(deployment.provider, call.operation):
+        raise Unsupported(f"{deployment.provider.type} providers do not offer {call.operation}")
     if provider == call.client:
         body = call.body
         updates: dict[str, object] = {}

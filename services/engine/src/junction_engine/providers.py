@@ -31,6 +31,11 @@ def protocol_of(provider: ProviderRoute) -> Protocol:
     return PROTOCOL_OF[provider.type]
 
 
+def offers(provider: ProviderRoute, operation: Operation) -> bool:
+    """Whether the provider type has an endpoint for `operation`."""
+    return operation in _PATHS[protocol_of(provider)]
+
+
 class Unsupported(Exception):
     """This provider type does not offer the operation."""
 

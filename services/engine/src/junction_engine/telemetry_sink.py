@@ -55,8 +55,8 @@ class TelemetrySink:
         self._flush_interval = flush_interval
         self._max_backoff = max_backoff
         self._queue: deque[CallEvent] = deque()
-        #: started events of calls not finished yet, sent with the next batch
-        self._starts: dict[str, CallEvent] = {}
+        #: started events of calls not finished yet, built and sent with the next batch
+        self._starts: dict[str, Callable[[], CallEvent]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
@@ -71,21 +71,28 @@ class TelemetrySink:
     def emit(self, event: CallEvent) -> None:
         """Queue one event. Never blocks, never raises."""
         if event.kind == "started":
-            self._starts[event.call_id] = event
-        else:
-            # a start not sent yet says nothing that its finish does not
-            self._starts.pop(event.call_id, None)
-            self._queue.append(event)
+            self.emit_started(event.call_id, lambda: event)
+            return
+        # a start not sent yet says nothing that its finish does not
+        self._starts.pop(event.call_id, None)
+        self._queue.append(event)
         if self.pending > self._max_memory:
             self._take_starts()
             self._spill(self._max_memory // 2)
         if len(self._queue) >= self._batch_size:
             self._wake.set()
 
+    def emit_started(self, call_id: str, build: Callable[[], CallEvent]) -> None:
+        """Note that a call started; its event is built only if it is still running at a send."""
+        self._starts[call_id] = build
+        if self.pending > self._max_memory:
+            self._take_starts()
+            self._spill(self._max_memory // 2)
+
     def _take_starts(self) -> None:
         """Queue the started events of calls still running: they go out with this send."""
         if self._starts:
-            self._queue.extend(self._starts.values())
+            self._queue.extend(build() for build in self._starts.values())
             self._starts.clear()
 
     def start(self) -> None:
