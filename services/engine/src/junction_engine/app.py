@@ -21,7 +21,7 @@ from junction_engine import endpoints
 from junction_engine.attempt import Upstreams
 from junction_engine.budgets import SpendLedger
 from junction_engine.calls import CallRecord, ClientCall, finished_event, started_event
-from junction_engine.control_client import ControlClient
+from junction_engine.control_client import ControlClient, create_control_http
 from junction_engine.errors import GatewayError
 from junction_engine.forwarding import Forwarder
 from junction_engine.gateway import Engine
@@ -36,7 +36,10 @@ from junction_engine.sealed_keys import OpenedKeys
 from junction_engine.settings import EngineSettings
 from junction_engine.shared_cache import SharedRouteCache
 from junction_engine.telemetry_sink import TelemetrySink
-from junction_engine.upstream import create_control_http, create_upstream
+from junction_engine.upstream import Upstream
+from junction_engine.upstream_aiohttp import AiohttpUpstream
+from junction_engine.upstream_http1 import Http1Upstream
+from junction_engine.upstream_httpx import HttpxUpstream
 
 log = logging.getLogger("junction.engine")
 
@@ -83,6 +86,17 @@ def route_opens(route: RouteModel, sealing_key: bytes) -> bool:
     return True
 
 
+def create_upstream(
+    settings: EngineSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> Upstream:
+    """The provider client: httpx over a handed-in transport (tests), else by setting."""
+    if transport is not None:
+        return HttpxUpstream(settings, transport)
+    if settings.upstream_client == "aiohttp":
+        return AiohttpUpstream(settings)
+    return Http1Upstream(settings)
+
+
 def create_app(
     settings: EngineSettings,
     *,
@@ -90,7 +104,7 @@ def create_app(
     control_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """Build an engine. Tests hand in transports to reach in-process apps."""
-    upstream = create_upstream(settings, transport=upstream_transport)
+    upstream = create_upstream(settings, upstream_transport)
     control_http = create_control_http(settings, transport=control_transport)
     control = ControlClient(control_http, settings.control_url, settings.internal_secret)
     redis = (

@@ -10,8 +10,21 @@ import orjson
 from junction_contracts import ContractError, Route
 from junction_contracts.signing import sign
 from junction_contracts.telemetry import TELEMETRY_PATH, TELEMETRY_VERSION, CallEvent
+from junction_engine.settings import EngineSettings
 
 RESOLVE_PATH = "/internal/v1/route/resolve"
+
+
+def create_control_http(
+    settings: EngineSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """A small separate pool for control-plane calls, with short timeouts."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(5.0, connect=2.0),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        transport=transport,
+        trust_env=False,
+    )
 
 
 class ControlError(Exception):

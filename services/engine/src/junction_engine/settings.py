@@ -64,6 +64,8 @@ class EngineSettings:
     max_attempts: int = 4
     #: connections the engine keeps open to providers at most (all providers together)
     upstream_max_connections: int = 1000
+    #: which client carries provider calls: "http1" (lean, the default) or "aiohttp"
+    upstream_client: str = "http1"
     cooldown_seconds: float = 30.0
     log_level: str = "info"
     var_dir: Path = Path("./var")
@@ -104,6 +106,12 @@ class EngineSettings:
                 raise SettingsError(f"JUNCTION_{name} must be a whole number >= 1, got {raw!r}")
             return int(raw)
 
+        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+            raw = get(name, default).strip().lower()
+            if raw not in allowed:
+                raise SettingsError(f"JUNCTION_{name} must be one of {', '.join(allowed)}")
+            return raw
+
         var_dir = Path(get("VAR_DIR", "./var"))
         secret_text = env.get("JUNCTION_INTERNAL_SECRET")
         if secret_text is None:
@@ -131,6 +139,7 @@ class EngineSettings:
             total_timeout=number("TOTAL_TIMEOUT", 900.0),
             max_attempts=int(number("MAX_ATTEMPTS", 4)),
             upstream_max_connections=int(number("UPSTREAM_MAX_CONNECTIONS", 1000)),
+            upstream_client=choice("UPSTREAM_CLIENT", "http1", ("http1", "aiohttp")),
             cooldown_seconds=number("COOLDOWN_SECONDS", 30.0),
             log_level=get("LOG_LEVEL", "info").lower(),
             var_dir=var_dir,

@@ -1,0 +1,375 @@
+"""A lean HTTP/1.1 client for provider calls: pooled keep-alive connections, nothing else.
+
+Provider calls are one shape: a POST with a byte body to a few hosts, whose
+answer is read once, as it arrives. A general client pays on every call for
+what that shape never uses (cookies, redirects, proxies, multipart, request
+and response object graphs); measured on this path, aiohttp's request
+setup alone cost more than everything this module does. The response is
+parsed by httptools (llhttp, the parser uvicorn serves the engine with).
+
+- One pool per (scheme, host, port); idle connections are reused last-in
+  first-out and dropped after `KEEPALIVE_SECONDS` or when the server closes
+  them. A connection whose answer was not read to its end is closed, never
+  reused.
+- Timeouts: connect (`connect_timeout`), and the idle timeout for each wait
+  on the answer (headers or body). The call's own deadlines are the caller's.
+- Back-pressure: past `_HIGH_WATER` unread bytes the socket stops reading.
+- Errors are mapped here, once, to the upstream module's hierarchy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+from typing import cast
+from urllib.parse import urlsplit
+
+import httptools
+
+from junction_engine.settings import EngineSettings
+from junction_engine.upstream import (
+    Reply,
+    UpstreamBroken,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    read_body,
+)
+
+KEEPALIVE_SECONDS = 30.0
+_HIGH_WATER = 256 * 1024
+_LOW_WATER = 64 * 1024
+_Key = tuple[str, str, int]
+
+
+class Http1Upstream:
+    """The production upstream client (see the module docstring)."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self._connect_timeout = settings.connect_timeout
+        self._idle_timeout = settings.idle_timeout
+        self._max_connections = settings.upstream_max_connections
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._targets: dict[str, tuple[_Key, bytes]] = {}
+        self._open = 0
+        self._freed: asyncio.Condition | None = None
+        self._tls: ssl.SSLContext | None = None
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes) -> Reply:
+        key, head = self._target(url)
+        conn = self._reuse(key) or await self._connect(key)
+        lines = [head]
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+                conn.drop()
+                raise UpstreamUnreachable("a header for the provider holds a line break")
+            lines.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
+        lines.append(b"content-length: %d\r\n\r\n" % len(body))
+        reply = conn.start(self._idle_timeout)
+        conn.write(b"".join(lines) + body)
+        try:
+            await reply.headers_in()
+        except BaseException:
+            await reply.close()  # cancelled or failed before the answer: the connection goes
+            raise
+        return reply
+
+    async def aclose(self) -> None:
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.drop()
+        self._idle.clear()
+
+    def _target(self, url: str) -> tuple[_Key, bytes]:
+        """The pool key and the request line (with Host) of `url`, parsed once per URL."""
+        known = self._targets.get(url)
+        if known is not None:
+            return known
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+        if scheme not in ("http", "https") or not host:
+            raise UpstreamUnreachable("the provider URL is not an http(s) URL")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as exc:
+            raise UpstreamUnreachable("the provider URL has a bad port") from exc
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        authority = parts.netloc.rpartition("@")[2]  # credentials never go in Host
+        head = f"POST {target} HTTP/1.1\r\nhost: {authority}\r\n".encode("latin-1", "replace")
+        if len(self._targets) > 10_000:
+            self._targets.clear()  # URLs carry model names: bound the memo
+        known = self._targets[url] = ((scheme, host, port), head)
+        return known
+
+    def _reuse(self, key: _Key) -> _Connection | None:
+        idle = self._idle.get(key)
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if conn.usable(now):
+                return conn
+            conn.drop()
+        return None
+
+    async def _connect(self, key: _Key) -> _Connection:
+        while self._open >= self._max_connections:
+            if self._freed is None:
+                self._freed = asyncio.Condition()
+            async with self._freed:
+                await self._freed.wait()
+        scheme, host, port = key
+        loop = asyncio.get_running_loop()
+        tls = self._tls_context() if scheme == "https" else None
+        self._open += 1
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(self, key),
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls else None,
+                )
+        except TimeoutError as exc:
+            self._closed_one()
+            raise UpstreamTimeout("connecting to the provider timed out") from exc
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            self._closed_one()
+            raise UpstreamUnreachable("the provider could not be reached") from exc
+        return conn
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+            self._tls.set_alpn_protocols(["http/1.1"])
+        return self._tls
+
+    def release(self, conn: _Connection) -> None:
+        """A connection whose answer was read to its end comes back to its pool."""
+        self._idle.setdefault(conn.key, []).append(conn)
+
+    def _closed_one(self) -> None:
+        self._open -= 1
+        if self._freed is not None:
+            freed = self._freed
+
+            async def notify() -> None:
+                async with freed:
+                    freed.notify()
+
+            asyncio.get_running_loop().create_task(notify())
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection and the answer it is reading, if any."""
+
+    def __init__(self, pool: Http1Upstream, key: _Key) -> None:
+        self.pool = pool
+        self.key = key
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._reply: _Http1Reply | None = None
+        self._closed = False
+        self._keep = False
+        self.idle_since = 0.0
+
+    # -- used by the pool and the reply
+    def usable(self, now: float) -> bool:
+        return not self._closed and now - self.idle_since < KEEPALIVE_SECONDS
+
+    def start(self, idle_timeout: float) -> _Http1Reply:
+        self._parser = httptools.HttpResponseParser(self)
+        self._keep = False
+        self._reply = _Http1Reply(self, idle_timeout)
+        return self._reply
+
+    def write(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._transport.write(data)
+
+    def pause(self, paused: bool) -> None:
+        if self._transport is not None and not self._closed:
+            if paused:
+                self._transport.pause_reading()
+            else:
+                self._transport.resume_reading()
+
+    def finish(self, whole: bool) -> None:
+        """The reply is done with: reuse the connection if its answer was whole, else close."""
+        self._reply = None
+        if whole and self._keep and not self._closed:
+            self.idle_since = time.monotonic()
+            self.pool.release(self)
+        else:
+            self.drop()
+
+    def drop(self) -> None:
+        if self._transport is not None and not self._closed:
+            self._transport.close()
+        elif not self._closed:
+            self._closed = True
+            self.pool._closed_one()
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but quack alike
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._reply is None:
+            self.drop()  # bytes nobody asked for: this connection cannot be trusted
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._reply.fail(UpstreamBroken("the provider sent a malformed HTTP answer"))
+            self.drop()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed:
+            self._closed = True
+            self.pool._closed_one()
+        reply = self._reply
+        if reply is not None:
+            if reply.delimited_by_close():
+                reply.end()  # an answer with no length and no chunks ends with its connection
+            else:
+                reply.fail(UpstreamBroken("the provider closed the connection"))
+
+    # -- httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._reply is not None:
+            self._reply.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        if self._reply is not None:
+            self._reply.status = self._parser.get_status_code()
+            self._reply.ready()
+
+    def on_body(self, body: bytes) -> None:
+        if self._reply is not None:
+            self._reply.push(body)
+
+    def on_message_complete(self) -> None:
+        self._keep = self._parser.should_keep_alive()
+        if self._reply is not None:
+            self._reply.end()
+
+
+class _Http1Reply:
+    """The answer on one connection: status and headers first, then body chunks."""
+
+    __slots__ = (
+        "_buffered",
+        "_chunks",
+        "_conn",
+        "_done",
+        "_error",
+        "_idle",
+        "_paused",
+        "_released",
+        "_started",
+        "_waiter",
+        "headers",
+        "status",
+    )
+
+    def __init__(self, conn: _Connection, idle_timeout: float) -> None:
+        self._conn = conn
+        self._idle = idle_timeout
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._started = False
+        self._done = False
+        self._error: UpstreamError | None = None
+        self._paused = False
+        self._released = False
+        self.headers: dict[str, str] = {}
+        self.status = 0
+
+    # -- fed by the connection
+    def ready(self) -> None:
+        self._started = True
+        self._wake()
+
+    def push(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > _HIGH_WATER and not self._paused:
+            self._paused = True
+            self._conn.pause(True)
+        self._wake()
+
+    def end(self) -> None:
+        self._done = True
+        self._wake()
+
+    def delimited_by_close(self) -> bool:
+        """The answer has begun and gives neither a length nor chunks (HTTP/1.0 style)."""
+        return (
+            self._started
+            and "content-length" not in self.headers
+            and "chunked" not in self.headers.get("transfer-encoding", "").lower()
+        )
+
+    def fail(self, error: UpstreamError) -> None:
+        if not self._done:
+            self._error = error
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self, what: str) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(self._idle, _expire, waiter)
+        try:
+            await waiter
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"the provider's {what} stalled") from exc
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    # -- the Reply interface
+    async def headers_in(self) -> None:
+        while not self._started:
+            if self._error is not None:
+                raise UpstreamUnreachable("the provider closed the connection before answering")
+            await self._wait("answer")
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    async def read(self, cap: int | None = None) -> bytes:
+        return await read_body(self, cap)
+
+    async def chunk(self) -> bytes:
+        while not self._chunks:
+            if self._done:
+                return b""
+            if self._error is not None:
+                raise self._error
+            await self._wait("answer")
+        piece = self._chunks.popleft()
+        self._buffered -= len(piece)
+        if self._paused and self._buffered < _LOW_WATER:
+            self._paused = False
+            self._conn.pause(False)
+        return piece
+
+    async def close(self) -> None:
+        if not self._released:
+            self._released = True
+            self._conn.finish(whole=self._done and not self._chunks and self._error is None)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
