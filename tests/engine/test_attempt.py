@@ -225,3 +225,21 @@ async def test_a_client_that_leaves_mid_stream_is_recorded_cancelled_once() -> N
     assert reply.closed == 1
     assert board.inflight == {}
     assert [(r.status, r.http_status) for r in records] == [("cancelled", 499)]
+
+
+async def test_a_stream_whose_body_never_starts_is_still_released_and_recorded() -> None:
+    reply = ScriptedReply(200, [DELTA, DELTA])
+    attempt, board, records = _attempt(ScriptedUpstream(reply), stream=True)
+    response = await attempt.run(b"{}")
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: object) -> None:
+        raise OSError("the client is gone")
+
+    with pytest.raises(OSError, match="gone"):
+        await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
+    assert reply.closed == 1
+    assert board.inflight == {}
+    assert [(r.status, r.error_code) for r in records] == [("cancelled", "client_disconnected")]

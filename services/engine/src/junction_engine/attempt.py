@@ -213,9 +213,28 @@ class Attempt:
         timer.reschedule(None)
         ttft_ms = (time.monotonic() - call.started) * 1000
         body = self._stream_body(reply, relay, first, ttft_ms)
+
+        async def abandoned() -> None:
+            # a body that never ran (the client left before it started) ends here
+            if not self._released:
+                await self._release()
+                self._outcome(
+                    status="cancelled",
+                    http_status=499,
+                    attempts=self.number,
+                    error_code="client_disconnected",
+                    usage=relay.usage,
+                    ttft_ms=ttft_ms,
+                    deployment_id=self.deployment.id,
+                    provider_id=self.deployment.provider.id,
+                    credential_id=self.credential.id,
+                )
+
         if call.json_array_stream:
-            return StreamBody(body, media_type="application/json")
-        return StreamBody(body, media_type="text/event-stream", headers=_SSE_HEADERS)
+            return StreamBody(body, media_type="application/json", on_close=abandoned)
+        return StreamBody(
+            body, media_type="text/event-stream", headers=_SSE_HEADERS, on_close=abandoned
+        )
 
     async def _stream_body(
         self, reply: Reply, relay: Relay, first: bytes, ttft_ms: float

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.responses import Response
@@ -45,7 +45,10 @@ class StreamBody(Response):
         *,
         media_type: str,
         headers: Mapping[str, str] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        #: runs after the body, even one that never started (the client left first)
+        self.on_close = on_close
         self.status_code = 200
         self.media_type = media_type
         self.background = None
@@ -79,3 +82,5 @@ class StreamBody(Response):
             watcher.cancel()
             if isinstance(body, AsyncGenerator):
                 await body.aclose()  # its cleanup runs now, not when it is collected
+            if self.on_close is not None:
+                await self.on_close()
