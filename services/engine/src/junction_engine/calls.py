@@ -105,19 +105,31 @@ class Outcome:
     ) -> None:
         if self.recorded is not None:
             return
-        record = record_for(
-            self._call,
+        call = self._call
+        record = CallRecord(
+            call_id=call.call_id,
+            token_id=call.route.token.id,
+            tenant_id=call.route.token.tenant_id,
+            model=call.public_model,
+            client_protocol=call.client,
+            stream=call.stream,
             status=status,
-            http_status=http_status,
-            attempts=attempts,
-            error_code=error_code,
-            usage=usage,
+            started_at=call.started_at,
+            latency_ms=(time.monotonic() - call.started) * 1000,
             ttft_ms=ttft_ms,
             deployment_id=deployment_id,
             provider_id=provider_id,
             credential_id=credential_id,
+            attempts=attempts,
+            http_status=http_status,
+            error_code=error_code,
+            usage=usage or Usage(),
+            operation=call.operation,
+            tpm=call.route.token.tpm,
+            cost_usd=cost_usd(call.model.pricing, usage) if usage else 0.0,
+            images=images,
+            image_size=image_size,
         )
-        record.images, record.image_size = images, image_size
         self.recorded = record
         self._record(record)
 
@@ -181,41 +193,4 @@ def finished_event(record: CallRecord) -> CallEvent:
         ttft_ms=record.ttft_ms,
         images=record.images,
         image_size=record.image_size,
-    )
-
-
-def record_for(
-    call: ClientCall,
-    *,
-    status: str,
-    http_status: int,
-    attempts: int,
-    error_code: str | None = None,
-    usage: Usage | None = None,
-    ttft_ms: float | None = None,
-    deployment_id: str | None = None,
-    provider_id: str | None = None,
-    credential_id: str | None = None,
-) -> CallRecord:
-    return CallRecord(
-        call_id=call.call_id,
-        token_id=call.route.token.id,
-        tenant_id=call.route.token.tenant_id,
-        model=call.public_model,
-        client_protocol=call.client,
-        stream=call.stream,
-        status=status,
-        started_at=call.started_at,
-        latency_ms=(time.monotonic() - call.started) * 1000,
-        ttft_ms=ttft_ms,
-        deployment_id=deployment_id,
-        provider_id=provider_id,
-        credential_id=credential_id,
-        attempts=attempts,
-        http_status=http_status,
-        error_code=error_code,
-        usage=usage or Usage(),
-        operation=call.operation,
-        tpm=call.route.token.tpm,
-        cost_usd=cost_usd(call.model.pricing, usage) if usage else 0.0,
     )
