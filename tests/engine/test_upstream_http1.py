@@ -174,3 +174,27 @@ async def test_a_header_with_a_line_break_is_never_sent() -> None:
 async def test_urls_that_are_not_http_are_refused() -> None:
     with pytest.raises(UpstreamUnreachable):
         await client().post("ftp://127.0.0.1/x", {}, b"{}")
+
+
+async def test_at_the_connection_cap_an_idle_connection_makes_room() -> None:
+    async with server(lambda _: [OK]) as (url, per_connection):
+        up = client(upstream_max_connections=1)
+        reply = await up.post(url, {}, b"{}")
+        await reply.read()
+        await reply.close()  # one idle connection: the cap is reached
+        other = url.replace("127.0.0.1", "localhost")  # another pool key, same server
+        reply = await up.post(other, {}, b"{}")
+        assert await reply.read() == b'{"ok":true}'
+        await reply.close()
+        await up.aclose()
+    assert per_connection == [1, 1]
+
+
+async def test_at_the_connection_cap_a_busy_pool_times_out_cleanly() -> None:
+    async with server(lambda _: [CHUNKED[:80]]) as (url, _):
+        up = client(upstream_max_connections=1, connect_timeout=0.1)
+        held = await up.post(url, {}, b"{}")  # its answer never ends: the one slot stays busy
+        with pytest.raises(UpstreamTimeout):
+            await up.post(url, {}, b"{}")
+        await held.close()
+        await up.aclose()

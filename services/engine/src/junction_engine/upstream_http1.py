@@ -54,6 +54,7 @@ class Http1Upstream:
         self._idle: dict[_Key, list[_Connection]] = {}
         self._targets: dict[str, tuple[_Key, bytes]] = {}
         self._open = 0
+        self._closing = 0  # idle connections dropped to make room, not yet gone
         self._freed: asyncio.Condition | None = None
         self._tls: ssl.SSLContext | None = None
 
@@ -114,11 +115,8 @@ class Http1Upstream:
         return None
 
     async def _connect(self, key: _Key) -> _Connection:
-        while self._open >= self._max_connections:
-            if self._freed is None:
-                self._freed = asyncio.Condition()
-            async with self._freed:
-                await self._freed.wait()
+        if self._open >= self._max_connections:
+            await self._room()
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if scheme == "https" else None
@@ -140,6 +138,24 @@ class Http1Upstream:
             raise UpstreamUnreachable("the provider could not be reached") from exc
         return conn
 
+    async def _room(self) -> None:
+        """Wait (within the connect timeout) until a new connection may open.
+
+        Idle connections make room first: closing one is cheaper than waiting.
+        """
+        for conns in self._idle.values():
+            while conns and self._open - self._closing >= self._max_connections:
+                conns.pop().drop()
+                self._closing += 1
+        if self._freed is None:
+            self._freed = asyncio.Condition()
+        try:
+            async with asyncio.timeout(self._connect_timeout), self._freed:
+                while self._open >= self._max_connections:
+                    await self._freed.wait()
+        except TimeoutError as exc:
+            raise UpstreamTimeout("every connection to providers is busy") from exc
+
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
             self._tls = ssl.create_default_context()
@@ -152,6 +168,7 @@ class Http1Upstream:
 
     def _closed_one(self) -> None:
         self._open -= 1
+        self._closing = max(self._closing - 1, 0)
         if self._freed is not None:
             freed = self._freed
 
