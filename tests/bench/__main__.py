@@ -1,177 +1,218 @@
-"""`make bench`: the gateway against a minimal proxy and the upstream direct, in one run.
+"""`make bench`: the engine against a bare proxy and the upstream direct, measured in one run.
 
-Starts the real stack on free ports (mock LLM, control, one engine, Caddy)
-plus the minimal proxy, drives every scenario against every target at each
-concurrency, prints the table and the ratios, and writes var/bench/latest.json.
-Bounded in requests per cell, in seconds per cell and for the whole run.
+The server under test runs alone on core 0; wrk, the fake upstream and the
+control plane run on core 1. Every cell is warmed up, then timed for a fixed
+time, the targets taking turns round after round. Prints the tables and the
+goals of issue 6 (met / NOT MET) and writes var/bench/latest.json. Exits 1
+only when a cell was invalid (errors, cut answers), never for a missed goal.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from tests.bench import deployment, report
-from tests.bench.load import Samples, run_cell
-from tests.bench.scenarios import SCENARIOS, STREAM_TOKENS, Target, call_for
+from tests.bench import deployment, goals, report, scale, slow_streams
+from tests.bench.cells import SCENARIOS, Scenario, slow_call
+from tests.bench.database import DEFAULT_URL, bench_database
+from tests.bench.measure import Measured, Plan, measure_all
 from tests.support.stack import ROOT
+
+# the upstream direct shows what the client and the fake upstream allow
+SLOW_TARGETS = ("direct", "floor-aiohttp", "engine")
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
-    """How much to measure."""
+class Options:
+    """Everything the command line decides."""
 
-    concurrency: tuple[int, ...]
-    count: int
-    warmup: int
-    rounds: int
-    cell_seconds: float
-    budget_seconds: float
-    scale_out: bool
+    plan: Plan
+    scenarios: tuple[Scenario, ...]
+    chunks: int
+    slow_streams: int
+    database_url: str
+    control_seconds: float
+    workers: bool
+    out: Path
 
 
-def _parse(argv: list[str] | None) -> tuple[Plan, Path]:
+def _parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    parser.add_argument("--concurrency", default="1,32", help="comma-separated levels")
-    parser.add_argument("--count", type=int, default=600, help="measured requests per cell")
-    parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests per round")
-    parser.add_argument("--rounds", type=int, default=3, help="turns the targets take per cell")
-    parser.add_argument("--cell-seconds", type=float, default=8.0, help="time cap per cell")
-    parser.add_argument("--budget", type=float, default=150.0, help="time cap for measuring")
-    parser.add_argument("--no-scale-out", action="store_true", help="skip the 2-replica check")
+    parser.add_argument("--quick", action="store_true", help="one short round (about 3 minutes)")
+    parser.add_argument("--rounds", type=int, help="turns every target takes per cell (3)")
+    parser.add_argument("--seconds", type=int, help="timed seconds per turn (3)")
+    parser.add_argument("--warmup", type=int, help="unmeasured seconds before each turn (1)")
+    parser.add_argument(
+        "--scenarios", default=",".join(s.name for s in SCENARIOS), help="comma-separated, or none"
+    )
+    parser.add_argument("--chunks", type=int, default=50, help="content chunks per stream")
+    parser.add_argument("--slow-streams", type=int, default=1000, help="0 skips the cell")
+    parser.add_argument("--no-workers", action="store_true", help="skip the 1 vs 2 workers cell")
+    parser.add_argument("--control-seconds", type=float, help="control-plane bench, 0 skips it")
+    parser.add_argument(
+        "--database-url", default=DEFAULT_URL, help="PostgreSQL server, or 'sqlite'"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "var/bench/latest.json")
     args = parser.parse_args(argv)
+    quick = args.quick
     plan = Plan(
-        concurrency=tuple(int(c) for c in args.concurrency.split(",")),
-        count=args.count,
-        warmup=args.warmup,
-        rounds=max(1, args.rounds),
-        cell_seconds=args.cell_seconds,
-        budget_seconds=args.budget,
-        scale_out=not args.no_scale_out,
+        rounds=max(1, args.rounds or (1 if quick else 3)),
+        seconds=max(1, args.seconds or (2 if quick else 3)),
+        warmup=max(1, args.warmup or 1),
+        settle=1.5,
     )
-    return plan, args.out
+    control = args.control_seconds
+    names = set(args.scenarios.split(","))
+    unknown = names - {s.name for s in SCENARIOS} - {"none"}
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return Options(
+        plan=plan,
+        scenarios=tuple(s for s in SCENARIOS if s.name in names),
+        chunks=args.chunks,
+        slow_streams=args.slow_streams,
+        database_url=args.database_url,
+        control_seconds=control if control is not None else (4.0 if quick else 10.0),
+        workers=not args.no_workers,
+        out=args.out,
+    )
 
 
-def _targets(dep: deployment.Deployment) -> list[Target]:
-    stack = dep.stack
-    return [
-        Target("direct", stack.mock_url, stack.mock_key, gateway=False),
-        Target("proxy", dep.proxy_url, stack.mock_key, gateway=False),
-        Target("engine", dep.engine_url(0), stack.demo_token, gateway=True),
-        Target("caddy", stack.public_url, stack.demo_token, gateway=True),
-    ]
+def _preflight() -> None:
+    missing = [tool for tool in ("wrk", "taskset", "caddy") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"make bench needs {', '.join(missing)} (apt-get install wrk caddy)")
+    if len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("make bench needs two CPU cores: one for the server, one for the load")
+    # the engine holds two sockets per slow stream; children inherit the limit
+    slow_streams.raise_open_files(4096)
 
 
-async def _measure(
-    dep: deployment.Deployment, plan: Plan, deadline: float, skipped: list[str]
-) -> list[report.Cell]:
-    cells: list[report.Cell] = []
-    targets = _targets(dep)
-    for scenario in SCENARIOS:
-        for conc in plan.concurrency:
-            label = f"{scenario.name}/c{conc}"
-            if time.monotonic() > deadline:
-                skipped.append(label)
-                continue
-            print(f"  {label}", file=sys.stderr, flush=True)
-            merged = {t.name: Samples() for t in targets}
-            # targets take turns, a slice of each cell per round, so that a
-            # passing load on the machine weighs on all of them alike
-            for _ in range(plan.rounds):
-                for target in targets:
-                    merged[target.name].add(
-                        await run_cell(
-                            call_for(scenario, target),
-                            concurrency=conc,
-                            count=plan.count // plan.rounds,
-                            warmup=plan.warmup,
-                            time_limit=plan.cell_seconds / plan.rounds,
-                        )
-                    )
-            cells += [report.summarise(scenario.name, n, conc, s) for n, s in merged.items()]
-    return cells
+def _control_plane(opts: Options, postgres: bool) -> dict[str, Any] | None:
+    """The control plane alone (route resolves, ingest), when its bench module is there."""
+    if opts.control_seconds <= 0:
+        return None
+    try:
+        from tests.bench import control_plane
+    except ImportError as exc:
+        return {"error": f"not available: {exc}"}
+    print("control plane alone:", file=sys.stderr, flush=True)
+    url = opts.database_url if postgres else "sqlite://"
+    try:
+        return dict(control_plane.run(url, seconds=opts.control_seconds))
+    except Exception as exc:  # someone else's module: report its failure, do not hide it
+        return {"error": f"failed: {exc!r}"}
 
 
-async def _scale_out(
-    dep: deployment.Deployment, plan: Plan, deadline: float, skipped: list[str]
-) -> list[report.Cell]:
-    """Caddy in front of two engine replicas, at the highest concurrency."""
-    conc = max(plan.concurrency)
-    if time.monotonic() > deadline:
-        skipped.append("scale-out")
-        return []
-    print("  scale-out: starting a second engine replica", file=sys.stderr, flush=True)
-    dep.scale_engines(2)
-    target = Target("caddy-2x", dep.stack.public_url, dep.stack.demo_token, gateway=True)
-    cells: list[report.Cell] = []
-    for scenario in SCENARIOS[:2]:
-        samples = await run_cell(
-            call_for(scenario, target),
-            concurrency=conc,
-            count=plan.count,
-            warmup=plan.warmup,
-            time_limit=plan.cell_seconds,
-        )
-        cells.append(report.summarise(scenario.name, target.name, conc, samples))
-    return cells
+def _version(cmd: list[str]) -> str:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=10)
+    return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else ""
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # turn `timeout`'s SIGTERM into an exception so the stack is stopped
+    # turn `timeout`'s SIGTERM into an exception so every process is stopped
     raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; exit status 1 when any request failed."""
-    plan, out = _parse(argv)
+    """Run the benchmark; exit status 1 when any cell was invalid."""
+    opts = _parse(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    # the stack's files and process logs stay in var/bench/stack until the next run
-    workdir = out.parent / "stack"
+    _preflight()
+    # the processes' files and logs stay in var/bench/stack until the next run
+    workdir = opts.out.parent / "stack"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    print(f"starting the stack in {workdir}", file=sys.stderr, flush=True)
-    dep = deployment.start(workdir, STREAM_TOKENS)
-    skipped: list[str] = []
-    try:
-        deadline = time.monotonic() + plan.budget_seconds
-        cells = asyncio.run(_measure(dep, plan, deadline, skipped))
-        if plan.scale_out:
-            cells += asyncio.run(_scale_out(dep, plan, deadline, skipped))
-    except Exception:
-        print(dep.stack.logs(), file=sys.stderr)
-        raise
-    finally:
-        dep.stop()
-    summary = report.summary(cells, same="chat-stream", cross="messages-stream")
-    plan_record = {
-        "concurrency": list(plan.concurrency),
-        "count": plan.count,
-        "warmup": plan.warmup,
-        "rounds": plan.rounds,
-        "stream_tokens": STREAM_TOKENS,
-    }
-    record: dict[str, object] = {
+    started, load_before = time.monotonic(), os.getloadavg()
+    slow: dict[str, slow_streams.Slow] = {}
+    with bench_database(opts.database_url) as database_url:
+        print(f"starting the processes in {workdir}", file=sys.stderr, flush=True)
+        dep = deployment.start(workdir, opts.chunks, database_url)
+        try:
+            targets = dep.targets()
+            rows: list[Measured] = measure_all(
+                opts.scenarios,
+                targets,
+                control_pid=dep.control_pid,
+                plan=opts.plan,
+                workdir=workdir,
+            )
+            if opts.slow_streams:
+                for target in (t for t in targets if t.name in SLOW_TARGETS):
+                    print(f"  slow streams: {target.name}", file=sys.stderr, flush=True)
+                    call = slow_call(target)
+                    slow[target.name] = slow_streams.measure(
+                        target, call, opts.slow_streams, workdir
+                    )
+            workers = (
+                scale.measure(dep, opts.plan, workdir)
+                if opts.workers
+                else scale.Scale(available=False, note="skipped (--no-workers)")
+            )
+        except BaseException:
+            print(dep.stack.logs(), file=sys.stderr)
+            raise
+        finally:
+            dep.stop()
+    control = _control_plane(opts, postgres=database_url is not None)
+    index = goals.Rows(rows)
+    figures = {k: v for k, v in (control or {}).items() if isinstance(v, int | float)}
+    checked = goals.throughput_goals(index) + goals.slow_goals(slow) + goals.control_goals(figures)
+    invalid = [
+        f"{r.scenario} c={r.connections} {r.target}" for r in rows + workers.rows if r.problems
+    ]
+    invalid += [f"slow streams {s.target}" for s in slow.values() if s.completed < s.streams]
+    if control and "error" in control:
+        invalid.append(f"control plane: {control['error']}")
+    record: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "plan": plan_record,
-        **summary,
-        "skipped": skipped,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "kernel": platform.release(),
+            "wrk": _version(["wrk", "--version"]),
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+        },
+        "plan": {
+            "rounds": opts.plan.rounds,
+            "seconds": opts.plan.seconds,
+            "warmup": opts.plan.warmup,
+            "chunks": opts.chunks,
+            "slow_streams": opts.slow_streams,
+            "database": "postgresql" if database_url else "sqlite",
+        },
+        "wall_seconds": time.monotonic() - started,
+        "slow_streams": {k: slow_streams.as_record(v) for k, v in slow.items()},
+        "control_plane": control,
+        "goals": [
+            {"name": g.name, "value": g.value, "want": g.want, "met": g.met} for g in checked
+        ],
+        "invalid": invalid,
     }
-    report.write_json(out, record, cells)
-    print(report.render(cells, summary, skipped))
-    print(f"\nwritten: {out}")
-    return 1 if any(c.errors for c in cells) else 0
+    report.write_json(opts.out, record, rows, workers)
+    print(report.render_cells(rows))
+    if slow:
+        print("\nslow streams (a chunk every 100 ms for 10 s):\n" + report.render_slow(slow))
+    print("\n" + report.render_scale(workers))
+    if control:
+        print(f"\ncontrol plane alone: {control}")
+    print("\ngoals (issue 6):\n" + report.render_goals(checked))
+    if invalid:
+        print("\nINVALID: " + "; ".join(invalid))
+    print(f"\nwritten: {opts.out} ({record['wall_seconds'] / 60:.1f} min)")
+    return 1 if invalid else 0
 
 
 if __name__ == "__main__":

@@ -1,30 +1,56 @@
-"""The processes under measurement: the real stack plus the minimal proxy, on free ports."""
+"""The processes under measurement, each pinned to its core, on free ports.
+
+Core 0 holds the server under test: the floor proxies, the engines and
+Caddy (each idles while another is measured). Core 1 holds what drives and
+answers it: wrk, the fake upstream, and the control plane, which is not the
+server under test (its cost is measured apart, per ingested call). Redis, when
+used, is the machine's own server and runs wherever the kernel puts it.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.stack import ROOT, Proc, Stack, free_port
+from tests.bench import cells
+from tests.bench.cells import Target
+from tests.support.stack import BIN, ROOT, Proc, Stack, free_port
+
+SERVER_CORE = "0"
+DRIVER_CORE = "1"
+BOTH_CORES = "0,1"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 CONFIG = """
 tenants:
   - name: bench
     providers:
-      - name: mock-openai
+      - name: fake-openai
         type: openai
-        base_url: {mock}/v1
+        base_url: {upstream}/v1
+        keys: [{{name: default, value: env:JUNCTION_MOCK_KEY}}]
+      - name: fake-anthropic
+        type: anthropic
+        base_url: {upstream}
         keys: [{{name: default, value: env:JUNCTION_MOCK_KEY}}]
     models:
-      - name: bench
-        deployments: [{{provider: mock-openai, model: mock-gpt}}]
-      - name: bench-stream
-        deployments: [{{provider: mock-openai, model: "mock-gpt+tokens={tokens}"}}]
+      - name: {gateway}
+        deployments: [{{provider: fake-openai, model: {upstream_model}}}]
+      - name: {cross}
+        deployments: [{{provider: fake-anthropic, model: {upstream_model}}}]
+      - name: {slow}
+        deployments: [{{provider: fake-openai, model: {slow_model}}}]
     tokens:
       - name: bench
         value: env:JUNCTION_DEMO_TOKEN
+        # limits far above any rate reached here: every request takes the
+        # rate-limit path, none is refused
+        rpm: 1000000000
+        tpm: 2000000000
 """
 # the engine runs with its defaults, bar per-request log lines
 ENGINE_ENV = {"JUNCTION_LOG_LEVEL": "warning"}
@@ -32,66 +58,147 @@ ENGINE_ENV = {"JUNCTION_LOG_LEVEL": "warning"}
 
 @dataclass
 class Deployment:
-    """A running stack (mock, control, engines, Caddy) and the proxy in front of the mock."""
+    """The running processes and where to reach them."""
 
     stack: Stack
-    proxy_port: int
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def pid(self, name: str) -> int:
+        """The process id of the process `name`."""
+        return self.stack.procs[name].popen.pid
 
     @property
-    def proxy_url(self) -> str:
-        return f"http://127.0.0.1:{self.proxy_port}"
+    def control_pid(self) -> int:
+        """The control plane's process (both its APIs and its background jobs)."""
+        return self.pid("control")
 
-    def engine_url(self, index: int = 0) -> str:
-        """The URL of engine replica `index`, bypassing Caddy."""
-        return f"http://127.0.0.1:{self.stack.engine_ports[index]}"
+    def targets(self) -> list[Target]:
+        """Every target of the main cells, in the order they take turns."""
+        mock, token = self.stack.mock_key, self.stack.demo_token
+        return [
+            Target("direct", self.urls["upstream"], mock, "upstream", (self.pid("upstream"),)),
+            Target("floor-aiohttp", self.urls["floor"], mock, "floor", (self.pid("floor"),)),
+            Target("floor-httpx", self.urls["proxy"], mock, "floor", (self.pid("proxy"),)),
+            Target("engine", self.urls["engine"], token, "gateway", (self.pid("engine"),)),
+            Target(
+                "engine+redis",
+                self.urls["engine-redis"],
+                token,
+                "gateway",
+                (self.pid("engine-redis"),),
+            ),
+            Target(
+                "caddy>engine",
+                self.urls["caddy"],
+                token,
+                "gateway",
+                (self.pid("caddy"), self.pid("engine")),
+            ),
+        ]
 
-    def scale_engines(self, replicas: int) -> None:
-        """Start engines up to `replicas` and restart Caddy in front of all of them."""
-        while len(self.stack.engine_ports) < replicas:
-            self.stack.start_engine(extra_env=ENGINE_ENV)
-        self.stack.procs["caddy"].stop()
-        self.stack.start_caddy()
+    def spawn(self, name: str, cmd: list[str], env: dict[str, str], cores: str | None) -> Proc:
+        """Start `cmd` pinned to `cores` (None: anywhere), logging to the stack's directory."""
+        log = self.stack.workdir / f"{name}.log"
+        pinned = ["taskset", "-c", cores, *cmd] if cores else cmd
+        with log.open("wb") as handle:
+            popen = subprocess.Popen(
+                pinned, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT
+            )
+        proc = Proc(name, popen, log)
+        # registered with the stack so that stack.stop() and stack.logs() cover it
+        self.stack.procs[name] = proc
+        return proc
+
+    def start_engine(self, name: str, *, cores: str | None, extra: dict[str, str]) -> str:
+        """Start one engine process; returns its URL once it answers."""
+        port = free_port()
+        env = self.stack.env() | ENGINE_ENV | {"JUNCTION_ENGINE_PORT": str(port)} | extra
+        proc = self.spawn(name, [str(BIN / "junction-engine")], env, cores)
+        url = f"http://127.0.0.1:{port}"
+        self.stack.wait_http(f"{url}/healthz", proc, timeout=60)
+        self.urls[name] = url
+        return url
+
+    def stop_process(self, name: str) -> None:
+        """Stop one process and forget it."""
+        self.stack.procs.pop(name).stop()
 
     def stop(self) -> None:
-        """Stop every process, the proxy included."""
+        """Stop every process."""
         self.stack.stop()
 
 
-def start(workdir: Path, stream_tokens: int) -> Deployment:
-    """Start mock, control, one engine, the proxy and Caddy; apply the bench tenant."""
-    stack = Stack(workdir=workdir)
-    config = workdir / "junction.yaml"
-    config.write_text(CONFIG.format(mock=stack.mock_url, tokens=stream_tokens))
-    deployment = Deployment(stack=stack, proxy_port=free_port())
+def _python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def _start_server(dep: Deployment, name: str, cmd: list[str], cores: str, health: str) -> None:
+    port = free_port()
+    proc = dep.spawn(name, [*cmd, "--port", str(port)], dict(os.environ), cores)
+    url = f"http://127.0.0.1:{port}"
+    dep.stack.wait_http(url + health, proc, timeout=60)
+    dep.urls[name] = url
+
+
+def _start_caddy(dep: Deployment) -> None:
+    stack = dep.stack
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        raise RuntimeError("caddy is not installed (make bench installs it)")
+    env = stack.env() | {
+        "JUNCTION_PUBLIC_PORT": str(stack.public_port),
+        "JUNCTION_ENGINE_UPSTREAMS": dep.urls["engine"].removeprefix("http://"),
+        "JUNCTION_ADMIN_UPSTREAM": f"127.0.0.1:{stack.admin_port}",
+        "JUNCTION_CADDY_ADMIN": f"127.0.0.1:{stack.caddy_admin_port}",
+        "JUNCTION_CONSOLE_DIR": str(ROOT / "services/console"),
+        "XDG_DATA_HOME": str(stack.workdir / "caddy-data"),
+        "XDG_CONFIG_HOME": str(stack.workdir / "caddy-config"),
+    }
+    config = ["run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile"]
+    proc = dep.spawn("caddy", [caddy, *config], env, SERVER_CORE)
+    stack.wait_http(f"{stack.public_url}/", proc)
+    dep.urls["caddy"] = stack.public_url
+
+
+def start(workdir: Path, chunks: int, database_url: str | None) -> Deployment:
+    """Start every process of the main cells and apply the bench tenant."""
+    stack = Stack(workdir=workdir, database_url=database_url)
+    dep = Deployment(stack=stack)
     try:
-        stack.start_mock()
+        up = ["--chunks", str(chunks), "--slow-events", str(cells.SLOW_EVENTS)]
+        up += ["--slow-interval-ms", str(cells.SLOW_INTERVAL_MS)]
+        _start_server(
+            dep, "upstream", _python_module("tests.bench.upstream", *up), DRIVER_CORE, "/health"
+        )
+        upstream = dep.urls["upstream"]
+        config = workdir / "junction.yaml"
+        config.write_text(
+            CONFIG.format(
+                upstream=upstream,
+                gateway=cells.GATEWAY_MODEL,
+                cross=cells.CROSS_MODEL,
+                slow=cells.SLOW_MODEL,
+                upstream_model=cells.UPSTREAM_MODEL,
+                slow_model=cells.SLOW_UPSTREAM_MODEL,
+            )
+        )
         migrated = stack.run_cli("migrate")
         if migrated.returncode != 0:
             raise RuntimeError(f"migrate failed: {migrated.stderr}")
         stack.apply(config)
-        stack.start_control()
-        stack.start_engine(extra_env=ENGINE_ENV)
-        _start_proxy(deployment)
-        stack.start_caddy()
+        control_env = stack.env() | {"JUNCTION_LOG_LEVEL": "warning"}
+        control = dep.spawn(
+            "control", [str(BIN / "junction-control"), "serve"], control_env, DRIVER_CORE
+        )
+        stack.wait_http(f"http://127.0.0.1:{stack.internal_port}/healthz", control)
+        for name, module in (("floor", "tests.bench.floor"), ("proxy", "tests.bench.proxy")):
+            cmd = _python_module(module, "--upstream", upstream)
+            _start_server(dep, name, cmd, SERVER_CORE, "/health")
+        dep.start_engine("engine", cores=SERVER_CORE, extra={})
+        dep.start_engine("engine-redis", cores=SERVER_CORE, extra={"JUNCTION_REDIS_URL": REDIS_URL})
+        _start_caddy(dep)
     except BaseException:
         print(stack.logs(), file=sys.stderr)
         stack.stop()
         raise
-    return deployment
-
-
-def _start_proxy(deployment: Deployment) -> None:
-    stack = deployment.stack
-    log = stack.workdir / "proxy.log"
-    cmd = [sys.executable, "-m", "tests.bench.proxy", "--port", str(deployment.proxy_port)]
-    with log.open("wb") as handle:
-        popen = subprocess.Popen(
-            [*cmd, "--upstream", stack.mock_url],
-            cwd=ROOT,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-    proc = Proc("proxy", popen, log)
-    # registered with the stack so that stack.stop() and stack.logs() cover it
-    stack.procs["proxy"] = proc
-    stack.wait_http(f"{deployment.proxy_url}/_mock/health", proc)
+    return dep

@@ -1,7 +1,8 @@
-"""The baseline: a minimal pass-through proxy, what any Python proxy costs.
+"""The second reference: the floor proxy on httpx instead of aiohttp.
 
 Starlette plus one pooled httpx.AsyncClient, no auth, no parsing: the body
 and headers go upstream as they came, the answer streams back byte for byte.
+Beside the aiohttp floor (`floor`), it shows what the HTTP client alone costs.
 Run as its own process: ``python -m tests.bench.proxy --port P --upstream URL``.
 """
 
@@ -12,12 +13,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
+
+from tests.bench.serving import serve
 
 # hop-by-hop headers, plus the ones httpx and uvicorn set themselves
 _DROP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
@@ -28,7 +30,7 @@ def create_app(upstream: str) -> Starlette:
     client = httpx.AsyncClient(
         base_url=upstream,
         timeout=httpx.Timeout(60.0),
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=512),
+        limits=httpx.Limits(max_connections=2048, max_keepalive_connections=2048),
     )
 
     async def forward(request: Request) -> StreamingResponse:
@@ -59,18 +61,12 @@ def create_app(upstream: str) -> Starlette:
 
 
 def main() -> None:
-    """Serve the proxy until interrupted; uvicorn settings match the engine's."""
+    """Serve the proxy until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench.proxy")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
     args = parser.parse_args()
-    uvicorn.run(
-        create_app(args.upstream),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-    )
+    serve(create_app(args.upstream), args.port)
 
 
 if __name__ == "__main__":

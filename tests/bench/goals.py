@@ -1,0 +1,247 @@
+"""The targets of issue 6 (item 2), each checked as a ratio within this one run.
+
+A goal that spans several cells is judged on its worst cell and names it. A
+goal resting on an invalid cell (errors, cut answers) is not met, whatever
+its number says. Targets are reported, never enforced: `make bench` fails
+only on invalid cells.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from tests.bench.measure import Measured
+from tests.bench.slow_streams import Slow
+
+FLOOR = "floor-aiohttp"
+ENGINES = ("engine", "engine+redis")
+PLAIN = (("chat", 1), ("chat", 16), ("chat", 64), ("chat-stream", 16), ("chat-stream", 64))
+CROSS = (("cross-stream", 16), ("cross-stream", 64))
+WHOLE = (("chat", 1), ("chat", 16), ("chat", 64))
+STREAMED = (("chat-stream", 16), ("chat-stream", 64), *CROSS)
+EVERY = PLAIN + CROSS
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """One target: what was measured, what was wanted, and whether it was met (None: unmeasured)."""
+
+    name: str
+    value: str
+    want: str
+    met: bool | None
+
+
+class Rows:
+    """The measured rows, found by scenario, connections and target."""
+
+    def __init__(self, rows: Iterable[Measured]) -> None:
+        self._by = {(r.scenario, r.connections, r.target): r for r in rows}
+
+    def get(self, scenario: str, connections: int, target: str) -> Measured | None:
+        """The row of one target in one cell, if measured."""
+        return self._by.get((scenario, connections, target))
+
+
+def _worst(
+    rows: Rows,
+    name: str,
+    want: str,
+    cells: Iterable[tuple[str, int]],
+    targets: tuple[str, str],
+    ratio: Callable[[Measured, Measured], float],
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    unit: str = "%",
+) -> Goal:
+    """Judge `ratio(first, second)` over `cells`; the worst one decides."""
+    found: list[tuple[float, str]] = []
+    invalid: list[str] = []
+    for scenario, conns in cells:
+        a, b = rows.get(scenario, conns, targets[0]), rows.get(scenario, conns, targets[1])
+        if a is None or b is None:
+            continue
+        label = f"{scenario} c={conns}"
+        if a.problems or b.problems:
+            invalid.append(label)
+        found.append((ratio(a, b), label))
+    found = [(v, label) for v, label in found if not math.isnan(v)]
+    if not found:
+        return Goal(name, "not measured", want, None)
+    value, label = min(found) if at_least is not None else max(found)
+    shown = f"{value * 100:.0f} %" if unit == "%" else f"{value:.2f}{unit}"
+    text = f"worst {shown} ({label})"
+    met = (at_least is None or value >= at_least) and (at_most is None or value <= at_most)
+    if invalid:
+        text += f"; invalid cells: {', '.join(invalid)}"
+    return Goal(name, text, want, met and not invalid)
+
+
+def _rps(a: Measured, b: Measured) -> float:
+    return a.rps / b.rps if b.rps else math.nan
+
+
+def _cpu(a: Measured, b: Measured) -> float:
+    return a.cpu_ms_per_request / b.cpu_ms_per_request if b.cpu_ms_per_request else math.nan
+
+
+def _control(a: Measured, _: Measured) -> float:
+    if a.control_ms_per_call is None or not a.cpu_ms_per_request:
+        return math.nan
+    return a.control_ms_per_call / a.cpu_ms_per_request
+
+
+def _scaling(rows: Rows, engine: str) -> Goal:
+    """The engine's rate at 64 connections against its rate at 16, worst scenario."""
+    name = f"{engine} req/s at c=64 vs at c=16"
+    found: list[tuple[float, str]] = []
+    for scenario in ("chat", "chat-stream", "cross-stream"):
+        r64, r16 = rows.get(scenario, 64, engine), rows.get(scenario, 16, engine)
+        if r64 and r16 and r16.rps:
+            found.append((r64.rps / r16.rps, scenario))
+    if not found:
+        return Goal(name, "not measured", ">= 100 %", None)
+    value, scenario = min(found)
+    return Goal(name, f"worst {value * 100:.0f} % ({scenario})", ">= 100 %", value >= 1.0)
+
+
+def throughput_goals(rows: Rows) -> list[Goal]:
+    """Engine against the floor and the upstream, for each engine variant."""
+    goals: list[Goal] = []
+    for engine in ENGINES:
+        pair = (engine, FLOOR)
+        goals += [
+            _worst(
+                rows,
+                f"{engine} req/s vs floor, whole and same-protocol streams",
+                ">= 70 %",
+                PLAIN,
+                pair,
+                _rps,
+                at_least=0.70,
+            ),
+            _worst(
+                rows,
+                f"{engine} req/s vs floor, cross-protocol streams",
+                ">= 50 %",
+                CROSS,
+                pair,
+                _rps,
+                at_least=0.50,
+            ),
+            _worst(
+                rows,
+                f"{engine} CPU per request vs floor",
+                "<= 1.5x",
+                EVERY,
+                pair,
+                _cpu,
+                at_most=1.5,
+                unit="x",
+            ),
+            _worst(
+                rows,
+                f"{engine} control-plane CPU per call vs engine CPU per request",
+                "<= 10 %",
+                EVERY,
+                pair,
+                _control,
+                at_most=0.10,
+            ),
+        ]
+        p50 = _worst(
+            rows,
+            f"{engine} p50 at c=1 over the floor's",
+            "<= 0.30 ms",
+            (("chat", 1),),
+            pair,
+            lambda a, b: a.p50 - b.p50,
+            at_most=0.3,
+            unit=" ms",
+        )
+        goals.append(p50)
+        goals.append(_scaling(rows, engine))
+        goals += [
+            _worst(
+                rows,
+                f"upstream direct vs {engine} req/s, whole answers",
+                ">= 10x",
+                WHOLE,
+                ("direct", engine),
+                _rps,
+                at_least=10.0,
+                unit="x",
+            ),
+            _worst(
+                rows,
+                f"upstream direct vs {engine} req/s, streams",
+                ">= 10x",
+                STREAMED,
+                ("direct", engine),
+                _rps,
+                at_least=10.0,
+                unit="x",
+            ),
+        ]
+    return goals
+
+
+def slow_goals(slow: dict[str, Slow]) -> list[Goal]:
+    """1,000 slow streams through the engine, against the floor."""
+    engine, floor = slow.get("engine"), slow.get(FLOOR)
+    if engine is None:
+        return [Goal("slow streams", "not measured", "", None)]
+    done = engine.completed == engine.streams and engine.duration_max <= 11.0
+    goals = [
+        Goal(
+            f"engine: {engine.streams} slow streams complete within 11 s",
+            f"{engine.completed}/{engine.streams}, longest {engine.duration_max:.2f} s",
+            "all, <= 11 s",
+            done,
+        ),
+        Goal(
+            "engine RSS with the slow streams",
+            f"{engine.rss_mb:.0f} MB",
+            "<= 200 MB",
+            engine.rss_mb <= 200,
+        ),
+    ]
+    if floor is not None:
+        gap = engine.first_byte_p50 - floor.first_byte_p50
+        goals.append(
+            Goal(
+                "engine first-byte p50 over the floor's (slow streams)",
+                f"{gap:+.3f} s ({engine.first_byte_p50:.3f} vs {floor.first_byte_p50:.3f})",
+                "<= 0.30 s",
+                gap <= 0.3,
+            )
+        )
+    return goals
+
+
+def control_goals(figures: dict[str, float] | None) -> list[Goal]:
+    """The control plane alone (tests/bench/control_plane.py), when it ran."""
+    if not figures:
+        return []
+    goals: list[Goal] = []
+    if "resolves_per_s" in figures:
+        value = figures["resolves_per_s"]
+        goals.append(
+            Goal(
+                "control: route resolves on a cache miss",
+                f"{value:,.0f}/s",
+                ">= 1,000/s",
+                value >= 1000,
+            )
+        )
+    if "events_per_s" in figures:
+        value = figures["events_per_s"]
+        goals.append(
+            Goal(
+                "control: telemetry events ingested", f"{value:,.0f}/s", ">= 5,000/s", value >= 5000
+            )
+        )
+    return goals

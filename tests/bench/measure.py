@@ -1,0 +1,168 @@
+"""The main cells: every target takes its turn in each round, warmed up, then timed.
+
+Targets are interleaved (round 1: A B C …, round 2: A B C …) so that a load
+passing over the machine weighs on all of them alike. Around each timed run
+the server's CPU time and peak RSS are read from /proc; the control plane's
+CPU time is read over the whole cell (after a pause that lets the last
+telemetry batch land) and shared out over every gateway call of the cell,
+warm-ups included, since those were ingested too.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.bench import procstat, wrk
+from tests.bench.cells import Scenario, Target, call_for
+from tests.bench.deployment import DRIVER_CORE
+
+SHORT_ANSWERS = 0.9  # fewer bytes per answer than this share of the probe's: answers were cut
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How long each timed run, warm-up and telemetry pause lasts, and how many rounds.
+
+    wrk takes whole seconds only.
+    """
+
+    rounds: int
+    seconds: int
+    warmup: int
+    settle: float
+
+
+@dataclass
+class Measured:
+    """One target in one cell, over all rounds (times in ms)."""
+
+    scenario: str
+    connections: int
+    target: str
+    kind: str
+    probe: wrk.Probe
+    runs: list[wrk.Run] = field(default_factory=list)
+    cpu_seconds: float = 0.0
+    rss_mb: float = 0.0
+    control_ms_per_call: float | None = None
+
+    @property
+    def requests(self) -> int:
+        """Completed requests of the timed runs."""
+        return sum(r.requests for r in self.runs)
+
+    @property
+    def rps(self) -> float:
+        """Requests per second over all timed runs."""
+        seconds = sum(r.seconds for r in self.runs)
+        return self.requests / seconds if seconds else 0.0
+
+    @property
+    def p50(self) -> float:
+        """The median of the rounds' median latencies."""
+        return statistics.median(r.p50 for r in self.runs) if self.runs else float("nan")
+
+    @property
+    def p99(self) -> float:
+        """The median of the rounds' 99th-percentile latencies."""
+        return statistics.median(r.p99 for r in self.runs) if self.runs else float("nan")
+
+    @property
+    def errors(self) -> int:
+        """Failed requests of the timed runs, as wrk counts them."""
+        return sum(r.error_count for r in self.runs)
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU time per completed request."""
+        return self.cpu_seconds * 1000 / self.requests if self.requests else float("nan")
+
+    @property
+    def bytes_per_request(self) -> float:
+        """Bytes wrk read per completed request."""
+        read = sum(r.bytes for r in self.runs)
+        return read / self.requests if self.requests else 0.0
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the cell is invalid; empty when it is valid."""
+        found = [f"probe: {self.probe.problem}"] if self.probe.problem else []
+        if self.errors:
+            kinds = {k: sum(r.errors[k] for r in self.runs) for k in wrk.ERROR_KINDS}
+            found.append("errors: " + ", ".join(f"{k} {n}" for k, n in kinds.items() if n))
+        if not self.requests:
+            found.append("no request completed")
+        elif self.bytes_per_request < SHORT_ANSWERS * self.probe.bytes:
+            found.append(
+                f"short answers: {self.bytes_per_request:.0f} bytes each, "
+                f"the probe read {self.probe.bytes}"
+            )
+        return found
+
+
+def measure_cell(
+    scenario: Scenario,
+    connections: int,
+    targets: list[Target],
+    *,
+    control_pid: int,
+    plan: Plan,
+    script: Path,
+) -> list[Measured]:
+    """Measure one cell on every target; rows in the order of `targets`."""
+    rows = {
+        t.name: Measured(
+            scenario.name, connections, t.name, t.kind, wrk.probe(call_for(scenario, t))
+        )
+        for t in targets
+    }
+    control_before = procstat.cpu_seconds([control_pid])
+    gateway_calls = 0
+    for _ in range(plan.rounds):
+        for target in targets:
+            call = call_for(scenario, target)
+            warm = wrk.run(
+                call, script, connections=connections, seconds=plan.warmup, core=DRIVER_CORE
+            )
+            procstat.reset_peak_rss(target.pids)
+            cpu_before = procstat.cpu_seconds(target.pids)
+            timed = wrk.run(
+                call, script, connections=connections, seconds=plan.seconds, core=DRIVER_CORE
+            )
+            row = rows[target.name]
+            row.cpu_seconds += procstat.cpu_seconds(target.pids) - cpu_before
+            row.rss_mb = max(row.rss_mb, procstat.peak_rss_mb(target.pids))
+            row.runs.append(timed)
+            if target.gateway:
+                gateway_calls += warm.requests + timed.requests
+    time.sleep(plan.settle)  # the engines send telemetry in batches, once a second at most
+    control_ms = (procstat.cpu_seconds([control_pid]) - control_before) * 1000
+    for target in targets:
+        if target.gateway and gateway_calls:
+            rows[target.name].control_ms_per_call = control_ms / gateway_calls
+    line = "  ".join(f"{r.target} {r.rps:,.0f}/s" for r in rows.values())
+    print(f"  {scenario.name} c={connections}: {line}", file=sys.stderr, flush=True)
+    return list(rows.values())
+
+
+def measure_all(
+    scenarios: tuple[Scenario, ...],
+    targets: list[Target],
+    *,
+    control_pid: int,
+    plan: Plan,
+    workdir: Path,
+) -> list[Measured]:
+    """Every cell of `scenarios` on every target."""
+    out: list[Measured] = []
+    script = workdir / "wrk-request.lua"
+    for scenario in scenarios:
+        for connections in scenario.connections:
+            out += measure_cell(
+                scenario, connections, targets, control_pid=control_pid, plan=plan, script=script
+            )
+    return out

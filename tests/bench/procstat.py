@@ -1,0 +1,100 @@
+"""What a process tree costs, read from /proc: CPU time and peak resident memory.
+
+A server counts with all its descendants: uvicorn with workers serves from
+child processes, whose CPU time is not in the parent's own counters while
+they live. Peak RSS is the kernel's high-water mark (VmHWM), reset before a
+cell by writing 5 to /proc/<pid>/clear_refs, so each cell gets its own peak.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PROC = Path("/proc")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # the command name is in parentheses and may hold spaces: split after it
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid`'s children, grandchildren and so on (not `pid` itself)."""
+    parents: dict[int, list[int]] = {}
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def tree(pids: Iterable[int]) -> list[int]:
+    """The given processes and all their descendants."""
+    out: list[int] = []
+    for pid in pids:
+        out += [pid, *descendants(pid)]
+    return out
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User plus system CPU time of the processes and all their descendants."""
+    ticks = 0
+    for pid in tree(pids):
+        fields = _stat_fields(pid)
+        if fields is not None:
+            # utime and stime are fields 14 and 15 of stat; 12 and 13 after the name
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / _TICKS
+
+
+def _status_kib(pid: int, key: str) -> int:
+    try:
+        text = (_PROC / str(pid) / "status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss(pids: Iterable[int]) -> None:
+    """Start a new high-water mark of resident memory for each process of the trees."""
+    for pid in tree(pids):
+        # on an older kernel the peak then covers the process's whole life
+        with contextlib.suppress(OSError):
+            (_PROC / str(pid) / "clear_refs").write_text("5")
+
+
+def peak_rss_mb(pids: Iterable[int]) -> float:
+    """Sum of the peak resident memory (VmHWM) of the processes of the trees, in MB."""
+    return sum(_status_kib(pid, "VmHWM") for pid in tree(pids)) / 1024
+
+
+def worker_count(pid: int) -> int:
+    """How many multiprocessing children serve for `pid` (uvicorn's workers), 0 for none."""
+    count = 0
+    for child in descendants(pid):
+        try:
+            cmdline = (_PROC / str(child) / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            count += 1
+    return count
