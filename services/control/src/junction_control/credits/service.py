@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from junction_control import bulk
 from junction_control.columns import new_id, utcnow
 from junction_control.credits.models import NOTE_CHARS, CreditAccount, LedgerEntry
 from junction_control.errors import InvalidInput
@@ -30,8 +29,24 @@ from junction_control.tenants.models import Tenant
 # the largest single grant or adjustment: a typo guard, not a business rule
 MAX_GRANT_USD = 1_000_000_000.0
 
-_accounts: Table = CreditAccount.__table__  # type: ignore[attr-defined]
-_ledger: Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+_CHARGE_COLUMNS = bulk.columns(
+    "id text, tenant_id text, amount_usd float8, model_call_id text, created_at timestamptz"
+)
+_CHARGE = (
+    "INSERT INTO credit_ledger "
+    "(id, tenant_id, kind, amount_usd, model_call_id, note, created_at, created_by) "
+    "SELECT id, tenant_id, 'charge', amount_usd, model_call_id, '', created_at, NULL "
+    "FROM batch WHERE true ON CONFLICT (model_call_id) DO NOTHING "
+    "RETURNING tenant_id, amount_usd, model_call_id"
+)
+_BALANCE_COLUMNS = bulk.columns("tenant_id text, delta float8, moved_at timestamptz")
+# balance = balance + delta in SQL: concurrent writers add, never overwrite
+_MOVE_BALANCES = (
+    "INSERT INTO credit_accounts (tenant_id, balance_usd, created_at, updated_at) "
+    "SELECT tenant_id, delta, moved_at, moved_at FROM batch WHERE true ON CONFLICT (tenant_id) "
+    "DO UPDATE SET balance_usd = credit_accounts.balance_usd + excluded.balance_usd, "
+    "updated_at = excluded.updated_at"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,62 +64,25 @@ async def charge_calls(
     """Charge each call once (calls charged before are skipped); the call ids charged now."""
     now = now or utcnow()
     rows = [
-        {
-            "id": new_id(),
-            "tenant_id": c.tenant_id,
-            "kind": "charge",
-            "amount_usd": -float(c.cost_usd),
-            "model_call_id": c.call_id,
-            "note": "",
-            "created_at": now,
-            "created_by": None,
-        }
+        (new_id(), c.tenant_id, -float(c.cost_usd), c.call_id, now)
         # in call id order, like ingest's row locks, so overlapping batches queue
         for c in sorted(charges, key=lambda c: c.call_id)
         if c.cost_usd > 0
     ]
-    if not rows:
-        return set()
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     deltas: dict[str, float] = defaultdict(float)
     charged: set[str] = set()
-    for start in range(0, len(rows), 500):
-        statement = (
-            insert(_ledger)
-            .values(rows[start : start + 500])
-            .on_conflict_do_nothing(index_elements=["model_call_id"])
-            .returning(_ledger.c.tenant_id, _ledger.c.amount_usd, _ledger.c.model_call_id)
-        )
-        for tenant_id, amount, call_id in (await conn.execute(statement)).all():
-            deltas[tenant_id] += amount
-            charged.add(call_id)
+    for tenant_id, amount, call_id in await bulk.with_batch(conn, _CHARGE_COLUMNS, rows, _CHARGE):
+        deltas[tenant_id] += amount
+        charged.add(call_id)
     await _move_balances(conn, deltas, now)
     return charged
 
 
 async def _move_balances(conn: AsyncConnection, deltas: dict[str, float], now: datetime) -> None:
     """Add each delta to its tenant's balance, opening accounts that do not exist yet."""
-    if not deltas:
-        return
-    tenants = sorted(deltas)  # one lock order for every writer: no deadlocks
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    await conn.execute(
-        insert(_accounts)
-        .values(
-            [
-                {"tenant_id": t, "balance_usd": 0.0, "created_at": now, "updated_at": now}
-                for t in tenants
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["tenant_id"])
-    )
-    # balance = balance + delta in SQL: concurrent writers add, never overwrite
-    statement = (
-        update(_accounts)
-        .where(_accounts.c.tenant_id == bindparam("tid"))
-        .values(balance_usd=_accounts.c.balance_usd + bindparam("delta"), updated_at=now)
-    )
-    await conn.execute(statement, [{"tid": t, "delta": deltas[t]} for t in tenants])
+    # one lock order for every writer (tenant id): no deadlocks
+    rows = [(t, deltas[t], now) for t in sorted(deltas)]
+    await bulk.with_batch(conn, _BALANCE_COLUMNS, rows, _MOVE_BALANCES)
 
 
 async def add_entry(

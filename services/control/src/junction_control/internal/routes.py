@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -22,14 +21,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from junction_contracts.errors import ContractError
-from junction_contracts.telemetry import CallEvent, parse_batch
 from junction_control.context import internal_context
 from junction_control.db import Database
 from junction_control.errors import DatabaseUnavailable
 from junction_control.internal.resolve import resolve_route
 from junction_control.internal.signature import signed
 from junction_control.responses import error_response
-from junction_control.usage.ingest import IngestResult, ingest_events
+from junction_control.usage.events import Batch, loads, read_batch
+from junction_control.usage.ingest import IngestResult, ingest
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
     """
     ctx = internal_context(request)
     try:
-        events, invalid = parse_batch(json.loads(body))
+        batch = read_batch(loads(body))
     except (UnicodeDecodeError, json.JSONDecodeError):
         ctx.metrics.telemetry_batches.labels(outcome="invalid").inc()
         return error_response(400, "invalid_request", "body must be a JSON telemetry batch")
@@ -101,7 +100,7 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
         ctx.metrics.telemetry_batches.labels(outcome="invalid").inc()
         return error_response(400, "invalid_request", str(exc))
     try:
-        result = await _ingest(ctx.database, events)
+        result = await _ingest(ctx.database, batch)
     except DatabaseUnavailable:
         ctx.metrics.telemetry_batches.labels(outcome="unavailable").inc()
         raise
@@ -112,13 +111,13 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
         {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
-            "rejected": result.rejected + invalid,
+            "rejected": result.rejected + batch.malformed,
         },
         status_code=202,
     )
 
 
-async def _ingest(database: Database, events: Sequence[CallEvent]) -> IngestResult:
+async def _ingest(database: Database, batch: Batch) -> IngestResult:
     """Ingest in one transaction, tried again when PostgreSQL aborts it as a deadlock.
 
     Ingest is idempotent, so a retried batch records each call once; after the
@@ -127,7 +126,7 @@ async def _ingest(database: Database, events: Sequence[CallEvent]) -> IngestResu
     for attempt in range(1, INGEST_ATTEMPTS + 1):
         try:
             async with database.session() as session:
-                result = await ingest_events(session, events)
+                result = await ingest(await session.connection(), batch)
                 await session.commit()
             return result
         except DBAPIError as exc:

@@ -24,13 +24,15 @@ calls), in the same transaction. The ledger's unique call id is the
 backstop for both: a row that is closed twice (an engine-reported
 failed/stuck, then a later ``finished``) is charged and counted once.
 
-A batch is one transaction. On PostgreSQL it first takes a transaction-scoped
-advisory lock per call id, in id order, so overlapping batches queue behind
-each other instead of deadlocking (row locks alone cannot cover the calls
-that have no row yet). Then a bulk lookup of its call ids (rows locked on
-PostgreSQL), one multi-row
-``INSERT … ON CONFLICT DO NOTHING`` per 500 new calls, one executemany UPDATE
-for the calls it closes.
+A batch is one transaction of a fixed number of set-based statements (see
+`junction_control.bulk`), whatever its size: no ORM object and no statement
+per row. On PostgreSQL it first takes a transaction-scoped advisory lock per
+call id, in id order, so overlapping batches queue behind each other instead
+of deadlocking (row locks alone cannot cover the calls that have no row
+yet). Then one lookup of its call ids (rows locked on PostgreSQL), one
+``INSERT … ON CONFLICT DO NOTHING`` for the new calls, one ``UPDATE … FROM``
+for the calls it closes (re-checking in SQL that each is still open), one
+ledger insert, one balance upsert and one spend update.
 """
 
 from __future__ import annotations
@@ -40,32 +42,57 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_contracts.telemetry import CallEvent
+from junction_control import bulk
 from junction_control.columns import utcnow
 from junction_control.credits.service import Charge, charge_calls
-from junction_control.tenants.models import Tenant
-from junction_control.tokens.models import UserToken
 from junction_control.usage import records
-from junction_control.usage.models import PROCESSING, STUCK, ModelCall, is_open
+from junction_control.usage.events import Batch, Event, check, event_of
+from junction_control.usage.models import PROCESSING, STUCK, is_open
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["accepted", "duplicate", "rejected"]
 
-# ids per statement: far below the bind-parameter limits of SQLite and asyncpg
-# (about 32k), even for inserts of 30 columns per row
-CHUNK = 500
-
-_calls: Table = ModelCall.__table__  # type: ignore[attr-defined]
-_tenants: Table = Tenant.__table__  # type: ignore[attr-defined]
-_tokens: Table = UserToken.__table__  # type: ignore[attr-defined]
+_IDS = bulk.columns("id text")
+_SPEND = bulk.columns("id text, delta float8")
+# `is_open` in SQL
+_OPEN = (
+    f"(model_calls.status = '{PROCESSING}' OR "
+    f"(model_calls.status = 'failed' AND model_calls.error_code = '{STUCK}'))"
+)
+_KNOWN_TENANTS = "SELECT id FROM tenants WHERE id IN (SELECT id FROM batch)"
+_STATES = (
+    "SELECT id, status, error_code FROM model_calls WHERE id IN (SELECT id FROM batch) ORDER BY id"
+)
+_INSERT = bulk.insert_sql(
+    "model_calls", records.ROW_COLUMNS, conflict="ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+# the WHERE clause re-checks in SQL that the row is still open
+_CLOSE = bulk.update_sql(
+    "model_calls",
+    "id",
+    records.FINISHED_COLUMNS,
+    where=_OPEN,
+    returning="model_calls.id",
+)
+_LOCK_TOKENS = "SELECT id FROM user_tokens WHERE id IN (SELECT id FROM batch) ORDER BY id"
+_ADD_SPEND = (
+    "UPDATE user_tokens SET spent_usd = user_tokens.spent_usd + batch.delta "
+    "FROM batch WHERE user_tokens.id = batch.id"
+)
+# one statement: the sorted subquery fixes the order the locks are taken in
+_ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(ids.id, 0)) FROM "
+    "(SELECT id FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS u(id, n) "
+    "ORDER BY n) AS ids"
+)
 
 
 @dataclass(slots=True)
@@ -95,54 +122,64 @@ class IngestResult:
 class _Call:
     """The events of one call in a batch: the first of each kind counts."""
 
-    started: CallEvent | None = None
-    finished: CallEvent | None = None
-
-    @property
-    def first(self) -> CallEvent:
-        event = self.started or self.finished
-        if event is None:  # pragma: no cover - a _Call is made for an event
-            raise ValueError("a call without events")
-        return event
-
-    @property
-    def call_id(self) -> str:
-        return self.first.call_id
+    call_id: str
+    started: Event | None = None
+    finished: Event | None = None
 
     @property
     def tenant_id(self) -> str:
-        return (self.finished or self.first).tenant_id
+        event = self.finished or self.started
+        if event is None:  # pragma: no cover - a _Call is made for an event
+            raise ValueError("a call without events")
+        tenant_id: str = event["tenant_id"]
+        return tenant_id
 
-    def events(self) -> list[CallEvent]:
-        return [e for e in (self.started, self.finished) if e is not None]
+    def count(self, result: IngestResult, outcome: Outcome) -> None:
+        if self.started is not None:
+            result.counts[("started", outcome)] += 1
+        if self.finished is not None:
+            result.counts[("finished", outcome)] += 1
 
 
 async def ingest_events(
     session: AsyncSession, events: Sequence[CallEvent], *, now: datetime | None = None
 ) -> IngestResult:
     """Apply a batch of events to model_calls (not committed: the caller commits)."""
+    batch = check([event_of(e) for e in events])
+    return await ingest(await session.connection(), batch, now=now)
+
+
+async def ingest(
+    conn: AsyncConnection, batch: Batch, *, now: datetime | None = None
+) -> IngestResult:
+    """Apply a batch read by `usage.events` in the caller's transaction.
+
+    Its malformed events are not counted here (they have no kind to count by).
+    """
     now = now or utcnow()
     result = IngestResult()
-    calls = _group(events, result)
+    calls = _group(batch, result)
     if not calls:
         return result
-    conn = await session.connection()
-    known = await _existing_tenants(conn, {call.tenant_id for call in calls.values()})
+    known = await _known_tenants(conn, {call.tenant_id for call in calls.values()})
     strangers = [calls.pop(cid) for cid in list(calls) if calls[cid].tenant_id not in known]
     for call in strangers:
-        _count(result, call.events(), "rejected")
+        call.count(result, "rejected")
     if strangers:
         log.warning(
             "refused telemetry of %d call(s) of unknown tenants, e.g. %s",
             len(strangers),
             strangers[0].tenant_id,
         )
+    if not calls:
+        return result
 
-    await _lock_ids(conn, sorted(calls))
-    states = await _lock_rows(conn, sorted(calls))
+    ids = sorted(calls)
+    await _lock_ids(conn, ids)
+    states = await _states(conn, ids)
     new: list[_Call] = []
     closing: list[_Call] = []
-    for call_id in sorted(calls):
+    for call_id in ids:
         call = calls[call_id]
         state = states.get(call_id)
         if state is None:
@@ -150,88 +187,70 @@ async def ingest_events(
         elif call.finished is not None and is_open(*state):
             closing.append(call)
         else:
-            _count(result, call.events(), "duplicate")
+            call.count(result, "duplicate")
 
     inserted = await _insert(conn, new, now)
+    finals: list[_Call] = []
     for call in new:
         if call.call_id in inserted:
-            _count(result, call.events(), "accepted")
+            call.count(result, "accepted")
+            if call.finished is not None:
+                finals.append(call)
         elif call.finished is not None:
             # a concurrent batch inserted this call first: close it like any existing row
             closing.append(call)
         else:
-            _count(result, call.events(), "duplicate")
+            call.count(result, "duplicate")
 
-    closed = await _close(conn, closing, now, locked=states.keys())
-    # the calls whose first final state this batch wrote: each is charged once
-    finals = [c for c in new if c.finished is not None and c.call_id in inserted]
-    finals += [c for c in closing if c.call_id in closed]
-    charged = await charge_calls(
-        conn,
-        [Charge(c.call_id, c.tenant_id, float(_finished(c).cost_usd)) for c in finals],
-        now,
-    )
-    await _add_spend(conn, [_finished(c) for c in finals if c.call_id in charged])
+    closed = await _close(conn, closing, now)
     for call in closing:
-        outcome: Outcome = "accepted" if call.call_id in closed else "duplicate"
-        result.counts[("finished", outcome)] += 1
+        result.counts[("finished", "accepted" if call.call_id in closed else "duplicate")] += 1
         if call.started is not None:
             result.counts[("started", "duplicate")] += 1
+        if call.call_id in closed:
+            finals.append(call)
+
+    # the calls whose first final state this batch wrote: each is charged once
+    ended = [_finished(c) for c in finals]
+    charged = await charge_calls(
+        conn, [Charge(e["call_id"], e["tenant_id"], float(e["cost_usd"])) for e in ended], now
+    )
+    await _add_spend(conn, [e for e in ended if e["call_id"] in charged])
     return result
 
 
-def _group(events: Sequence[CallEvent], result: IngestResult) -> dict[str, _Call]:
+def _group(batch: Batch, result: IngestResult) -> dict[str, _Call]:
     """The batch's storable events by call; repeats within the batch are duplicates."""
     calls: dict[str, _Call] = {}
-    refused: list[tuple[CallEvent, str]] = []
-    for event in events:
-        reason = records.problem(event)
-        if reason is not None:
-            refused.append((event, reason))
-            _count(result, [event], "rejected")
-            continue
-        call = calls.setdefault(event.call_id, _Call())
-        if event.kind == "started" and call.started is None:
+    for event, _reason in batch.refused:
+        result.counts[(event["kind"], "rejected")] += 1
+    for event in batch.events:
+        kind = event["kind"]
+        call_id = event["call_id"]
+        call = calls.get(call_id)
+        if call is None:
+            call = calls[call_id] = _Call(call_id)
+        if kind == "started" and call.started is None:
             call.started = event
-        elif event.kind == "finished" and call.finished is None:
+        elif kind == "finished" and call.finished is None:
             call.finished = event
         else:
-            _count(result, [event], "duplicate")
-    if refused:
+            result.counts[(kind, "duplicate")] += 1
+    if batch.refused:
         # one line per batch: a sender bug would otherwise write a line per event
-        event, reason = refused[0]
+        event, reason = batch.refused[0]
         log.warning(
             "refused %d telemetry event(s) that fit no row, e.g. %.64s: %s",
-            len(refused),
-            event.id,
+            len(batch.refused),
+            event["id"],
             reason,
         )
     return calls
 
 
-def _count(result: IngestResult, events: Iterable[CallEvent], outcome: Outcome) -> None:
-    for event in events:
-        result.counts[(event.kind, outcome)] += 1
-
-
-def _open_clause() -> ColumnElement[bool]:
-    # `is_open` in SQL
-    return or_(
-        _calls.c.status == PROCESSING,
-        and_(_calls.c.status == "failed", _calls.c.error_code == STUCK),
-    )
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    return (items[i : i + CHUNK] for i in range(0, len(items), CHUNK))
-
-
-async def _existing_tenants(conn: AsyncConnection, tenant_ids: set[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(tenant_ids)):
-        rows = await conn.execute(select(_tenants.c.id).where(_tenants.c.id.in_(chunk)))
-        found.update(rows.scalars())
-    return found
+async def _known_tenants(conn: AsyncConnection, tenant_ids: set[str]) -> set[str]:
+    rows = await bulk.with_batch(conn, _IDS, [(t,) for t in sorted(tenant_ids)], _KNOWN_TENANTS)
+    return {row[0] for row in rows}
 
 
 async def _lock_ids(conn: AsyncConnection, call_ids: Sequence[str]) -> None:
@@ -242,34 +261,10 @@ async def _lock_ids(conn: AsyncConnection, call_ids: Sequence[str]) -> None:
     """
     if conn.dialect.name != "postgresql" or not call_ids:
         return
-    # one statement: the sorted subquery fixes the order the locks are taken in
-    await conn.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtextextended(ids.id, 0)) FROM "
-            "(SELECT id FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS u(id, n) "
-            "ORDER BY n) AS ids"
-        ).bindparams(ids=list(call_ids))
-    )
+    await conn.execute(_ADVISORY_LOCKS, {"ids": list(call_ids)})
 
 
-async def _add_spend(conn: AsyncConnection, finals: Sequence[CallEvent]) -> None:
-    """Add the cost of calls charged just now to their tokens' running totals."""
-    deltas: dict[str, float] = {}
-    for event in finals:
-        if event.cost_usd > 0:
-            deltas[event.token_id] = deltas.get(event.token_id, 0.0) + float(event.cost_usd)
-    if not deltas:
-        return
-    # spent = spent + delta in SQL, in id order like every other lock of ingest
-    statement = (
-        update(_tokens)
-        .where(_tokens.c.id == bindparam("tid"))
-        .values(spent_usd=_tokens.c.spent_usd + bindparam("delta"))
-    )
-    await conn.execute(statement, [{"tid": t, "delta": deltas[t]} for t in sorted(deltas)])
-
-
-async def _lock_rows(
+async def _states(
     conn: AsyncConnection, call_ids: Sequence[str]
 ) -> dict[str, tuple[str, str | None]]:
     """(status, error_code) of the calls that have rows.
@@ -277,69 +272,58 @@ async def _lock_rows(
     On PostgreSQL the rows stay locked until commit, taken in id order so
     overlapping batches queue behind each other instead of deadlocking.
     """
-    states: dict[str, tuple[str, str | None]] = {}
-    for chunk in _chunks(call_ids):
-        rows = await conn.execute(
-            select(_calls.c.id, _calls.c.status, _calls.c.error_code)
-            .where(_calls.c.id.in_(chunk))
-            .order_by(_calls.c.id)
-            .with_for_update()
-        )
-        states.update((row.id, (row.status, row.error_code)) for row in rows)
-    return states
+    rows = await bulk.with_batch(
+        conn, _IDS, [(c,) for c in call_ids], _STATES, postgres_suffix=" FOR UPDATE"
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 async def _insert(conn: AsyncConnection, calls: Sequence[_Call], now: datetime) -> set[str]:
     """Insert the rows of calls seen for the first time; the ids actually inserted."""
     rows = [
-        records.started_row(call.started, now)
-        if call.finished is None and call.started is not None
-        else records.finished_row(_finished(call), call.started, now)
+        records.finished_row(call.finished, call.started, now)
+        if call.finished is not None
+        else records.started_row(_started(call), now)
         for call in calls
     ]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    inserted: set[str] = set()
-    for chunk in _chunks(rows):
-        statement = (
-            insert(_calls)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(_calls.c.id)
-        )
-        inserted.update((await conn.execute(statement)).scalars())
-    return inserted
+    return {row[0] for row in await bulk.with_batch(conn, records.ROW_COLUMNS, rows, _INSERT)}
 
 
-async def _close(
-    conn: AsyncConnection, calls: Sequence[_Call], now: datetime, *, locked: Iterable[str]
-) -> set[str]:
+async def _close(conn: AsyncConnection, calls: Sequence[_Call], now: datetime) -> set[str]:
     """Write the final state of open calls; the ids actually closed.
 
     The WHERE clause re-checks that the row is open, so a row closed meanwhile
     by another batch keeps its first final state.
     """
-    statement = update(_calls).where(_calls.c.id == bindparam("call_id"), _open_clause())
-    params = [
-        {"call_id": call.call_id, **records.finished_values(_finished(call), now)} for call in calls
-    ]
-    closed: set[str] = set()
+    rows = [records.close_row(_finished(call), now) for call in calls]
+    return {row[0] for row in await bulk.with_batch(conn, records.CLOSE_COLUMNS, rows, _CLOSE)}
+
+
+async def _add_spend(conn: AsyncConnection, finals: Iterable[Event]) -> None:
+    """Add the cost of calls charged just now to their tokens' running totals."""
+    deltas: dict[str, float] = {}
+    for event in finals:
+        cost = float(event["cost_usd"])
+        if cost > 0:
+            deltas[event["token_id"]] = deltas.get(event["token_id"], 0.0) + cost
+    if not deltas:
+        return
+    rows = [(t, deltas[t]) for t in sorted(deltas)]
     if conn.dialect.name == "postgresql":
-        # rows locked by _lock_rows are open until we commit: one executemany closes them
-        held = set(locked)
-        bulk = [p for p in params if p["call_id"] in held]
-        if bulk:
-            await conn.execute(statement, bulk)
-            closed.update(p["call_id"] for p in bulk)
-        params = [p for p in params if p["call_id"] not in held]
-    # SQLite (in-process, a statement costs microseconds) and calls inserted by a
-    # concurrent batch: one statement each, so the row count tells what happened
-    for p in params:
-        if (await conn.execute(statement, p)).rowcount:
-            closed.add(p["call_id"])
-    return closed
+        # the UPDATE's join takes row locks in no set order: take them in id order
+        # first, like every other lock of ingest, so overlapping batches queue
+        await bulk.with_batch(conn, _IDS, [(t,) for t, _ in rows], _LOCK_TOKENS + " FOR UPDATE")
+    # spent = spent + delta in SQL: concurrent writers add, never overwrite
+    await bulk.with_batch(conn, _SPEND, rows, _ADD_SPEND)
 
 
-def _finished(call: _Call) -> CallEvent:
+def _finished(call: _Call) -> Event:
     if call.finished is None:  # pragma: no cover - callers pass calls with a finished event
         raise ValueError("call has no finished event")
     return call.finished
+
+
+def _started(call: _Call) -> Event:
+    if call.started is None:  # pragma: no cover - a call has at least one event
+        raise ValueError("call has no started event")
+    return call.started
