@@ -21,6 +21,7 @@ from junction_control.context import AdminContext, InternalContext
 from junction_control.db import Database
 from junction_control.internal.metrics import InternalMetrics
 from junction_control.internal.routes import internal_routes
+from junction_control.internal.sealed_keys import SealedKeys
 from junction_control.rbac.authorizer import Authorizer
 from junction_control.responses import EXCEPTION_HANDLERS
 from junction_control.route_changes import RouteChanges
@@ -41,7 +42,7 @@ def create_internal_app(
         settings=settings,
         database=db,
         verifier=SignatureVerifier(settings.internal_secret),
-        sealing_key=derive_sealing_key(settings.internal_secret),
+        sealed_keys=SealedKeys(settings.keyring, derive_sealing_key(settings.internal_secret)),
         metrics=InternalMetrics(),
     )
     return app

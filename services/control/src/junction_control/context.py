@@ -9,6 +9,7 @@ from starlette.requests import Request
 from junction_contracts.signing import SignatureVerifier
 from junction_control.db import Database
 from junction_control.internal.metrics import InternalMetrics
+from junction_control.internal.sealed_keys import SealedKeys
 from junction_control.rbac.authorizer import Authorizer
 from junction_control.route_changes import RouteChanges
 from junction_control.settings import ControlSettings
@@ -24,10 +25,10 @@ class AppContext:
 
 @dataclass(frozen=True, slots=True)
 class InternalContext(AppContext):
-    """Dependencies of the internal API: signature checks, sealing, metrics."""
+    """Dependencies of the internal API: signature checks, sealed provider keys, metrics."""
 
     verifier: SignatureVerifier
-    sealing_key: bytes = field(repr=False)
+    sealed_keys: SealedKeys = field(repr=False)
     metrics: InternalMetrics
 
 

@@ -15,7 +15,12 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_control import migrations
@@ -50,6 +55,20 @@ class Database:
                 raise Conflict("a row with the same name was written concurrently") from exc
             except (OperationalError, InterfaceError, OSError) as exc:
                 raise DatabaseUnavailable(_describe(exc)) from exc
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for Core reads outside a transaction; failures as in `session`.
+
+        Autocommit saves the BEGIN and ROLLBACK round trips a session would
+        add; each statement still reads one consistent snapshot.
+        """
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+        except (OperationalError, InterfaceError, OSError) as exc:
+            raise DatabaseUnavailable(_describe(exc)) from exc
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision."""

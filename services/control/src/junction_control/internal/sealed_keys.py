@@ -1,0 +1,45 @@
+"""Provider keys sealed for the engine, kept per stored envelope: each is opened once.
+
+A route carries every active key of its providers, so a burst of route
+resolves (engines starting, keys revoked) would decrypt and re-seal the same
+few keys thousands of times. The cache key is the credential id together with
+its whole stored envelope (ciphertext, nonces, wrapped data key, master key
+version): a new key, a rotation or a re-wrap is a new entry, never a stale one.
+Only sealed values are kept, never a plain key; they are safe wherever a route
+may go. A key that does not open is not cached, so each resolve reports it.
+"""
+
+from __future__ import annotations
+
+from junction_contracts.sealing import seal
+from junction_control.crypto import EncryptedSecret, Keyring, decrypt_secret
+
+DEFAULT_CAPACITY = 4096
+
+
+class SealedKeys:
+    """Seals provider keys for routes, remembering the last `capacity` of them."""
+
+    def __init__(
+        self, keyring: Keyring, sealing_key: bytes, *, capacity: int = DEFAULT_CAPACITY
+    ) -> None:
+        self._keyring = keyring
+        self._sealing_key = sealing_key
+        self._capacity = capacity
+        self._sealed: dict[tuple[str, EncryptedSecret], str] = {}
+
+    def sealed(self, credential_id: str, secret: EncryptedSecret) -> str:
+        """The key in `secret`, sealed for the engine; CryptoError if it does not open."""
+        entry = (credential_id, secret)
+        found = self._sealed.get(entry)
+        if found is None:
+            plain = decrypt_secret(self._keyring, secret, record_id=credential_id)
+            found = seal(self._sealing_key, plain, context=credential_id)
+            if len(self._sealed) >= self._capacity:
+                # oldest first: dicts keep insertion order
+                del self._sealed[next(iter(self._sealed))]
+            self._sealed[entry] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._sealed)
