@@ -1,12 +1,14 @@
 """The database: one async engine and its session factory per process.
 
 SQLite runs in WAL mode with foreign keys on (set on every new connection);
-PostgreSQL runs through asyncpg. Driver errors that mean "the database is not
-there" are mapped to DatabaseUnavailable at this boundary.
+PostgreSQL runs through asyncpg, and a pooled connection that sat idle is
+checked before use (see `_ping_when_idle`). Driver errors that mean "the
+database is not there" are mapped to DatabaseUnavailable at this boundary.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +16,13 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -27,14 +35,25 @@ from junction_control import migrations
 from junction_control.errors import Conflict, DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# a pooled PostgreSQL connection idle this long is pinged before it is used again
+IDLE_PING_SECONDS = 10.0
+# PostgreSQL connections kept open, and how many more a burst may open (and close
+# again when it ends): a burst of route resolves from starting engines must not
+# pay a connection setup per request
+POOL_SIZE = 10
+MAX_OVERFLOW = 20
 
 
 class Database:
     """Owns the async engine; hands out sessions; applies migrations."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, idle_ping_seconds: float = IDLE_PING_SECONDS
+    ) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_engine(url, echo=echo)
+        self.engine: AsyncEngine = create_engine(
+            url, echo=echo, idle_ping_seconds=idle_ping_seconds
+        )
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -90,16 +109,52 @@ class Database:
         await self.engine.dispose()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, idle_ping_seconds: float = IDLE_PING_SECONDS
+) -> AsyncEngine:
     """An async engine for `url`, with SQLite tuned for a small server."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+        engine = create_async_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
+        _ping_when_idle(engine, idle_ping_seconds)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use once it sat idle `idle_seconds`; replace a dead one.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout, and with asyncpg a
+    ping is three round trips (BEGIN, an empty query, ROLLBACK): more than a
+    route resolve's own two queries. A connection used moments ago is trusted;
+    should the server have gone away since, its statement fails, SQLAlchemy
+    drops the whole pool, and that one caller gets DatabaseUnavailable.
+    """
+    pool = engine.sync_engine.pool
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+
+    def fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < idle_seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except (dbapi_error, OSError) as exc:
+            # the pool discards this connection and checks out another one
+            raise DisconnectionError("a pooled database connection is gone") from exc
+
+    event.listen(pool, "connect", fresh)
+    event.listen(pool, "checkin", fresh)
+    event.listen(pool, "checkout", checkout)
+
+
+_IDLE_SINCE = "junction.idle_since"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
