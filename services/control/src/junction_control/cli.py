@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = ControlSettings.from_env()
         _configure_logging(settings.log_level if args.command is _serve else "warning")
-        asyncio.run(command(args, settings))
+        _run(command(args, settings))
     except _USER_ERRORS as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
@@ -67,6 +67,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run a command to completion on uvloop where it is installed (uvicorn[standard]).
+
+    The server spends a good part of its CPU in the event loop and socket
+    transports; uvloop's are several times cheaper than asyncio's own.
+    """
+    try:
+        import uvloop
+    except ImportError:  # platforms without uvloop (Windows)
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def build_parser() -> argparse.ArgumentParser:
