@@ -17,8 +17,12 @@ check: setup isolation ## ruff, mypy (strict), the import contracts, each servic
 	$(UV) run --no-sync mypy
 	$(UV) run --no-sync lint-imports
 
-bench: setup caddy ## benchmarks (ratios measured in one run)
-	$(UV) run --no-sync python -m tests.bench
+bench: setup caddy ## benchmarks, ratios measured in one run (BENCH_ARGS=--quick: ~3 minutes)
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "installing wrk from Debian's packages"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
+	$(UV) run --no-sync python -m tests.bench $(BENCH_ARGS)
 
 # Each service installs and imports with only its own dependency closure; the
 # engine's environment must not even contain the database or RBAC packages.

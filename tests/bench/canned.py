@@ -69,7 +69,10 @@ async def _fetch(client: httpx.AsyncClient, path: str, body: dict[str, object]) 
     return resp.content
 
 
-async def _build(chunks: int, slow_events: int) -> Canned:
+async def make(chunks: int = 50, slow_events: int = 101) -> Canned:
+    """Answers with `chunks` content chunks per stream, from inside a running loop."""
+    if chunks < 1:
+        raise ValueError("a stream needs at least one content chunk")
     app = create_app(MockSettings())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
@@ -102,6 +105,4 @@ async def _build(chunks: int, slow_events: int) -> Canned:
 
 def build(chunks: int = 50, slow_events: int = 101) -> Canned:
     """Answers with `chunks` content chunks per stream; the slow stream has `slow_events` events."""
-    if chunks < 1:
-        raise ValueError("a stream needs at least one content chunk")
-    return asyncio.run(_build(chunks, slow_events))
+    return asyncio.run(make(chunks, slow_events))

@@ -54,6 +54,7 @@ class Target:
     key: str
     kind: Kind
     pids: tuple[int, ...]
+    pinned: bool = True  # served from the server core alone (the upstream: the driver core)
 
     @property
     def gateway(self) -> bool:

@@ -60,6 +60,7 @@ def _worst(
     """Judge `ratio(first, second)` over `cells`; the worst one decides."""
     found: list[tuple[float, str]] = []
     invalid: list[str] = []
+    bound: list[str] = []
     for scenario, conns in cells:
         a, b = rows.get(scenario, conns, targets[0]), rows.get(scenario, conns, targets[1])
         if a is None or b is None:
@@ -67,6 +68,8 @@ def _worst(
         label = f"{scenario} c={conns}"
         if a.problems or b.problems:
             invalid.append(label)
+        if b.driver_bound:
+            bound.append(label)
         found.append((ratio(a, b), label))
     found = [(v, label) for v, label in found if not math.isnan(v)]
     if not found:
@@ -77,6 +80,8 @@ def _worst(
     met = (at_least is None or value >= at_least) and (at_most is None or value <= at_most)
     if invalid:
         text += f"; invalid cells: {', '.join(invalid)}"
+    if bound:
+        text += f"; {targets[1]} driver-bound in: {', '.join(bound)}"
     return Goal(name, text, want, met and not invalid)
 
 

@@ -18,9 +18,11 @@ from pathlib import Path
 
 from tests.bench import procstat, wrk
 from tests.bench.cells import Scenario, Target, call_for
-from tests.bench.deployment import DRIVER_CORE
+from tests.bench.deployment import DRIVER_CORE, SERVER_CORE
 
 SHORT_ANSWERS = 0.9  # fewer bytes per answer than this share of the probe's: answers were cut
+DRIVER_BOUND = 0.95  # the driver core this busy: the target may be faster than measured
+SHARED = 0.10  # this much of the server core used by other processes: the machine was not quiet
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,9 @@ class Measured:
     cpu_seconds: float = 0.0
     rss_mb: float = 0.0
     control_ms_per_call: float | None = None
+    server_busy: list[float] = field(default_factory=list)
+    driver_busy: list[float] = field(default_factory=list)
+    others_on_server: list[float] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -88,6 +93,26 @@ class Measured:
         return read / self.requests if self.requests else 0.0
 
     @property
+    def server_core(self) -> float:
+        """How busy the server core was during the timed runs, 0 to 1 (mean of the rounds)."""
+        return statistics.fmean(self.server_busy) if self.server_busy else float("nan")
+
+    @property
+    def driver_core(self) -> float:
+        """How busy the driver core (wrk, upstream, control plane) was, 0 to 1."""
+        return statistics.fmean(self.driver_busy) if self.driver_busy else float("nan")
+
+    @property
+    def others_on_server_core(self) -> float | None:
+        """Share of the server core used by processes other than the target (pinned targets)."""
+        return statistics.fmean(self.others_on_server) if self.others_on_server else None
+
+    @property
+    def driver_bound(self) -> bool:
+        """Whether the driver core, not the target, may have set the pace."""
+        return self.driver_core >= DRIVER_BOUND
+
+    @property
     def problems(self) -> list[str]:
         """Why the cell is invalid; empty when it is valid."""
         found = [f"probe: {self.probe.problem}"] if self.probe.problem else []
@@ -102,6 +127,25 @@ class Measured:
                 f"the probe read {self.probe.bytes}"
             )
         return found
+
+
+def _timed_turn(
+    row: Measured, target: Target, call: wrk.Call, plan: Plan, script: Path, connections: int
+) -> wrk.Run:
+    """One timed wrk run on `target`, with the /proc readings around it folded into `row`."""
+    procstat.reset_peak_rss(target.pids)
+    cpu_before, cores_before = procstat.cpu_seconds(target.pids), procstat.core_ticks()
+    timed = wrk.run(call, script, connections=connections, seconds=plan.seconds, core=DRIVER_CORE)
+    spent, cores_after = procstat.cpu_seconds(target.pids) - cpu_before, procstat.core_ticks()
+    server = procstat.busy_share(cores_before, cores_after, SERVER_CORE)
+    row.cpu_seconds += spent
+    row.server_busy.append(server)
+    row.driver_busy.append(procstat.busy_share(cores_before, cores_after, DRIVER_CORE))
+    if target.pinned and target.kind != "upstream" and timed.seconds:
+        row.others_on_server.append(max(0.0, server - spent / timed.seconds))
+    row.rss_mb = max(row.rss_mb, procstat.peak_rss_mb(target.pids))
+    row.runs.append(timed)
+    return timed
 
 
 def measure_cell(
@@ -128,15 +172,8 @@ def measure_cell(
             warm = wrk.run(
                 call, script, connections=connections, seconds=plan.warmup, core=DRIVER_CORE
             )
-            procstat.reset_peak_rss(target.pids)
-            cpu_before = procstat.cpu_seconds(target.pids)
-            timed = wrk.run(
-                call, script, connections=connections, seconds=plan.seconds, core=DRIVER_CORE
-            )
             row = rows[target.name]
-            row.cpu_seconds += procstat.cpu_seconds(target.pids) - cpu_before
-            row.rss_mb = max(row.rss_mb, procstat.peak_rss_mb(target.pids))
-            row.runs.append(timed)
+            timed = _timed_turn(row, target, call, plan, script, connections)
             if target.gateway:
                 gateway_calls += warm.requests + timed.requests
     time.sleep(plan.settle)  # the engines send telemetry in batches, once a second at most

@@ -87,6 +87,28 @@ def peak_rss_mb(pids: Iterable[int]) -> float:
     return sum(_status_kib(pid, "VmHWM") for pid in tree(pids)) / 1024
 
 
+def core_ticks() -> dict[str, tuple[int, int]]:
+    """Per core (``"0"``, ``"1"``…): (busy ticks, all ticks) since boot, from /proc/stat."""
+    out: dict[str, tuple[int, int]] = {}
+    for line in (_PROC / "stat").read_text().splitlines():
+        name, *values = line.split()
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        ticks = [int(v) for v in values[:8]]  # user nice system idle iowait irq softirq steal
+        idle = ticks[3] + ticks[4]
+        out[name.removeprefix("cpu")] = (sum(ticks) - idle, sum(ticks))
+    return out
+
+
+def busy_share(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], core: str
+) -> float:
+    """How busy `core` was between two `core_ticks` readings, 0 to 1 (whoever used it)."""
+    busy = after[core][0] - before[core][0]
+    total = after[core][1] - before[core][1]
+    return busy / total if total else 0.0
+
+
 def worker_count(pid: int) -> int:
     """How many multiprocessing children serve for `pid` (uvicorn's workers), 0 for none."""
     count = 0

@@ -10,13 +10,14 @@ from typing import Any
 
 from tests.bench.cells import SLOW_EVENTS
 from tests.bench.goals import FLOOR, Goal, Rows
-from tests.bench.measure import Measured
+from tests.bench.measure import SHARED, Measured
 from tests.bench.scale import Scale
 from tests.bench.slow_streams import Slow
 
 _HEAD = (
     f"{'cell':<18}{'target':<15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}"
-    f"{'vs floor':>9}{'CPU ms/req':>11}{'ctl ms/call':>12}{'RSS MB':>8}  status"
+    f"{'vs floor':>9}{'CPU ms/req':>11}{'ctl ms/call':>12}{'RSS MB':>8}{'core0':>7}{'core1':>7}"
+    "  status"
 )
 
 
@@ -32,11 +33,17 @@ def _line(row: Measured, rows: Rows) -> str:
     added = row.p50 - direct.p50 if direct and row.target != "direct" else None
     ratio = f"{row.rps / floor.rps * 100:.0f} %" if floor and floor.rps else "-"
     status = "ok" if not row.problems else "INVALID: " + "; ".join(row.problems)
+    if row.driver_bound:
+        status += " (driver-bound)"
+    others = row.others_on_server_core
+    if others is not None and others >= SHARED:
+        status += f" (core 0 shared: {others * 100:.0f} %)"
     cell = f"{row.scenario} c={row.connections}"
     return (
         f"{cell:<18}{row.target:<15}{row.rps:>9,.0f}{_num(row.p50):>9}{_num(row.p99):>9}"
         f"{_num(added):>9}{ratio:>9}{_num(row.cpu_ms_per_request, 3):>11}"
-        f"{_num(row.control_ms_per_call, 3):>12}{row.rss_mb:>8.0f}  {status}"
+        f"{_num(row.control_ms_per_call, 3):>12}{row.rss_mb:>8.0f}"
+        f"{row.server_core * 100:>6.0f}%{row.driver_core * 100:>6.0f}%  {status}"
     )
 
 
@@ -111,6 +118,10 @@ def _row_record(row: Measured) -> dict[str, Any]:
         "cpu_ms_per_request": row.cpu_ms_per_request,
         "control_cpu_ms_per_call": row.control_ms_per_call,
         "peak_rss_mb": row.rss_mb,
+        "server_core_busy": row.server_core,
+        "driver_core_busy": row.driver_core,
+        "driver_bound": row.driver_bound,
+        "others_on_server_core": row.others_on_server_core,
         "bytes_per_request": row.bytes_per_request,
         "probe": asdict(row.probe),
         "problems": row.problems,

@@ -59,8 +59,8 @@ def measure(dep: Deployment, plan: Plan, workdir: Path) -> Scale:
             note = f"not available: JUNCTION_ENGINE_WORKERS=2 started {workers} worker processes"
             return Scale(available=False, note=note)
         targets = [
-            Target("engine-1w", one, token, "gateway", (dep.pid("engine-1w"),)),
-            Target("engine-2w", two, token, "gateway", (dep.pid("engine-2w"),)),
+            Target("engine-1w", one, token, "gateway", (dep.pid("engine-1w"),), pinned=False),
+            Target("engine-2w", two, token, "gateway", (dep.pid("engine-2w"),), pinned=False),
         ]
         rows = measure_cell(
             SCENARIOS[0],
