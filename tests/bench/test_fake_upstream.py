@@ -1,17 +1,20 @@
-"""The bench's fake upstream speaks the providers' wire formats, as the official SDKs read them."""
+"""The bench's fake upstream speaks the providers' wire formats, as the official SDKs read them,
+and both floor proxies relay it unchanged."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anthropic
 import openai
 import pytest
+from starlette.applications import Starlette
 
-from tests.bench import canned, upstream
+from tests.bench import canned, floor, proxy, upstream
 from tests.bench.wrk import Call
+from tests.support.served import served
 from tests.support.stack import free_port
 
 CHUNKS = 20
@@ -82,6 +85,26 @@ async def test_a_slow_stream_is_paced_event_by_event(fake_upstream: str) -> None
     assert len(chunks) == 4  # five events, the last one [DONE]
     assert time.monotonic() - start >= 4 * 0.02
     await client.close()
+
+
+@pytest.mark.parametrize(
+    "make_proxy", [floor.create_app, proxy.create_app], ids=["aiohttp", "httpx"]
+)
+async def test_a_floor_proxy_relays_streams_and_whole_answers_unchanged(
+    fake_upstream: str, make_proxy: Callable[[str], Starlette]
+) -> None:
+    with served(make_proxy(fake_upstream)) as url:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="bench")
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+        whole = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}]
+        )
+        await client.close()
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) == CHUNKS
+    assert whole.choices[0].message.content
 
 
 def test_the_wrk_script_carries_the_body_and_headers() -> None:
