@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_control import migrations
-from junction_control.errors import Conflict, DatabaseUnavailable
+from junction_control.errors import Conflict, ConnectionLost, DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # a pooled PostgreSQL connection idle this long is pinged before it is used again
@@ -73,7 +73,7 @@ class Database:
                 # a concurrent writer took the same natural name between check and insert
                 raise Conflict("a row with the same name was written concurrently") from exc
             except (OperationalError, InterfaceError, OSError) as exc:
-                raise DatabaseUnavailable(_describe(exc)) from exc
+                raise _unavailable(exc) from exc
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncConnection]:
@@ -87,7 +87,7 @@ class Database:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
         except (OperationalError, InterfaceError, OSError) as exc:
-            raise DatabaseUnavailable(_describe(exc)) from exc
+            raise _unavailable(exc) from exc
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision."""
@@ -132,7 +132,8 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
     ping is three round trips (BEGIN, an empty query, ROLLBACK): more than a
     route resolve's own two queries. A connection used moments ago is trusted;
     should the server have gone away since, its statement fails, SQLAlchemy
-    drops the whole pool, and that one caller gets DatabaseUnavailable.
+    drops the whole pool, and the caller gets ConnectionLost (resolve and
+    ingest, being idempotent, try again at once on a new connection).
     """
     pool = engine.sync_engine.pool
     dbapi_error = engine.dialect.loaded_dbapi.Error
@@ -168,6 +169,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return ConnectionLost(_describe(exc))
+    return DatabaseUnavailable(_describe(exc))
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,6 +7,7 @@
     ├── Conflict            a row with that natural name already exists
     ├── CryptoError         a stored provider key cannot be opened
     └── DatabaseUnavailable the database cannot be reached or refused the statement
+        └── ConnectionLost  a pooled connection had died; the pool is renewed, a retry may pass
 
 The CLI maps user mistakes (ConfigError, InvalidInput, NotFound, Conflict) to
 exit code 2 and operational failures to exit code 1, with no traceback.
@@ -39,3 +40,11 @@ class CryptoError(ControlError):
 
 class DatabaseUnavailable(ControlError):
     """The database cannot be reached."""
+
+
+class ConnectionLost(DatabaseUnavailable):
+    """The statement ran on a pooled connection the server had closed (a restart, say).
+
+    The pool has dropped every connection older than this one, so an
+    idempotent unit of work may be tried once more at once.
+    """

@@ -21,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from junction_contracts import route as route_contract
 from junction_contracts.errors import ContractError
-from junction_control.context import internal_context
+from junction_control.context import InternalContext, internal_context
 from junction_control.db import Database
-from junction_control.errors import DatabaseUnavailable
+from junction_control.errors import ConnectionLost, DatabaseUnavailable
 from junction_control.internal.resolve import resolve_route
 from junction_control.internal.signature import signed
 from junction_control.responses import error_response
@@ -66,13 +67,7 @@ async def resolve(request: Request, body: bytes) -> Response:
             400, "invalid_request", 'body must be {"token_hash": <64 lowercase hex chars>}'
         )
     try:
-        async with ctx.database.reader() as conn:
-            route = await resolve_route(
-                conn,
-                token_hash,
-                sealed_keys=ctx.sealed_keys,
-                on_undecryptable=lambda _id: ctx.metrics.undecryptable_credentials.inc(),
-            )
+        route = await _resolve(ctx, token_hash)
     except DatabaseUnavailable:
         ctx.metrics.resolves.labels(outcome="unavailable").inc()
         raise
@@ -82,6 +77,25 @@ async def resolve(request: Request, body: bytes) -> Response:
     ctx.metrics.resolves.labels(outcome="found").inc()
     # orjson writes the route's dataclasses as `Route.to_dict` would, without copying them
     return Response(orjson.dumps(route), media_type="application/json")
+
+
+async def _resolve(ctx: InternalContext, token_hash: str) -> route_contract.Route | None:
+    """The token's route; asked again on a new connection if the pooled one had died."""
+    try:
+        return await _resolve_once(ctx, token_hash)
+    except ConnectionLost:
+        # the pool is renewed: the next checkout is a new connection
+        return await _resolve_once(ctx, token_hash)
+
+
+async def _resolve_once(ctx: InternalContext, token_hash: str) -> route_contract.Route | None:
+    async with ctx.database.reader() as conn:
+        return await resolve_route(
+            conn,
+            token_hash,
+            sealed_keys=ctx.sealed_keys,
+            on_undecryptable=lambda _id: ctx.metrics.undecryptable_credentials.inc(),
+        )
 
 
 async def telemetry_events(request: Request, body: bytes) -> Response:
@@ -136,6 +150,11 @@ async def _ingest(database: Database, batch: Batch) -> IngestResult:
             log.warning(
                 "telemetry batch aborted by the database (attempt %d): %s", attempt, exc.orig
             )
+        except ConnectionLost as exc:
+            # the pool is renewed: the next attempt runs on a new connection
+            if attempt == INGEST_ATTEMPTS:
+                raise
+            log.warning("telemetry batch lost its connection (attempt %d): %s", attempt, exc)
     raise DatabaseUnavailable("telemetry batch aborted by concurrent writes; retry it later")
 
 
