@@ -44,13 +44,32 @@ Item = tuple[str | None, dict[str, Any]]  # (SSE event name, decoded data)
 # Where a same-protocol stream says something the gateway must read: usage,
 # an error, the end, a finish reason. Inside a JSON string a quote is escaped,
 # so a quoted key cannot be faked by the text of an answer; a false alarm only
-# sends an event through the full decoder.
-_MARKS = {
-    "openai": re.compile(rb'"usage"|"error"|\[DONE\]|event:|"finish_reason"\s*:\s*(?!null)'),
-    # every Anthropic event that is not a text delta or a ping
-    "anthropic": re.compile(rb'"error"|(?:\A|\n\n)(?!event: (?:content_block_delta|ping)\n|\Z)'),
-    "gemini": re.compile(rb"(?s:.)"),  # usage rides on every chunk: always decode
-}
+# sends an event through the full decoder. Literal finds and regexes that
+# start with a literal are fast scans in C; an alternation of them is not.
+_OPENAI_LITERALS = (b'"usage"', b'"error"', b"[DONE]", b"event:")
+_OPENAI_FINISH = re.compile(rb'"finish_reason"\s*:\s*(?!null)')
+# an Anthropic event that is neither a text delta nor a ping
+_ANTHROPIC_OTHER = re.compile(rb"\n\n(?!event: (?:content_block_delta|ping)\n|\Z)")
+_ANTHROPIC_PLAIN_START = (b"event: content_block_delta\n", b"event: ping\n")
+
+
+def _first_mark(provider: Wire, run: bytes) -> int:
+    """Where the first event worth reading starts to show in `run`, or -1."""
+    if provider == "gemini":
+        return 0  # usage rides on every chunk: always decode
+    if provider == "openai":
+        hits = [run.find(literal) for literal in _OPENAI_LITERALS]
+        finish = _OPENAI_FINISH.search(run)
+        hits.append(finish.start() if finish else -1)
+    else:
+        if not run.startswith(_ANTHROPIC_PLAIN_START):
+            return 0
+        other = _ANTHROPIC_OTHER.search(run)
+        hits = [run.find(b'"error"'), other.start() if other else -1]
+    found = [h for h in hits if h >= 0]
+    return min(found) if found else -1
+
+
 _DONE = b"data: [DONE]\n\n"
 _STATUS_BY_TYPE = {
     "invalid_request_error": 400,
@@ -133,11 +152,13 @@ class StreamConverter:
         if fallback is not None:
             self._splitter = None
             return self.feed_bytes(fallback)
-        mark = _MARKS[self.provider].search(run) if run and not self._done else None
-        if mark is None:
-            return run if not self._done else b""
+        if self._done or not run:
+            return b""
+        mark = _first_mark(self.provider, run)
+        if mark < 0:
+            return run
         # events before the first one that matters go out as they came
-        boundary = run.rfind(b"\n\n", 0, mark.start() + 2)
+        boundary = run.rfind(b"\n\n", 0, mark + 2)
         cut = boundary + 2 if boundary >= 0 else 0
         rest = [e if self._plain(e) else self._feed_block(e) for e in events(run[cut:])]
         return run[:cut] + b"".join(rest)
@@ -160,7 +181,7 @@ class StreamConverter:
 
     def _plain(self, block: bytes) -> bool:
         """Whether a raw event can pass untouched: it cannot carry usage, an end or an error."""
-        return not self._done and _MARKS[self.provider].search(block) is None
+        return not self._done and _first_mark(self.provider, block) < 0
 
     def _feed_block(self, block: bytes) -> bytes:
         decoder = SSEDecoder()
