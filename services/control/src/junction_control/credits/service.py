@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
@@ -30,15 +31,19 @@ from junction_control.tenants.models import Tenant
 MAX_GRANT_USD = 1_000_000_000.0
 
 _CHARGE_COLUMNS = bulk.columns(
-    "id text, tenant_id text, amount_usd float8, model_call_id text, created_at timestamptz"
+    "tenant_id text, amount_usd float8, model_call_id text, created_at timestamptz"
 )
 _CHARGE = (
     "INSERT INTO credit_ledger "
     "(id, tenant_id, kind, amount_usd, model_call_id, note, created_at, created_by) "
-    "SELECT id, tenant_id, 'charge', amount_usd, model_call_id, '', created_at, NULL "
+    "SELECT {id}, tenant_id, 'charge', amount_usd, model_call_id, '', created_at, NULL "
     "FROM batch WHERE true ON CONFLICT (model_call_id) DO NOTHING "
     "RETURNING tenant_id, amount_usd, model_call_id"
 )
+# PostgreSQL (13+) draws the entries' ids itself; SQLite has no UUIDs, so they come along
+_CHARGE_POSTGRES = _CHARGE.format(id="CAST(gen_random_uuid() AS text)")
+_CHARGE_SQLITE = _CHARGE.format(id="id")
+_CHARGE_SQLITE_COLUMNS = bulk.columns("id text") + _CHARGE_COLUMNS
 _BALANCE_COLUMNS = bulk.columns("tenant_id text, delta float8, moved_at timestamptz")
 # balance = balance + delta in SQL: concurrent writers add, never overwrite
 _MOVE_BALANCES = (
@@ -63,15 +68,20 @@ async def charge_calls(
 ) -> set[str]:
     """Charge each call once (calls charged before are skipped); the call ids charged now."""
     now = now or utcnow()
-    rows = [
-        (new_id(), c.tenant_id, -float(c.cost_usd), c.call_id, now)
+    rows: list[tuple[Any, ...]] = [
+        (c.tenant_id, -float(c.cost_usd), c.call_id, now)
         # in call id order, like ingest's row locks, so overlapping batches queue
         for c in sorted(charges, key=lambda c: c.call_id)
         if c.cost_usd > 0
     ]
+    if conn.dialect.name == "postgresql":
+        written = await bulk.with_batch(conn, _CHARGE_COLUMNS, rows, _CHARGE_POSTGRES)
+    else:
+        rows = [(new_id(), *row) for row in rows]
+        written = await bulk.with_batch(conn, _CHARGE_SQLITE_COLUMNS, rows, _CHARGE_SQLITE)
     deltas: dict[str, float] = defaultdict(float)
     charged: set[str] = set()
-    for tenant_id, amount, call_id in await bulk.with_batch(conn, _CHARGE_COLUMNS, rows, _CHARGE):
+    for tenant_id, amount, call_id in written:
         deltas[tenant_id] += amount
         charged.add(call_id)
     await _move_balances(conn, deltas, now)

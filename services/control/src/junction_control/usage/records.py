@@ -7,6 +7,7 @@ set-based statements of `junction_control.bulk`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from junction_control import bulk
@@ -31,33 +32,17 @@ ROW_COLUMNS = (
 )
 # an existing row closed by its `finished` event: the key, then what changes
 CLOSE_COLUMNS = bulk.columns("id text") + FINISHED_COLUMNS
-_IDLE_COUNTS = (0,) * len(COUNTS)
 
 
 def started_row(event: Event, now: datetime) -> Row:
     """The `processing` row a `started` event opens (columns as in ROW_COLUMNS)."""
     return (
-        event["call_id"],
-        event["tenant_id"],
+        *_KEY(event),
         _time(event["started_at"] or event["at"]),
         now,
-        event["token_id"],
-        event["model"],
-        event["operation"],
-        event["client_protocol"],
-        event["stream"],
+        *_LABELS(event),
         PROCESSING,
-        None,  # http_status
-        None,  # error_code
-        None,  # deployment_id
-        None,  # provider_id
-        None,  # credential_id
-        *_IDLE_COUNTS,
-        0.0,  # cost_usd
-        None,  # latency_ms
-        None,  # ttft_ms
-        None,  # image_size
-        None,  # trace_id
+        *_NO_OUTCOME,
         None,  # finished_at
         now,
     )
@@ -65,13 +50,7 @@ def started_row(event: Event, now: datetime) -> Row:
 
 def finished_row(event: Event, started: Event | None, now: datetime) -> Row:
     """The final row of a call whose `finished` event is the first the database sees."""
-    return (
-        event["call_id"],
-        event["tenant_id"],
-        _time(_start_of(event, started)),
-        now,
-        *finished_values(event, now),
-    )
+    return (*_KEY(event), _time(_start_of(event, started)), now, *finished_values(event, now))
 
 
 def close_row(event: Event, now: datetime) -> Row:
@@ -83,30 +62,29 @@ def finished_values(event: Event, now: datetime) -> Row:
     """The columns a `finished` event sets on an existing row (as in FINISHED_COLUMNS).
 
     All but the key, the tenant, the start (the `started` event saw it first)
-    and created_at.
+    and created_at. Numbers go as they came (the columns' types take ints
+    for floats), except counts: the contract lets booleans through as ints.
     """
-    latency, ttft = event["latency_ms"], event["ttft_ms"]
     return (
-        event["token_id"],
-        event["model"],
-        event["operation"],
-        event["client_protocol"],
-        event["stream"],
-        event["status"],
-        event["http_status"],
-        event["error_code"],
-        event["deployment_id"],
-        event["provider_id"],
-        event["credential_id"],
-        *[int(event[name]) for name in COUNTS],
-        float(event["cost_usd"]),
-        None if latency is None else float(latency),
-        None if ttft is None else float(ttft),
-        event["image_size"],
-        event["trace_id"],
+        *_LABELS(event),
+        *_OUTCOME(event),
+        *map(int, _COUNT_VALUES(event)),
+        *_MEASURES(event),
         _time(event["at"]),
         now,
     )
+
+
+# the event fields of each part of a row, fetched in one C call each
+_KEY = itemgetter("call_id", "tenant_id")
+_LABELS = itemgetter("token_id", "model", "operation", "client_protocol", "stream")
+_OUTCOME = itemgetter(
+    "status", "http_status", "error_code", "deployment_id", "provider_id", "credential_id"
+)
+_COUNT_VALUES = itemgetter(*COUNTS)
+_MEASURES = itemgetter("cost_usd", "latency_ms", "ttft_ms", "image_size", "trace_id")
+# a started call's outcome, counts and measures: none yet
+_NO_OUTCOME = (None,) * 5 + (0,) * len(COUNTS) + (0.0,) + (None,) * 4
 
 
 def _start_of(finished: Event, started: Event | None) -> float:
