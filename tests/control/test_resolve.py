@@ -146,3 +146,30 @@ def test_sealed_keys_are_kept_per_stored_envelope_and_bounded() -> None:
     with pytest.raises(CryptoError):
         # a ciphertext moved onto another credential does not open
         cache.sealed("c2", first)
+
+
+async def test_every_deployment_of_a_provider_carries_all_its_keys_in_the_order_they_were_added(
+    internal_client: httpx.AsyncClient, settings: ControlSettings, database: Database, demo: Demo
+) -> None:
+    async with database.session() as session:
+        tenant = await tenants.get_tenant(session, "acme")
+        provider = await providers.get_provider(session, tenant, "mock-openai")
+        second = await providers.add_credential(
+            session, settings.keyring, provider, "second", "sk-second-key-0123456789", weight=3
+        )
+        chat = await models.find_model(session, tenant, "chat")
+        assert chat is not None
+        await models.add_deployment(session, chat, provider, "mock-gpt-backup", priority=1)
+        await session.commit()
+
+    route = await resolve(internal_client, settings, demo.token_hash)
+
+    chat_route = route.model("chat")
+    assert chat_route is not None
+    assert [d.upstream_model for d in chat_route.deployments] == ["mock-gpt", "mock-gpt-backup"]
+    for deployment in chat_route.deployments:
+        assert [(c.id, c.weight) for c in deployment.credentials] == [
+            (demo.credential_id, 1),
+            (second.id, 3),
+        ]
+    assert keys_of(route, settings).count("sk-second-key-0123456789") == 3  # 2 chat + 1 embed

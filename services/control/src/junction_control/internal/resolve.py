@@ -6,19 +6,20 @@ decrypted from the database and re-sealed for the engine (see
 `junction_contracts.sealing` and `sealed_keys`), so no plain key leaves this
 module.
 
-Two Core queries, no ORM objects: the token joined to its tenant's models,
-their enabled deployments and those deployments' providers (one row per
-deployment), then the active credentials of those providers. A resolve is
-what an engine does on every cache miss, so it must stay cheap when many
-engines start at once.
+One Core query, no ORM objects: the token joined to its tenant's models,
+their enabled deployments, those deployments' providers and the providers'
+active credentials, one row per (deployment, credential). A resolve is what an
+engine does on every cache miss, so it must stay cheap when many engines start
+at once: a round trip costs more than the few rows it would save (a tenant
+with 10 models, 2 deployments each and 3 keys per provider reads 60 rows).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, and_, bindparam, select
@@ -54,8 +55,9 @@ _credentials: Table = Credential.__table__  # type: ignore[attr-defined]
 
 _t, _m, _d, _p, _c = (t.c for t in (_tokens, _models, _deployments, _providers, _credentials))
 
-# the token, and one row per (model, enabled deployment) of its tenant; a model
-# without deployments still has its row, with NULL deployment columns
+# the token, and one row per (model, enabled deployment, active credential) of its
+# tenant; a model without deployments, a deployment without credentials still
+# has its row, with NULLs for what it lacks
 _ROUTE_ROWS = (
     select(
         _t.id,
@@ -84,31 +86,42 @@ _ROUTE_ROWS = (
         _p.type.label("provider_type"),
         _p.base_url,
         _p.extra_headers,
-    )
-    .select_from(
-        _tokens.outerjoin(_models, _m.tenant_id == _t.tenant_id)
-        .outerjoin(_deployments, and_(_d.model_id == _m.id, _d.enabled.is_(True)))
-        .outerjoin(_providers, _p.id == _d.provider_id)
-    )
-    .where(_t.token_hash == bindparam("token_hash"))
-    .order_by(_m.name, _d.priority, _d.created_at, _d.id)
-)
-# the tenant's active credentials: by tenant, not by the providers in use, so the
-# statement has one fixed parameter (an expanding IN costs more than the rows it saves)
-_CREDENTIAL_ROWS = (
-    select(
-        _c.id,
-        _c.provider_id,
-        _c.weight,
+        _c.id.label("credential_id"),
+        _c.weight.label("credential_weight"),
         _c.key_ciphertext,
         _c.key_nonce,
         _c.wrapped_data_key,
         _c.key_version,
     )
-    .join(_providers, _p.id == _c.provider_id)
-    .where(_p.tenant_id == bindparam("tenant_id"), _c.status == "active")
-    .order_by(_c.created_at, _c.id)
+    .select_from(
+        _tokens.outerjoin(_models, _m.tenant_id == _t.tenant_id)
+        .outerjoin(_deployments, and_(_d.model_id == _m.id, _d.enabled.is_(True)))
+        .outerjoin(_providers, _p.id == _d.provider_id)
+        .outerjoin(_credentials, and_(_c.provider_id == _p.id, _c.status == "active"))
+    )
+    .where(_t.token_hash == bindparam("token_hash"))
+    .order_by(_m.name, _d.priority, _d.created_at, _d.id, _c.created_at, _c.id)
 )
+
+
+@dataclass(slots=True)
+class _Deployment:
+    """A deployment while its rows are read: one row per credential."""
+
+    row: RouteRow
+    provider: ProviderRoute
+    credentials: list[CredentialRoute] = field(default_factory=list)
+
+    def route(self) -> DeploymentRoute:
+        r = self.row
+        return DeploymentRoute(
+            id=r.deployment_id,
+            provider=self.provider,
+            upstream_model=r.upstream_model,
+            priority=r.priority,
+            weight=r.weight,
+            credentials=tuple(self.credentials),
+        )
 
 
 async def resolve_route(
@@ -129,65 +142,53 @@ async def resolve_route(
         return None
     token = rows[0]
     allowed = None if token.allowed_models is None else set(token.allowed_models)
-    rows = [
-        r for r in rows if r.model_id is not None and (allowed is None or r.model_name in allowed)
-    ]
-    provider_ids = {r.provider_id for r in rows if r.deployment_id is not None}
-    sealed = await _sealed_credentials(
-        conn, token.tenant_id, provider_ids, sealed_keys, on_undecryptable
-    )
-
-    models: dict[str, tuple[RouteRow, list[DeploymentRoute]]] = {}
+    models: dict[str, tuple[RouteRow, dict[str, _Deployment]]] = {}
     providers: dict[str, ProviderRoute] = {}
+    # each credential sealed (or found unreadable) once per resolve, however many
+    # deployments share its provider
+    sealed: dict[str, CredentialRoute | None] = {}
     for r in rows:
-        _model, deployments = models.setdefault(r.model_id, (r, []))
+        if r.model_id is None or (allowed is not None and r.model_name not in allowed):
+            continue
+        _model, deployments = models.setdefault(r.model_id, (r, {}))
         if r.deployment_id is None:
             continue
-        provider = providers.get(r.provider_id)
-        if provider is None:
-            provider = providers[r.provider_id] = _provider_route(r)
-        deployments.append(
-            DeploymentRoute(
-                id=r.deployment_id,
-                provider=provider,
-                upstream_model=r.upstream_model,
-                priority=r.priority,
-                weight=r.weight,
-                credentials=sealed.get(r.provider_id, ()),
-            )
-        )
+        deployment = deployments.get(r.deployment_id)
+        if deployment is None:
+            provider = providers.get(r.provider_id)
+            if provider is None:
+                provider = providers[r.provider_id] = _provider_route(r)
+            deployment = deployments[r.deployment_id] = _Deployment(r, provider)
+        if r.credential_id is None:
+            continue
+        if r.credential_id not in sealed:
+            sealed[r.credential_id] = _sealed(r, sealed_keys, on_undecryptable)
+        credential = sealed[r.credential_id]
+        if credential is not None:
+            deployment.credentials.append(credential)
     return Route(
         token=_token_route(token),
-        models=tuple(_model_route(m, deployments) for m, deployments in models.values()),
+        models=tuple(
+            _model_route(m, [d.route() for d in deployments.values()])
+            for m, deployments in models.values()
+        ),
         issued_at=time.time(),
     )
 
 
-async def _sealed_credentials(
-    conn: AsyncConnection,
-    tenant_id: str,
-    provider_ids: set[str],
-    sealed_keys: SealedKeys,
-    on_undecryptable: Callable[[str], None],
-) -> dict[str, tuple[CredentialRoute, ...]]:
-    """The active credentials of each provider in use, keys sealed, in their stored order."""
-    if not provider_ids:
-        return {}
-    rows = await conn.execute(_CREDENTIAL_ROWS, {"tenant_id": tenant_id})
-    sealed: dict[str, list[CredentialRoute]] = defaultdict(list)
-    for c in rows:
-        if c.provider_id not in provider_ids:
-            continue
-        secret = EncryptedSecret(c.key_ciphertext, c.key_nonce, c.wrapped_data_key, c.key_version)
-        try:
-            key = sealed_keys.sealed(c.id, secret)
-        except CryptoError:
-            # one unreadable key must not take every model of the token down
-            log.warning("credential %s left out of a route: its key does not decrypt", c.id)
-            on_undecryptable(c.id)
-            continue
-        sealed[c.provider_id].append(CredentialRoute(id=c.id, sealed_key=key, weight=c.weight))
-    return {provider_id: tuple(routes) for provider_id, routes in sealed.items()}
+def _sealed(
+    r: RouteRow, sealed_keys: SealedKeys, on_undecryptable: Callable[[str], None]
+) -> CredentialRoute | None:
+    """The row's credential with its key sealed; None (reported) when the key does not open."""
+    secret = EncryptedSecret(r.key_ciphertext, r.key_nonce, r.wrapped_data_key, r.key_version)
+    try:
+        key = sealed_keys.sealed(r.credential_id, secret)
+    except CryptoError:
+        # one unreadable key must not take every model of the token down
+        log.warning("credential %s left out of a route: its key does not decrypt", r.credential_id)
+        on_undecryptable(r.credential_id)
+        return None
+    return CredentialRoute(id=r.credential_id, sealed_key=key, weight=r.credential_weight)
 
 
 def _token_route(r: RouteRow) -> TokenRoute:
