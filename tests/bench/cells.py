@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from tests.bench.wrk import Call
@@ -55,6 +56,7 @@ class Target:
     kind: Kind
     pids: tuple[int, ...]
     pinned: bool = True  # served from the server core alone (the upstream: the driver core)
+    logs: tuple[Path, ...] = ()  # where its processes log
 
     @property
     def gateway(self) -> bool:

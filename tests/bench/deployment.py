@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.bench import cells
-from tests.bench.cells import Target
+from tests.bench.cells import Kind, Target
 from tests.support.stack import BIN, ROOT, Proc, Stack, free_port
 
 SERVER_CORE = "0"
@@ -72,28 +72,28 @@ class Deployment:
         """The control plane's process (both its APIs and its background jobs)."""
         return self.pid("control")
 
+    def target(self, name: str, url: str, kind: Kind, *procs: str, pinned: bool = True) -> Target:
+        """A target served by the processes `procs` (their CPU, memory and logs are its own)."""
+        key = self.stack.mock_key if kind != "gateway" else self.stack.demo_token
+        return Target(
+            name,
+            self.urls[url],
+            key,
+            kind,
+            tuple(self.pid(p) for p in procs),
+            pinned=pinned,
+            logs=tuple(self.stack.procs[p].log for p in procs),
+        )
+
     def targets(self) -> list[Target]:
         """Every target of the main cells, in the order they take turns."""
-        mock, token = self.stack.mock_key, self.stack.demo_token
         return [
-            Target("direct", self.urls["upstream"], mock, "upstream", (self.pid("upstream"),)),
-            Target("floor-aiohttp", self.urls["floor"], mock, "floor", (self.pid("floor"),)),
-            Target("floor-httpx", self.urls["proxy"], mock, "floor", (self.pid("proxy"),)),
-            Target("engine", self.urls["engine"], token, "gateway", (self.pid("engine"),)),
-            Target(
-                "engine+redis",
-                self.urls["engine-redis"],
-                token,
-                "gateway",
-                (self.pid("engine-redis"),),
-            ),
-            Target(
-                "caddy>engine",
-                self.urls["caddy"],
-                token,
-                "gateway",
-                (self.pid("caddy"), self.pid("engine")),
-            ),
+            self.target("direct", "upstream", "upstream", "upstream"),
+            self.target("floor-aiohttp", "floor", "floor", "floor"),
+            self.target("floor-httpx", "proxy", "floor", "proxy"),
+            self.target("engine", "engine", "gateway", "engine"),
+            self.target("engine+redis", "engine-redis", "gateway", "engine-redis"),
+            self.target("caddy>engine", "caddy", "gateway", "caddy", "engine"),
         ]
 
     def spawn(self, name: str, cmd: list[str], env: dict[str, str], cores: str | None) -> Proc:

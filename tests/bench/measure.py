@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.bench import procstat, wrk
+from tests.bench import logs, procstat, wrk
 from tests.bench.cells import Scenario, Target, call_for
 from tests.bench.deployment import DRIVER_CORE, SERVER_CORE
 
@@ -54,6 +54,7 @@ class Measured:
     server_busy: list[float] = field(default_factory=list)
     driver_busy: list[float] = field(default_factory=list)
     others_on_server: list[float] = field(default_factory=list)
+    log_warnings: list[str] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -134,6 +135,7 @@ def _timed_turn(
 ) -> wrk.Run:
     """One timed wrk run on `target`, with the /proc readings around it folded into `row`."""
     procstat.reset_peak_rss(target.pids)
+    log_sizes = logs.sizes(target.logs)
     cpu_before, cores_before = procstat.cpu_seconds(target.pids), procstat.core_ticks()
     timed = wrk.run(call, script, connections=connections, seconds=plan.seconds, core=DRIVER_CORE)
     spent, cores_after = procstat.cpu_seconds(target.pids) - cpu_before, procstat.core_ticks()
@@ -144,6 +146,7 @@ def _timed_turn(
     if target.pinned and target.kind != "upstream" and timed.seconds:
         row.others_on_server.append(max(0.0, server - spent / timed.seconds))
     row.rss_mb = max(row.rss_mb, procstat.peak_rss_mb(target.pids))
+    row.log_warnings += logs.warnings_since(log_sizes)
     row.runs.append(timed)
     return timed
 

@@ -35,6 +35,8 @@ def _line(row: Measured, rows: Rows) -> str:
     status = "ok" if not row.problems else "INVALID: " + "; ".join(row.problems)
     if row.driver_bound:
         status += " (driver-bound)"
+    if row.log_warnings:
+        status += f" ({len(row.log_warnings)} warnings logged, first: {row.log_warnings[0][-120:]})"
     others = row.others_on_server_core
     if others is not None and others >= SHARED:
         status += f" (core 0 shared: {others * 100:.0f} %)"
@@ -63,18 +65,21 @@ def render_cells(rows: list[Measured]) -> str:
 def render_slow(slow: dict[str, Slow]) -> str:
     """The slow-streams cell, one line per target."""
     lines = [
-        f"{'target':<15}{'done':>11}{'first byte p50':>16}{'max':>8}{'duration p50':>14}"
-        f"{'max':>8}{'RSS MB':>8}{'CPU ms/event':>14}"
+        f"{'target':<15}{'done':>11}{'first byte p50':>16}{'p99':>8}{'max':>8}{'late':>6}"
+        f"{'duration p50':>14}{'max':>8}{'RSS MB':>8}{'CPU ms/event':>14}"
     ]
     for s in slow.values():
         done = f"{s.completed}/{s.streams}"
         per_event = s.cpu_seconds * 1000 / (s.completed * SLOW_EVENTS) if s.completed else math.nan
         lines.append(
-            f"{s.target:<15}{done:>11}{s.first_byte_p50:>14.3f} s{s.first_byte_max:>6.2f} s"
+            f"{s.target:<15}{done:>11}{s.first_byte_p50:>14.3f} s{s.first_byte_p99:>6.2f} s"
+            f"{s.first_byte_max:>6.2f} s{s.late:>6}"
             f"{s.duration_p50:>12.2f} s{s.duration_max:>6.2f} s{s.rss_mb:>8.0f}{per_event:>14.3f}"
         )
         if s.first_error:
             lines.append(f"{'':<15}first failure: {s.first_error}")
+        if s.log_warnings:
+            lines.append(f"{'':<15}{len(s.log_warnings)} warnings logged: {s.log_warnings[0]}")
     return "\n".join(lines)
 
 
@@ -122,6 +127,8 @@ def _row_record(row: Measured) -> dict[str, Any]:
         "driver_core_busy": row.driver_core,
         "driver_bound": row.driver_bound,
         "others_on_server_core": row.others_on_server_core,
+        "log_warnings": len(row.log_warnings),
+        "first_log_warnings": row.log_warnings[:5],
         "bytes_per_request": row.bytes_per_request,
         "probe": asdict(row.probe),
         "problems": row.problems,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.bench import procstat
-from tests.bench.cells import SCENARIOS, Target
+from tests.bench.cells import SCENARIOS
 from tests.bench.deployment import BOTH_CORES, Deployment
 from tests.bench.measure import Measured, Plan, measure_cell
 
@@ -48,19 +48,16 @@ def _wait_workers(pid: int, want: int) -> int:
 
 def measure(dep: Deployment, plan: Plan, workdir: Path) -> Scale:
     """Start both engines, measure them in turns, stop them."""
-    token = dep.stack.demo_token
     try:
-        one = dep.start_engine("engine-1w", cores=BOTH_CORES, extra={})
-        two = dep.start_engine(
-            "engine-2w", cores=BOTH_CORES, extra={"JUNCTION_ENGINE_WORKERS": "2"}
-        )
+        dep.start_engine("engine-1w", cores=BOTH_CORES, extra={})
+        dep.start_engine("engine-2w", cores=BOTH_CORES, extra={"JUNCTION_ENGINE_WORKERS": "2"})
         workers = _wait_workers(dep.pid("engine-2w"), 2)
         if workers < 2:
             note = f"not available: JUNCTION_ENGINE_WORKERS=2 started {workers} worker processes"
             return Scale(available=False, note=note)
         targets = [
-            Target("engine-1w", one, token, "gateway", (dep.pid("engine-1w"),), pinned=False),
-            Target("engine-2w", two, token, "gateway", (dep.pid("engine-2w"),), pinned=False),
+            dep.target("engine-1w", "engine-1w", "gateway", "engine-1w", pinned=False),
+            dep.target("engine-2w", "engine-2w", "gateway", "engine-2w", pinned=False),
         ]
         rows = measure_cell(
             SCENARIOS[0],

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import cast
 from urllib.parse import urlsplit
 
-from tests.bench import procstat
+from tests.bench import logs, procstat
 from tests.bench.cells import Target
 from tests.bench.deployment import DRIVER_CORE
 from tests.bench.wrk import Call
@@ -43,12 +43,15 @@ class Slow:
     completed: int
     first_error: str
     first_byte_p50: float
+    first_byte_p99: float
     first_byte_max: float
+    late: int  # streams whose first byte took over a second
     duration_p50: float
     duration_max: float
     wall: float
     rss_mb: float
     cpu_seconds: float
+    log_warnings: list[str]
 
 
 class _Stream(asyncio.Protocol):
@@ -113,7 +116,9 @@ async def _drive(call: Call, streams: int) -> dict[str, object]:
         "completed": len(good),
         "first_error": repr(bad[0]) if bad else "",
         "first_byte_p50": statistics.median(firsts),
+        "first_byte_p99": sorted(firsts)[int(len(firsts) * 0.99)],
         "first_byte_max": max(firsts),
+        "late": sum(1 for f in firsts if f > 1.0),
         "duration_p50": statistics.median(totals),
         "duration_max": max(totals),
         "wall": wall,
@@ -136,6 +141,7 @@ def measure(target: Target, call: Call, streams: int, workdir: Path) -> Slow:
         json.dumps({"url": call.url, "headers": call.headers, "body": call.body.decode()})
     )
     procstat.reset_peak_rss(target.pids)
+    log_sizes = logs.sizes(target.logs)
     cpu_before = procstat.cpu_seconds(target.pids)
     cmd = ["taskset", "-c", DRIVER_CORE, sys.executable, "-m", "tests.bench.slow_streams"]
     done = subprocess.run(
@@ -153,6 +159,7 @@ def measure(target: Target, call: Call, streams: int, workdir: Path) -> Slow:
         streams=streams,
         rss_mb=procstat.peak_rss_mb(target.pids),
         cpu_seconds=procstat.cpu_seconds(target.pids) - cpu_before,
+        log_warnings=logs.warnings_since(log_sizes)[:20],
         **raw,
     )
 
