@@ -10,7 +10,7 @@ Per call (keyed by ``call_id``):
 - A row the stuck-call reaper closed (``failed`` / ``stuck``) is still open:
   the engine's ``finished`` event is the truth and replaces it.
 - Events whose tenant does not exist (deleted since) are refused, as are
-  events that do not fit a row (see `records.problem`).
+  events that do not fit a row (see `usage.events.refusal`).
 
 Each event gets one outcome: ``accepted`` (it changed the call's row, or was
 folded into the row its call got in this batch), ``duplicate`` (the row
