@@ -183,3 +183,20 @@ async def test_a_started_event_keeps_the_time_it_was_sent_with(
     assert abs(row.started_at.timestamp() - at) < 1e-3
     assert row.created_at.tzinfo is not None
     assert row.finished_at is None
+
+
+async def test_a_batch_rolled_back_leaves_no_call_charge_or_spend_behind(
+    database: Database, demo: Demo
+) -> None:
+    async with database.session() as session:
+        result = await ingest_events(
+            session,
+            [started(demo, "open"), finished(demo, "done", cost_usd=0.5)],
+        )
+        await session.rollback()
+
+    assert result.accepted == 2
+    assert await calls(database) == {}
+    assert await ledger(database, demo.tenant_id) == []
+    assert await balance(database, demo.tenant_id) == 0.0
+    assert await spent(database, demo.token_id) == 0.0

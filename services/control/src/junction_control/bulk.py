@@ -1,8 +1,12 @@
 """Statements over a whole batch of rows at once, on PostgreSQL and SQLite alike.
 
-A statement reads the batch as a common table expression, ``batch``, with
-named columns, so one SQL text serves any number of rows and each dialect
-only differs in how the rows get there:
+A statement reads the batch as a table named ``batch`` with named columns (it
+says ``FROM batch`` once, and that becomes a derived table), so one SQL text
+serves any number of rows and each dialect only differs in how the rows get
+there. Not a WITH clause in front: Python's sqlite3 opens its implicit
+transaction only before statements that start with INSERT, UPDATE, DELETE or
+REPLACE, and a batch written outside the caller's transaction would survive
+its rollback.
 
 - PostgreSQL: the rows as one JSON array of arrays (orjson writes it in C),
   unpacked by ``json_array_elements`` and cast to the column types by the
@@ -61,7 +65,7 @@ async def with_batch(
     *,
     postgres_suffix: str = "",
 ) -> list[tuple[Any, ...]]:
-    """Run ``WITH batch(<cols>) AS (<rows>) <statement>``; the rows it returns.
+    """Run `statement` with ``FROM batch`` reading `rows`; the rows it returns.
 
     `statement` must act on each batch row on its own (an insert, an update by
     key, a select of matches): SQLite runs it in chunks. `postgres_suffix`
@@ -121,14 +125,23 @@ def sqlite_time(value: datetime | None) -> str | None:
 
 @lru_cache(maxsize=64)
 def _postgres_statement(cols: Columns, statement: str) -> TextClause:
-    values = ", ".join(f"CAST(r ->> {i} AS {c.pg_type})" for i, c in enumerate(cols))
-    names = ", ".join(c.name for c in cols)
+    values = ", ".join(f"CAST(r ->> {i} AS {c.pg_type}) AS {c.name}" for i, c in enumerate(cols))
     rows = "json_array_elements(CAST(:rows AS json)) AS r"
-    return text(f"WITH batch({names}) AS (SELECT {values} FROM {rows}) {statement}")  # noqa: S608 - as in insert_sql
+    return text(_reading(statement, f"SELECT {values} FROM {rows}"))  # noqa: S608 - as in insert_sql
 
 
 @lru_cache(maxsize=64)
 def _sqlite_statement(cols: Columns, statement: str, count: int) -> str:
+    # a VALUES list names its columns column1, column2, …
+    values = ", ".join(f"column{i} AS {c.name}" for i, c in enumerate(cols, start=1))
     row = "(" + ", ".join(["?"] * len(cols)) + ")"
-    names = ", ".join(c.name for c in cols)
-    return f"WITH batch({names}) AS (VALUES {', '.join([row] * count)}) {statement}"
+    return _reading(statement, f"SELECT {values} FROM (VALUES {', '.join([row] * count)})")  # noqa: S608 - as in insert_sql
+
+
+def _reading(statement: str, rows: str) -> str:
+    if statement.count(_FROM_BATCH) != 1:
+        raise ValueError(f"a batch statement says {_FROM_BATCH!r} once: {statement[:80]}")
+    return statement.replace(_FROM_BATCH, f"FROM ({rows}) AS batch")
+
+
+_FROM_BATCH = "FROM batch"
