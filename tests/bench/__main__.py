@@ -49,7 +49,7 @@ class Options:
 
 def _parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="one short round (about 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="one round of 1 s runs (~3 min)")
     parser.add_argument("--rounds", type=int, help="turns every target takes per cell (3)")
     parser.add_argument("--seconds", type=int, help="timed seconds per turn (3)")
     parser.add_argument("--warmup", type=int, help="unmeasured seconds before each turn (1)")
@@ -68,7 +68,7 @@ def _parse(argv: list[str] | None) -> Options:
     quick = args.quick
     plan = Plan(
         rounds=max(1, args.rounds or (1 if quick else 3)),
-        seconds=max(1, args.seconds or (2 if quick else 3)),
+        seconds=max(1, args.seconds or (1 if quick else 3)),
         warmup=max(1, args.warmup or 1),
         settle=1.5,
     )
