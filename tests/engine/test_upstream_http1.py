@@ -198,3 +198,29 @@ async def test_at_the_connection_cap_a_busy_pool_times_out_cleanly() -> None:
             await up.post(url, {}, b"{}")
         await held.close()
         await up.aclose()
+
+
+async def test_a_keepalive_connection_the_server_closed_while_idle_is_replaced() -> None:
+    async def one_answer_then_close(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        writer.write(OK)  # keep-alive promised, then closed: as an idle timeout does
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.close()
+
+    srv = await asyncio.start_server(one_answer_then_close, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/x"
+    try:
+        up = client()
+        for _ in range(3):
+            reply = await up.post(url, {}, b"{}")
+            assert await reply.read() == b'{"ok":true}'
+            await reply.close()
+            await asyncio.sleep(0.01)  # the server closes while the connection idles
+        await up.aclose()
+    finally:
+        srv.close()

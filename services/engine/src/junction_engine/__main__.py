@@ -15,6 +15,9 @@ _UVICORN = {
     "log_level": "warning",
     "access_log": False,
     "timeout_graceful_shutdown": 30,
+    # longer than Caddy's keep-alive to the engine (60 s): the proxy, not the
+    # engine, closes an idle connection, so it never sends on one being closed
+    "timeout_keep_alive": 75,
     "proxy_headers": True,
 }
 

@@ -60,7 +60,23 @@ class Http1Upstream:
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Reply:
         key, head = self._target(url)
-        conn = self._reuse(key) or await self._connect(key)
+        conn = self._reuse(key)
+        if conn is not None:
+            try:
+                return await self._exchange(conn, head, headers, body)
+            except _StaleConnection:
+                pass  # the server had closed it while idle: it never read this request
+        return await self._exchange(await self._connect(key), head, headers, body, fresh=True)
+
+    async def _exchange(
+        self,
+        conn: _Connection,
+        head: bytes,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        fresh: bool = False,
+    ) -> Reply:
         lines = [head]
         for name, value in headers.items():
             if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
@@ -72,6 +88,13 @@ class Http1Upstream:
         conn.write(b"".join(lines) + body)
         try:
             await reply.headers_in()
+        except UpstreamUnreachable as exc:
+            await reply.close()
+            if not fresh and not reply.heard:
+                # a reused connection closed with not one byte back: servers close
+                # idle keep-alive connections (uvicorn after 5 s) without reading
+                raise _StaleConnection from exc
+            raise
         except BaseException:
             await reply.close()  # cancelled or failed before the answer: the connection goes
             raise
@@ -179,6 +202,10 @@ class Http1Upstream:
             asyncio.get_running_loop().create_task(notify())
 
 
+class _StaleConnection(Exception):
+    """A reused connection turned out closed before the request reached the server."""
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection and the answer it is reading, if any."""
 
@@ -235,6 +262,8 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._reply is not None:
+            self._reply.heard = True
         if self._reply is None:
             self.drop()  # bytes nobody asked for: this connection cannot be trusted
             return
@@ -290,6 +319,7 @@ class _Http1Reply:
         "_started",
         "_waiter",
         "headers",
+        "heard",
         "status",
     )
 
@@ -306,6 +336,7 @@ class _Http1Reply:
         self._released = False
         self.headers: dict[str, str] = {}
         self.status = 0
+        self.heard = False  # any byte of the answer arrived
 
     # -- fed by the connection
     def ready(self) -> None:
