@@ -13,7 +13,8 @@ parsed by httptools (llhttp, the parser uvicorn serves the engine with).
   reused.
 - Timeouts: connect (`connect_timeout`), and the idle timeout for each wait
   on the answer (headers or body). The call's own deadlines are the caller's.
-- Back-pressure: past `_HIGH_WATER` unread bytes the socket stops reading.
+- Back-pressure: past 256 KiB of unread answer the socket stops reading
+  (``upstream_http1_reply``).
 - Errors are mapped here, once, to the upstream module's hierarchy.
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections import deque
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -32,15 +32,12 @@ from junction_engine.settings import EngineSettings
 from junction_engine.upstream import (
     Reply,
     UpstreamBroken,
-    UpstreamError,
     UpstreamTimeout,
     UpstreamUnreachable,
-    read_body,
 )
+from junction_engine.upstream_http1_reply import Http1Reply
 
 KEEPALIVE_SECONDS = 30.0
-_HIGH_WATER = 256 * 1024
-_LOW_WATER = 64 * 1024
 _Key = tuple[str, str, int]
 
 
@@ -214,7 +211,7 @@ class _Connection(asyncio.Protocol):
         self.key = key
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
-        self._reply: _Http1Reply | None = None
+        self._reply: Http1Reply | None = None
         self._closed = False
         self._keep = False
         self.idle_since = 0.0
@@ -223,10 +220,10 @@ class _Connection(asyncio.Protocol):
     def usable(self, now: float) -> bool:
         return not self._closed and now - self.idle_since < KEEPALIVE_SECONDS
 
-    def start(self, idle_timeout: float) -> _Http1Reply:
+    def start(self, idle_timeout: float) -> Http1Reply:
         self._parser = httptools.HttpResponseParser(self)
         self._keep = False
-        self._reply = _Http1Reply(self, idle_timeout)
+        self._reply = Http1Reply(self, idle_timeout)
         return self._reply
 
     def write(self, data: bytes) -> None:
@@ -302,125 +299,3 @@ class _Connection(asyncio.Protocol):
         self._keep = self._parser.should_keep_alive()
         if self._reply is not None:
             self._reply.end()
-
-
-class _Http1Reply:
-    """The answer on one connection: status and headers first, then body chunks."""
-
-    __slots__ = (
-        "_buffered",
-        "_chunks",
-        "_conn",
-        "_done",
-        "_error",
-        "_idle",
-        "_paused",
-        "_released",
-        "_started",
-        "_waiter",
-        "headers",
-        "heard",
-        "status",
-    )
-
-    def __init__(self, conn: _Connection, idle_timeout: float) -> None:
-        self._conn = conn
-        self._idle = idle_timeout
-        self._chunks: deque[bytes] = deque()
-        self._buffered = 0
-        self._waiter: asyncio.Future[None] | None = None
-        self._started = False
-        self._done = False
-        self._error: UpstreamError | None = None
-        self._paused = False
-        self._released = False
-        self.headers: dict[str, str] = {}
-        self.status = 0
-        self.heard = False  # any byte of the answer arrived
-
-    # -- fed by the connection
-    def ready(self) -> None:
-        self._started = True
-        self._wake()
-
-    def push(self, body: bytes) -> None:
-        self._chunks.append(body)
-        self._buffered += len(body)
-        if self._buffered > _HIGH_WATER and not self._paused:
-            self._paused = True
-            self._conn.pause(True)
-        self._wake()
-
-    def end(self) -> None:
-        self._done = True
-        self._wake()
-
-    def delimited_by_close(self) -> bool:
-        """The answer has begun and gives neither a length nor chunks (HTTP/1.0 style)."""
-        return (
-            self._started
-            and "content-length" not in self.headers
-            and "chunked" not in self.headers.get("transfer-encoding", "").lower()
-        )
-
-    def fail(self, error: UpstreamError) -> None:
-        if not self._done:
-            self._error = error
-            self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def _wait(self, what: str) -> None:
-        loop = asyncio.get_running_loop()
-        self._waiter = waiter = loop.create_future()
-        timer = loop.call_later(self._idle, _expire, waiter)
-        try:
-            await waiter
-        except TimeoutError as exc:
-            raise UpstreamTimeout(f"the provider's {what} stalled") from exc
-        finally:
-            timer.cancel()
-            self._waiter = None
-
-    # -- the Reply interface
-    async def headers_in(self) -> None:
-        while not self._started:
-            if self._error is not None:
-                raise UpstreamUnreachable("the provider closed the connection before answering")
-            await self._wait("answer")
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    async def read(self, cap: int | None = None) -> bytes:
-        return await read_body(self, cap)
-
-    async def chunk(self) -> bytes:
-        while not self._chunks:
-            if self._done:
-                return b""
-            if self._error is not None:
-                raise self._error
-            await self._wait("answer")
-        # everything that has arrived, in one piece: fewer, larger relay turns
-        chunks = self._chunks
-        piece = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()
-        self._buffered = 0
-        if self._paused and self._buffered < _LOW_WATER:
-            self._paused = False
-            self._conn.pause(False)
-        return piece
-
-    async def close(self) -> None:
-        if not self._released:
-            self._released = True
-            self._conn.finish(whole=self._done and not self._chunks and self._error is None)
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
