@@ -82,6 +82,35 @@ def test_the_usage_chunk_the_client_did_not_ask_for_is_dropped() -> None:
     assert conv.usage.total_tokens == 10  # type: ignore[attr-defined]
 
 
+# OpenAI's framing when usage was asked for: `"usage":null` on every chunk.
+# Written without the space after `data:`, so an event the gateway decoded
+# and re-encoded would come out changed (`data: {`): these must pass as sent.
+NULL_USAGE_DELTAS = [
+    b'data:{"id":"c2","choices":[{"index":0,"delta":{"content":"%d"},"finish_reason":null}],'
+    b'"usage" : null}\n\n' % n
+    for n in range(3)
+]
+NULL_USAGE_STREAM = (
+    b"".join(NULL_USAGE_DELTAS[:2])
+    + b'data:{"id":"c2","choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":null}\n\n'
+    + NULL_USAGE_DELTAS[2]
+    + b'data:{"id":"c2","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2}}\n\n'
+    + b"data:[DONE]\n\n"
+)
+
+
+def test_null_usage_and_finish_fields_do_not_send_an_event_to_the_decoder() -> None:
+    out, conv = _relay(NULL_USAGE_STREAM, [])
+    # every content chunk passes as sent, before and after the decoded ones
+    for delta in NULL_USAGE_DELTAS:
+        assert delta in out
+    # the finish and usage chunks were read (and so re-framed by the encoder)
+    assert conv.finish_reason == "length"  # type: ignore[attr-defined]
+    assert conv.usage.input_tokens == 4
+    assert conv.usage.output_tokens == 2
+    assert b'data: {"id":"c2","choices":[{"index":0,"delta":{},"finish_reason":"length"}]' in out
+    assert out.count(b"[DONE]") == 1
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=len(OPENAI_STREAM)), max_size=12))
 def test_openai_output_does_not_depend_on_chunking(cuts: list[int]) -> None:

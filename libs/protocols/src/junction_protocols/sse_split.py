@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .errors import SSEError
 
-__all__ = ["EventSplitter", "events"]
+__all__ = ["EventSplitter"]
 
 _BOUNDARY = b"\n\n"
 
@@ -62,11 +62,3 @@ class EventSplitter:
             self._buf = b""
             raise SSEError(f"event larger than {self.max_event_bytes} bytes")
 
-
-def events(run: bytes) -> list[bytes]:
-    """The events of a run that ``EventSplitter.feed`` returned, each with its blank line."""
-    if run.count(_BOUNDARY) == 1:
-        return [run]
-    parts = [part + _BOUNDARY for part in run[:-2].split(_BOUNDARY)]
-    # runs of blank lines leave empty parts: they dispatch nothing
-    return [e for e in parts if e != _BOUNDARY]

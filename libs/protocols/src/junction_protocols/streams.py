@@ -35,7 +35,7 @@ from .json_codec import loads
 from .openai_anthropic_stream import AnthropicStreamToOpenAI
 from .redaction import redact
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, encode_event, encode_json_event
-from .sse_split import EventSplitter, events
+from .sse_split import EventSplitter
 from .usage import Usage, UsageTracker
 
 __all__ = ["StreamConverter"]
@@ -46,26 +46,32 @@ Item = tuple[str | None, dict[str, Any]]  # (SSE event name, decoded data)
 # so a quoted key cannot be faked by the text of an answer; a false alarm only
 # sends an event through the full decoder. Literal finds and regexes that
 # start with a literal are fast scans in C; an alternation of them is not.
-_OPENAI_LITERALS = (b'"usage"', b'"error"', b"[DONE]", b"event:")
-_OPENAI_FINISH = re.compile(rb'"finish_reason"\s*:\s*(?!null)')
+# OpenAI sends `"usage":null` and `"finish_reason":null` on every content
+# chunk of a stream that asked for usage: a null says nothing.
+_OPENAI_LITERALS = (b'"error"', b"[DONE]", b"event:")
+_OPENAI_VALUED = (
+    re.compile(rb'"finish_reason"\s*:(?!\s*null)'),
+    re.compile(rb'"usage"\s*:(?!\s*null)'),
+)
 # an Anthropic event that is neither a text delta nor a ping
 _ANTHROPIC_OTHER = re.compile(rb"\n\n(?!event: (?:content_block_delta|ping)\n|\Z)")
 _ANTHROPIC_PLAIN_START = (b"event: content_block_delta\n", b"event: ping\n")
 
 
-def _first_mark(provider: Wire, run: bytes) -> int:
-    """Where the first event worth reading starts to show in `run`, or -1."""
+def _first_mark(provider: Wire, run: bytes, pos: int = 0) -> int:
+    """Where the first event worth reading starts to show in `run[pos:]`, or -1."""
     if provider == "gemini":
-        return 0  # usage rides on every chunk: always decode
+        return pos  # usage rides on every chunk: always decode
     if provider == "openai":
-        hits = [run.find(literal) for literal in _OPENAI_LITERALS]
-        finish = _OPENAI_FINISH.search(run)
-        hits.append(finish.start() if finish else -1)
+        hits = [run.find(literal, pos) for literal in _OPENAI_LITERALS]
+        for pattern in _OPENAI_VALUED:
+            found = pattern.search(run, pos)
+            hits.append(found.start() if found else -1)
     else:
-        if not run.startswith(_ANTHROPIC_PLAIN_START):
-            return 0
-        other = _ANTHROPIC_OTHER.search(run)
-        hits = [run.find(b'"error"'), other.start() if other else -1]
+        if not run.startswith(_ANTHROPIC_PLAIN_START, pos):
+            return pos
+        other = _ANTHROPIC_OTHER.search(run, pos)
+        hits = [run.find(b'"error"', pos), other.start() if other else -1]
     found = [h for h in hits if h >= 0]
     return min(found) if found else -1
 
@@ -154,14 +160,22 @@ class StreamConverter:
             return self.feed_bytes(fallback)
         if self._done or not run:
             return b""
-        mark = _first_mark(self.provider, run)
-        if mark < 0:
-            return run
-        # events before the first one that matters go out as they came
-        boundary = run.rfind(b"\n\n", 0, mark + 2)
-        cut = boundary + 2 if boundary >= 0 else 0
-        rest = [e if self._plain(e) else self._feed_block(e) for e in events(run[cut:])]
-        return run[:cut] + b"".join(rest)
+        # events before each one that matters go out as they came
+        out: list[bytes] = []
+        pos, size = 0, len(run)
+        while pos < size and not self._done:
+            mark = _first_mark(self.provider, run, pos)
+            if mark < 0:
+                out.append(run[pos:])
+                break
+            boundary = run.rfind(b"\n\n", pos, mark + 2)
+            start = boundary + 2 if boundary >= 0 else pos
+            stop = run.find(b"\n\n", max(mark, start))
+            stop = stop + 2 if stop >= 0 else size
+            out.append(run[pos:start])
+            out.append(self._feed_block(run[start:stop]))
+            pos = stop
+        return b"".join(out)
 
     def end(self) -> bytes:
         """The provider's stream ended: flush, then close cleanly only if the answer was whole.
@@ -178,10 +192,6 @@ class StreamConverter:
         if self.finish_reason is None:
             return out + self.fail("the provider's stream ended before the answer was complete")
         return out + self.close()
-
-    def _plain(self, block: bytes) -> bool:
-        """Whether a raw event can pass untouched: it cannot carry usage, an end or an error."""
-        return not self._done and _first_mark(self.provider, block) < 0
 
     def _feed_block(self, block: bytes) -> bytes:
         decoder = SSEDecoder()
