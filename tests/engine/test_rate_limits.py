@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from junction_contracts import ModelRoute
 from junction_engine.client_keys import hash_key
 from junction_engine.rate_limits import RateLimiter
+from junction_engine.redis_lane import RedisLane
 from tests.engine.conftest import KEY, MOCK_KEY, build_engine
 from tests.support.routes import deployment, route
 
@@ -25,63 +27,104 @@ class Clock:
         return self.now
 
 
+async def _allowed(limiter: RateLimiter, key: str, rpm: int | None, tpm: int | None = None) -> bool:
+    return await limiter.admit(key, rpm, tpm) is None
+
+
 async def test_requests_per_minute_slide_with_the_window() -> None:
     clock = Clock()
     limiter = RateLimiter(clock=clock)
-    verdicts = [await limiter.admit_request("k", 3) for _ in range(4)]
-    assert [v.allowed for v in verdicts if v] == [True, True, True, False]
+    verdicts = [await limiter.admit("k", 3, None) for _ in range(4)]
+    assert verdicts[:3] == [None, None, None]
     refused = verdicts[-1]
     assert refused is not None
-    assert 0 < refused.retry_after <= 60
+    assert refused.kind == "requests"
+    assert refused.verdict.limit == 3
+    assert 0 < refused.verdict.retry_after <= 60
     clock.now += 60  # the next window: the previous one still weighs fully
-    assert not (await limiter.admit_request("k", 3)).allowed  # type: ignore[union-attr]
+    assert not await _allowed(limiter, "k", 3)
     clock.now += 30  # half of it has slid out: 1.5 used
-    assert (await limiter.admit_request("k", 3)).allowed  # type: ignore[union-attr]
-    assert await limiter.admit_request("k", None) is None  # no limit, nothing counted
+    assert await _allowed(limiter, "k", 3)
+    assert await limiter.admit("k", None, None) is None  # no limit, nothing counted
 
 
 async def test_tokens_per_minute_count_finished_calls() -> None:
     limiter = RateLimiter(clock=Clock())
-    assert (await limiter.check_tokens("k", 100)).allowed  # type: ignore[union-attr]
+    assert await _allowed(limiter, "k", None, 100)
     limiter.add_tokens("k", 60)
     limiter.add_tokens("k", 50)
-    for task in list(limiter._pending):
-        await task
-    verdict = await limiter.check_tokens("k", 100)
-    assert verdict is not None
-    assert not verdict.allowed
-    assert verdict.retry_after > 0
+    await limiter.flush()
+    refused = await limiter.admit("k", 1000, 100)
+    assert refused is not None
+    assert refused.kind == "tokens"
+    assert refused.verdict.retry_after > 0
+    # a refusal for tokens counts no request
+    assert await _allowed(limiter, "k", 1)
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
+async def redis(redis_url: str) -> AsyncIterator[RedisLane]:
+    lane = RedisLane(redis_url)
+    yield lane
+    await lane.aclose()
 
 
 @pytest.mark.redis
-async def test_replicas_share_one_limit_through_redis(redis: Redis) -> None:
+async def test_replicas_share_one_limit_through_redis(redis: RedisLane) -> None:
     key = "k-" + secrets.token_hex(6)
     a, b = RateLimiter(redis), RateLimiter(redis)
-    allowed = [
-        (await limiter.admit_request(key, 4)).allowed  # type: ignore[union-attr]
-        for limiter in (a, b, a, b, a, b)
-    ]
+    allowed = [await _allowed(limiter, key, 4) for limiter in (a, b, a, b, a, b)]
     assert allowed == [True, True, True, True, False, False]
 
 
+@pytest.mark.redis
+async def test_concurrent_admissions_never_pass_the_limit(redis: RedisLane) -> None:
+    """One script per admission: 50 at once against rpm 10 across two replicas admit 10."""
+    key = "k-" + secrets.token_hex(6)
+    a, b = RateLimiter(redis), RateLimiter(redis)
+    answers = await asyncio.gather(
+        *((a if n % 2 else b).admit(key, 10, 1_000_000) for n in range(50))
+    )
+    assert sum(answer is None for answer in answers) == 10
+
+
+@pytest.mark.redis
+async def test_tokens_of_calls_finishing_together_go_in_one_batch(redis: RedisLane) -> None:
+    key = "k-" + secrets.token_hex(6)
+    a, b = RateLimiter(redis), RateLimiter(redis)
+    assert await a.admit(key, None, 10**6) is None  # connected (any SELECT is sent now)
+    sent: list[int] = []
+    real = redis.pipeline
+
+    def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
+        sent.append(1)
+        return real(*args, **kwargs)
+
+    redis.pipeline = counting_pipeline  # type: ignore[method-assign]
+    for _ in range(30):
+        a.add_tokens(key, 10)  # the same loop turn: one batch, one round trip
+    await a.flush()
+    assert len(sent) == 1
+    # the other replica sees them: 300 tokens, a limit of 300 is reached
+    refused = await b.admit(key, None, 300)
+    assert refused is not None
+    assert refused.kind == "tokens"
+    assert await b.admit(key, None, 301) is None
+
+
 async def test_redis_down_falls_back_to_local_counters() -> None:
-    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    dead = RedisLane("redis://127.0.0.1:1/0", timeout=0.2)
     try:
         limiter = RateLimiter(dead)
-        allowed = [
-            (await limiter.admit_request("k", 2)).allowed  # type: ignore[union-attr]
-            for _ in range(3)
-        ]
+        allowed = [await _allowed(limiter, "k", 2) for _ in range(3)]
+        limiter.add_tokens("k", 50)
+        await limiter.flush()  # Redis refused the batch: counted here instead
+        tokens_refused = await limiter.admit("k", None, 50)
     finally:
         await dead.aclose()
     assert allowed == [True, True, False]
+    assert tokens_refused is not None
+    assert tokens_refused.kind == "tokens"
 
 
 def limited_route(**limits: int) -> dict[str, object]:
@@ -122,8 +165,7 @@ async def test_over_tpm_is_refused_until_the_window_slides() -> None:
         assert first.status_code == 200
         assert first.json()["usage"]["total_tokens"] > 5
         limiter: RateLimiter = e.app.state.engine.limits
-        for task in list(limiter._pending):
-            await task
+        await limiter.flush()
         second = await e.client.post(
             "/v1/chat/completions", json={"model": "gpt", "messages": HELLO}
         )

@@ -92,7 +92,8 @@ NULL_USAGE_DELTAS = [
 ]
 NULL_USAGE_STREAM = (
     b"".join(NULL_USAGE_DELTAS[:2])
-    + b'data:{"id":"c2","choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":null}\n\n'
+    + b'data:{"id":"c2","choices":[{"index":0,"delta":{},"finish_reason":"length"}],'
+    + b'"usage":null}\n\n'
     + NULL_USAGE_DELTAS[2]
     + b'data:{"id":"c2","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2}}\n\n'
     + b"data:[DONE]\n\n"
@@ -110,6 +111,7 @@ def test_null_usage_and_finish_fields_do_not_send_an_event_to_the_decoder() -> N
     assert conv.usage.output_tokens == 2
     assert b'data: {"id":"c2","choices":[{"index":0,"delta":{},"finish_reason":"length"}]' in out
     assert out.count(b"[DONE]") == 1
+
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=len(OPENAI_STREAM)), max_size=12))

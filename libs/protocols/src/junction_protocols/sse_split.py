@@ -61,4 +61,3 @@ class EventSplitter:
         if size > self.max_event_bytes:
             self._buf = b""
             raise SSEError(f"event larger than {self.max_event_bytes} bytes")
-

@@ -65,8 +65,8 @@ def _first_mark(provider: Wire, run: bytes, pos: int = 0) -> int:
     if provider == "openai":
         hits = [run.find(literal, pos) for literal in _OPENAI_LITERALS]
         for pattern in _OPENAI_VALUED:
-            found = pattern.search(run, pos)
-            hits.append(found.start() if found else -1)
+            match = pattern.search(run, pos)
+            hits.append(match.start() if match else -1)
     else:
         if not run.startswith(_ANTHROPIC_PLAIN_START, pos):
             return pos

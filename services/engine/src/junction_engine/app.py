@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from junction_engine.gateway import Engine
 from junction_engine.metrics import EngineMetrics
 from junction_engine.providers import Protocol
 from junction_engine.rate_limits import RateLimiter
+from junction_engine.redis_lane import RedisLane
 from junction_engine.responses import error_response
 from junction_engine.revocations import RevocationListener
 from junction_engine.route_cache import RouteCache
@@ -97,6 +98,26 @@ def create_upstream(
     return Http1Upstream(settings)
 
 
+def create_redis(settings: EngineSettings) -> Redis | None:
+    """The engine's Redis client: a bounded pool, where a burst waits for a connection.
+
+    An unbounded pool opens a connection per concurrent command and, at its
+    cap, fails the command; here a command past the cap waits up to the
+    socket timeout for a free connection, then fails like any Redis error
+    (the callers fall back to what this replica knows).
+    """
+    if not settings.redis_url:
+        return None
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=0.5,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+    )
+    return Redis.from_pool(pool)
+
+
 def create_app(
     settings: EngineSettings,
     *,
@@ -107,11 +128,7 @@ def create_app(
     upstream = create_upstream(settings, upstream_transport)
     control_http = create_control_http(settings, transport=control_transport)
     control = ControlClient(control_http, settings.control_url, settings.internal_secret)
-    redis = (
-        Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        if settings.redis_url
-        else None
-    )
+    redis = create_redis(settings)
     sealing_key = derive_sealing_key(settings.internal_secret)
     shared = (
         SharedRouteCache(
@@ -145,7 +162,8 @@ def create_app(
     def started(call: ClientCall) -> None:
         telemetry.emit_started(call.call_id, lambda: started_event(call))
 
-    limits = RateLimiter(redis)
+    lane = RedisLane(settings.redis_url) if settings.redis_url else None
+    limits = RateLimiter(lane)
     spend = SpendLedger()
 
     def finished(rec: CallRecord) -> None:
@@ -181,6 +199,9 @@ def create_app(
         finally:
             # uvicorn has drained in-flight requests by now: their events are queued
             await telemetry.close()
+            await limits.flush()
+            if lane is not None:
+                await lane.aclose()
             if revocations is not None:
                 await revocations.close()
             await upstream.aclose()

@@ -80,19 +80,16 @@ class Engine:
                 status=402,
                 code="insufficient_quota",
             )
-        tokens = await self.limits.check_tokens(token.id, token.tpm)
-        if tokens is not None and not tokens.allowed:
+        limited = await self.limits.admit(token.id, token.rpm, token.tpm)
+        if limited is not None:
+            if limited.kind == "tokens":
+                message = f"this API key is over its limit of {token.tpm} tokens per minute"
+            else:
+                message = f"this API key is over its limit of {token.rpm} requests per minute"
             raise RateLimited(
-                f"this API key is over its limit of {token.tpm} tokens per minute",
-                code="tokens_per_minute_exceeded",
-                headers=_limit_headers(tokens, "tokens"),
-            )
-        requests = await self.limits.admit_request(token.id, token.rpm)
-        if requests is not None and not requests.allowed:
-            raise RateLimited(
-                f"this API key is over its limit of {token.rpm} requests per minute",
-                code="requests_per_minute_exceeded",
-                headers=_limit_headers(requests, "requests"),
+                message,
+                code=f"{limited.kind}_per_minute_exceeded",
+                headers=_limit_headers(limited.verdict, limited.kind),
             )
 
     def refuse(self, protocol: Protocol, err: GatewayError) -> Response:

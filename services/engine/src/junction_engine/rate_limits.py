@@ -6,9 +6,13 @@ Requests are counted when admitted (a refused request does not count);
 tokens are counted when a call finishes, from the provider's own usage, and
 a key over its TPM is refused until enough of the window has passed.
 
-With Redis configured, counters live there (one Lua script per check, so
-every replica sees the same numbers); if Redis fails, the replica falls back
-to its own counters rather than refusing or failing requests.
+With Redis configured, counters live there, so every replica sees the same
+numbers: one Lua script per admission checks both limits and counts the
+request (one round trip, no read-then-write race). Finished calls' tokens
+are sent in batches: every call that finishes while a batch is on its way
+joins the next one (one pipelined round trip for all of them, no timer).
+If Redis fails, the replica falls back to its own counters rather than
+refusing or failing requests.
 """
 
 from __future__ import annotations
@@ -19,29 +23,40 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from junction_engine.redis_lane import LaneError, RedisLane
 
 log = logging.getLogger("junction.engine.rate_limits")
 
 WINDOW = 60.0
-_PREFIX = "junction:rl:v1:"
+_PREFIX = "junction:rl:v2:"
+_TTL = int(2 * WINDOW) + 1
 
-# KEYS: current window, previous window; ARGV: limit, cost, weight of previous, ttl
-_CHECK_AND_ADD = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-local used = previous * tonumber(ARGV[3]) + current
-if used + tonumber(ARGV[2]) > tonumber(ARGV[1]) then
-  return {0, tostring(used), tostring(previous)}
+# KEYS: requests now, requests before, tokens now, tokens before (one key's,
+# in one hash slot); ARGV: rpm, tpm (-1: no limit), weight of the previous
+# window, ttl. Returns {0} when admitted (the request counted), else
+# {1 requests | 2 tokens, used, previous window}.
+_ADMIT = """
+local weight = tonumber(ARGV[3])
+local tpm = tonumber(ARGV[2])
+if tpm >= 0 then
+  local before = tonumber(redis.call('GET', KEYS[4]) or '0')
+  local used = before * weight + tonumber(redis.call('GET', KEYS[3]) or '0')
+  if used >= tpm then return {2, tostring(used), tostring(before)} end
 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('INCRBY', KEYS[1], ARGV[2])
+local rpm = tonumber(ARGV[1])
+if rpm >= 0 then
+  local before = tonumber(redis.call('GET', KEYS[2]) or '0')
+  local used = before * weight + tonumber(redis.call('GET', KEYS[1]) or '0')
+  if used + 1 > rpm then return {1, tostring(used), tostring(before)} end
+  redis.call('INCR', KEYS[1])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
 end
-return {1, tostring(used), tostring(previous)}
+return {0}
 """
+
+Kind = Literal["requests", "tokens"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +65,14 @@ class Verdict:
     limit: int
     remaining: int
     retry_after: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """A refusal: which limit, and when to come back."""
+
+    kind: Kind
+    verdict: Verdict
 
 
 def _retry_after(used: float, previous: float, cost: float, limit: int, elapsed: float) -> float:
@@ -61,80 +84,124 @@ def _retry_after(used: float, previous: float, cost: float, limit: int, elapsed:
     return min(max(excess / previous * WINDOW, 1.0), WINDOW - elapsed + WINDOW)
 
 
+def _refusal(kind: Kind, limit: int, used: float, previous: float, elapsed: float) -> Limited:
+    wait = _retry_after(used, previous, 1, limit, elapsed)
+    return Limited(kind, Verdict(False, limit, 0, retry_after=wait))
+
+
+def _key(key_id: str, kind: str, window: int) -> str:
+    # the braces keep one key's counters in one Redis Cluster slot
+    return f"{_PREFIX}{{{key_id}}}:{kind}:{window}"
+
+
 class RateLimiter:
     def __init__(
-        self, redis: Redis | None = None, *, clock: Callable[[], float] = time.time
+        self, redis: RedisLane | None = None, *, clock: Callable[[], float] = time.time
     ) -> None:
         self._redis = redis
         self._clock = clock
         self._local: dict[str, int] = {}
-        self._script = redis.register_script(_CHECK_AND_ADD) if redis is not None else None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._script = redis.script(_ADMIT) if redis is not None else None
+        self._unsent: dict[str, int] = {}  # key id -> tokens not yet in Redis
+        self._sender: asyncio.Task[None] | None = None
 
-    async def admit_request(self, key_id: str, rpm: int | None) -> Verdict | None:
-        """Count one request against `rpm`; None when the key has no limit."""
-        if rpm is None:
+    async def admit(self, key_id: str, rpm: int | None, tpm: int | None) -> Limited | None:
+        """Check both limits and count the request; the refusal, or None when admitted."""
+        if rpm is None and tpm is None:
             return None
-        return await self._check(f"req:{key_id}", rpm, 1)
+        now = self._clock()
+        window = math.floor(now / WINDOW)
+        elapsed = now - window * WINDOW
+        weight = 1.0 - elapsed / WINDOW
+        if self._redis is not None and self._script is not None:
+            keys = [
+                _key(key_id, "req", window),
+                _key(key_id, "req", window - 1),
+                _key(key_id, "tok", window),
+                _key(key_id, "tok", window - 1),
+            ]
+            args = [-1 if rpm is None else rpm, -1 if tpm is None else tpm, weight, _TTL]
+            try:
+                answer = await self._redis.run(self._script, keys, args)
+            except LaneError as exc:
+                log.warning("rate limits fall back to this replica (%s)", exc)
+            else:
+                code = int(answer[0])
+                if code == 0:
+                    return None
+                used, previous = float(answer[1]), float(answer[2])
+                if code == 2:
+                    assert tpm is not None
+                    return _refusal("tokens", tpm, used, previous, elapsed)
+                assert rpm is not None
+                return _refusal("requests", rpm, used, previous, elapsed)
+        return self._admit_here(key_id, rpm, tpm, window, elapsed, weight)
 
-    async def check_tokens(self, key_id: str, tpm: int | None) -> Verdict | None:
-        """Whether the key still has tokens left this minute (counts nothing)."""
-        if tpm is None:
-            return None
-        return await self._check(f"tok:{key_id}", tpm, 0, strict=True)
+    def _admit_here(
+        self,
+        key_id: str,
+        rpm: int | None,
+        tpm: int | None,
+        window: int,
+        elapsed: float,
+        weight: float,
+    ) -> Limited | None:
+        local = self._local
+        if tpm is not None:
+            before = float(local.get(_key(key_id, "tok", window - 1), 0))
+            used = before * weight + local.get(_key(key_id, "tok", window), 0)
+            if used >= tpm:
+                return _refusal("tokens", tpm, used, before, elapsed)
+        if rpm is not None:
+            now_key = _key(key_id, "req", window)
+            before = float(local.get(_key(key_id, "req", window - 1), 0))
+            used = before * weight + local.get(now_key, 0)
+            if used + 1 > rpm:
+                return _refusal("requests", rpm, used, before, elapsed)
+            local[now_key] = local.get(now_key, 0) + 1
+            self._forget_old(window)
+        return None
 
     def add_tokens(self, key_id: str, tokens: int) -> None:
         """Count tokens a finished call used (never blocks the caller)."""
         if tokens <= 0:
             return
-        task = asyncio.get_running_loop().create_task(self._add(f"tok:{key_id}", tokens))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        if self._redis is None:
+            self._add_here(key_id, tokens)
+            return
+        self._unsent[key_id] = self._unsent.get(key_id, 0) + tokens
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send())
 
-    async def _add(self, name: str, tokens: int) -> None:
-        await self._check(name, 2**62, tokens)
+    async def flush(self) -> None:
+        """Wait until every token counted so far is in Redis (or counted here)."""
+        while self._sender is not None:
+            await asyncio.shield(self._sender)
 
-    async def _check(self, name: str, limit: int, cost: int, *, strict: bool = False) -> Verdict:
-        now = self._clock()
-        window = math.floor(now / WINDOW)
-        elapsed = now - window * WINDOW
-        weight = 1.0 - elapsed / WINDOW
-        current_key, previous_key = f"{name}:{window}", f"{name}:{window - 1}"
-        if self._script is not None:
-            try:
-                ok, used_s, prev_s = await self._script(
-                    keys=[_PREFIX + current_key, _PREFIX + previous_key],
-                    args=[limit, cost, weight, int(2 * WINDOW) + 1],
-                )
-                used, previous = float(used_s), float(prev_s)
-                return self._verdict(bool(ok), used, previous, cost, limit, elapsed, strict)
-            except (RedisError, OSError) as exc:
-                log.warning("rate limits fall back to this replica (%s)", type(exc).__name__)
-        previous = float(self._local.get(previous_key, 0))
-        used = previous * weight + self._local.get(current_key, 0)
-        ok = used + cost <= limit and not (strict and used >= limit)
-        if ok and cost:
-            self._local[current_key] = self._local.get(current_key, 0) + cost
-            self._forget_old(window)
-        return self._verdict(ok, used, previous, cost, limit, elapsed, strict)
+    async def _send(self) -> None:
+        assert self._redis is not None
+        try:
+            while self._unsent:
+                batch, self._unsent = self._unsent, {}
+                window = math.floor(self._clock() / WINDOW)
+                commands: list[tuple[str, str, int]] = []
+                for key_id, tokens in batch.items():
+                    name = _key(key_id, "tok", window)
+                    commands += [("INCRBY", name, tokens), ("EXPIRE", name, _TTL)]
+                try:
+                    await self._redis.pipeline(commands)
+                except LaneError as exc:
+                    log.warning("token counts fall back to this replica (%s)", exc)
+                    for key_id, tokens in batch.items():
+                        self._add_here(key_id, tokens)
+        finally:
+            self._sender = None
 
-    def _verdict(
-        self,
-        ok: bool,
-        used: float,
-        previous: float,
-        cost: int,
-        limit: int,
-        elapsed: float,
-        strict: bool,
-    ) -> Verdict:
-        if strict and used >= limit:
-            ok = False
-        remaining = max(int(limit - used - (cost if ok else 0)), 0)
-        if ok:
-            return Verdict(True, limit, remaining)
-        wait = _retry_after(used, previous, max(cost, 1), limit, elapsed)
-        return Verdict(False, limit, 0, retry_after=wait)
+    def _add_here(self, key_id: str, tokens: int) -> None:
+        window = math.floor(self._clock() / WINDOW)
+        name = _key(key_id, "tok", window)
+        self._local[name] = self._local.get(name, 0) + tokens
+        self._forget_old(window)
 
     def _forget_old(self, window: int) -> None:
         if len(self._local) > 100_000:

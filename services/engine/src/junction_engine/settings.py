@@ -52,6 +52,8 @@ class EngineSettings:
     control_url: str = "http://127.0.0.1:8082"
     internal_secret: bytes = b""
     redis_url: str | None = None
+    #: connections to Redis at most; a request past them waits for one (briefly)
+    redis_max_connections: int = 64
     route_ttl_seconds: float = 30.0
     route_max_stale_seconds: float = 900.0
     unknown_key_ttl_seconds: float = 5.0
@@ -129,6 +131,7 @@ class EngineSettings:
             control_url=get("CONTROL_URL", "http://127.0.0.1:8082").rstrip("/"),
             internal_secret=decode_secret(secret_text),
             redis_url=env.get("JUNCTION_REDIS_URL") or None,
+            redis_max_connections=whole("REDIS_MAX_CONNECTIONS", 64),
             route_ttl_seconds=number("ROUTE_TTL_SECONDS", 30.0),
             route_max_stale_seconds=number("ROUTE_MAX_STALE_SECONDS", 900.0),
             unknown_key_ttl_seconds=number("UNKNOWN_KEY_TTL_SECONDS", 5.0),
