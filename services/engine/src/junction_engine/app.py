@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import httpx
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -18,6 +19,7 @@ from junction_contracts import Route as RouteModel
 from junction_contracts.errors import SealError
 from junction_contracts.sealing import derive_sealing_key, unseal
 from junction_engine import endpoints
+from junction_engine.asgi import EngineApp
 from junction_engine.attempt import Upstreams
 from junction_engine.budgets import SpendLedger
 from junction_engine.calls import CallRecord, ClientCall, finished_event, started_event
@@ -127,7 +129,17 @@ def create_app(
     """Build an engine. Tests hand in transports to reach in-process apps."""
     upstream = create_upstream(settings, upstream_transport)
     control_http = create_control_http(settings, transport=control_transport)
-    control = ControlClient(control_http, settings.control_url, settings.internal_secret)
+    # telemetry goes on a small lean pool of its own (tests: through their transport)
+    events_http = (
+        Http1Upstream(
+            replace(settings, connect_timeout=2.0, idle_timeout=15.0, upstream_max_connections=8)
+        )
+        if control_transport is None
+        else None
+    )
+    control = ControlClient(
+        control_http, settings.control_url, settings.internal_secret, events=events_http
+    )
     redis = create_redis(settings)
     sealing_key = derive_sealing_key(settings.internal_secret)
     shared = (
@@ -206,16 +218,23 @@ def create_app(
                 await revocations.close()
             await upstream.aclose()
             await control_http.aclose()
+            if events_http is not None:
+                await events_http.aclose()
             if redis is not None:
                 await redis.aclose()
 
-    app = Starlette(
+    hot = {
+        "/v1/chat/completions": endpoints.chat_completions,
+        "/v1/messages": endpoints.messages,
+        "/v1/messages/count_tokens": endpoints.count_tokens,
+        "/v1/embeddings": endpoints.embeddings,
+        "/v1/images/generations": endpoints.images,
+    }
+    app = EngineApp(
+        hot=hot,
+        on_error=_unexpected,
         routes=[
-            Route("/v1/chat/completions", endpoints.chat_completions, methods=["POST"]),
-            Route("/v1/messages", endpoints.messages, methods=["POST"]),
-            Route("/v1/messages/count_tokens", endpoints.count_tokens, methods=["POST"]),
-            Route("/v1/embeddings", endpoints.embeddings, methods=["POST"]),
-            Route("/v1/images/generations", endpoints.images, methods=["POST"]),
+            *(Route(path, handler, methods=["POST"]) for path, handler in hot.items()),
             Route("/v1beta/models/{target}", endpoints.gemini, methods=["POST"]),
             Route("/v1/models", endpoints.list_models, methods=["GET"]),
             Route("/healthz", endpoints.healthz, methods=["GET"]),
