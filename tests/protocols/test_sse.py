@@ -218,3 +218,38 @@ def test_random_events_survive_any_split_and_line_ending(
     chunks = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
     expected = ["\n".join(d.replace("\r\n", "\n").replace("\r", "\n").split("\n")) for d in datas]
     assert [e.data for e in decode(*chunks)] == expected
+
+
+_LINES = st.sampled_from(
+    [
+        b"data: x",
+        b"data:y",
+        b"data: ",
+        b"data",
+        b"event: e",
+        b"event:",
+        b"id: 7",
+        b"retry: 10",
+        b": comment",
+        b"other: z",
+        b'data: {"a":"\xc3\xa9"}',
+        b"",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_LINES, min_size=1, max_size=4), min_size=1, max_size=6))
+def test_whole_lf_events_decode_as_the_line_by_line_path_does(
+    blocks: list[list[bytes]],
+) -> None:
+    """Fed whole, LF-framed events take a shortcut; fed a byte at a time they cannot."""
+    raw = b"".join(b"\n".join(lines) + b"\n\n" for lines in blocks)
+    one_by_one = decode(*(raw[i : i + 1] for i in range(len(raw))))
+    assert decode(raw) == one_by_one
+    whole = SSEDecoder()
+    whole.feed(raw)
+    slow = SSEDecoder()
+    for i in range(len(raw)):
+        slow.feed(raw[i : i + 1])
+    assert whole.last_event_id == slow.last_event_id

@@ -92,6 +92,14 @@ class SSEDecoder:
             del buf[:1]
         self._skip_lf = False
         events: list[SSEEvent] = []
+        if b"\r" not in chunk and self._size == 0 and not self._data and self._event is None:
+            # LF framing from an event boundary, the common case: whole events at once
+            end = buf.rfind(b"\n\n")
+            if end >= 0:
+                whole = bytes(buf[: end + 2])
+                del buf[: end + 2]
+                self._scan = 0
+                self._blocks(whole, events)
         start = 0
         pos = self._scan
         while True:
@@ -113,6 +121,32 @@ class SSEDecoder:
             self._reset_buffer()
             raise SSEError(f"event larger than {self.max_event_bytes} bytes")
         return events
+
+    def _blocks(self, whole: bytes, events: list[SSEEvent]) -> None:
+        """Decode whole LF-framed events; the usual one- or two-line shapes skip the line loop."""
+        for block in whole.split(b"\n\n"):
+            if not block:
+                continue  # the end of `whole`, or a run of blank lines
+            if len(block) + 1 > self.max_event_bytes:
+                self._reset_buffer()
+                raise SSEError(f"event larger than {self.max_event_bytes} bytes")
+            if block.startswith(b"data: ") and b"\n" not in block:
+                events.append(SSEEvent(block[6:].decode("utf-8", errors="replace")))
+                continue
+            if block.startswith(b"event: "):
+                eol = block.find(b"\n")
+                if (
+                    eol > 7
+                    and block.startswith(b"data: ", eol + 1)
+                    and block.find(b"\n", eol + 1) < 0
+                ):
+                    name = block[7:eol].decode("utf-8", errors="replace")
+                    data = block[eol + 7 :].decode("utf-8", errors="replace")
+                    events.append(SSEEvent(data, event=name))
+                    continue
+            for raw in block.split(b"\n"):
+                self._line(raw, events)
+            self._dispatch(events)
 
     def close(self) -> list[SSEEvent]:
         """End of stream: flush a last line and event that had no blank line after them."""

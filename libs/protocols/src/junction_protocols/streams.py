@@ -76,6 +76,18 @@ def _first_mark(provider: Wire, run: bytes, pos: int = 0) -> int:
     return min(found) if found else -1
 
 
+def _event_start(run: bytes, pos: int, mark: int) -> int:
+    """Where the event holding `mark` starts (no earlier than `pos`)."""
+    boundary = run.rfind(b"\n\n", pos, mark + 2)
+    return boundary + 2 if boundary >= 0 else pos
+
+
+def _event_end(run: bytes, at: int) -> int:
+    """Just past the blank line that ends the event holding `at`."""
+    stop = run.find(b"\n\n", at)
+    return stop + 2 if stop >= 0 else len(run)
+
+
 _DONE = b"data: [DONE]\n\n"
 _STATUS_BY_TYPE = {
     "invalid_request_error": 400,
@@ -160,21 +172,24 @@ class StreamConverter:
             return self.feed_bytes(fallback)
         if self._done or not run:
             return b""
-        # events before each one that matters go out as they came
+        # events before each one that matters go out as they came; the ones
+        # that matter and follow each other are decoded together
+        provider, size = self.provider, len(run)
         out: list[bytes] = []
-        pos, size = 0, len(run)
-        while pos < size and not self._done:
-            mark = _first_mark(self.provider, run, pos)
-            if mark < 0:
-                out.append(run[pos:])
-                break
-            boundary = run.rfind(b"\n\n", pos, mark + 2)
-            start = boundary + 2 if boundary >= 0 else pos
-            stop = run.find(b"\n\n", max(mark, start))
-            stop = stop + 2 if stop >= 0 else size
+        pos = 0
+        mark = _first_mark(provider, run, 0)
+        while mark >= 0 and not self._done:
+            start = _event_start(run, pos, mark)
+            stop = _event_end(run, max(mark, start))
+            mark = _first_mark(provider, run, stop) if stop < size else -1
+            while mark >= 0 and _event_start(run, stop, mark) == stop:
+                stop = _event_end(run, mark)
+                mark = _first_mark(provider, run, stop) if stop < size else -1
             out.append(run[pos:start])
             out.append(self._feed_block(run[start:stop]))
             pos = stop
+        if pos < size and not self._done:
+            out.append(run[pos:])
         return b"".join(out)
 
     def end(self) -> bytes:
@@ -194,8 +209,9 @@ class StreamConverter:
         return out + self.close()
 
     def _feed_block(self, block: bytes) -> bytes:
-        decoder = SSEDecoder()
-        return b"".join([self.feed(e) for e in decoder.feed(block) + decoder.close()])
+        # whole events (the block ends with a blank line): the decoder, unused
+        # by the splitter otherwise, dispatches them all and keeps the last id
+        return b"".join([self.feed(e) for e in self._decoder.feed(block)])
 
     def feed(self, event: SSEEvent) -> bytes:
         """Translate one provider event; ``b""`` when it yields nothing yet."""

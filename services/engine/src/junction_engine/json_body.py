@@ -13,6 +13,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from junction_engine.errors import BadRequest
+from junction_protocols.json_codec import dumps_bytes
 
 _DECODER = json.JSONDecoder()
 _WS = " \t\n\r"
@@ -59,7 +60,7 @@ def _encode(value: Any) -> str:
 
 def dump_json(value: Any) -> bytes:
     """Compact UTF-8 JSON; escapes what UTF-8 cannot carry instead of failing."""
-    return _encode(value).encode()
+    return dumps_bytes(value)
 
 
 def _skip(text: str, i: int) -> int:
