@@ -21,7 +21,6 @@ from junction_contracts.sealing import derive_sealing_key, unseal
 from junction_engine import endpoints
 from junction_engine.asgi import EngineApp
 from junction_engine.attempt import Upstreams
-from junction_engine.budgets import SpendLedger
 from junction_engine.calls import CallRecord, ClientCall, finished_event, started_event
 from junction_engine.control_client import ControlClient, create_control_http
 from junction_engine.errors import GatewayError
@@ -31,6 +30,7 @@ from junction_engine.metrics import EngineMetrics
 from junction_engine.providers import Protocol
 from junction_engine.rate_limits import RateLimiter
 from junction_engine.redis_lane import RedisLane
+from junction_engine.reservations import Reservations
 from junction_engine.responses import error_response
 from junction_engine.revocations import RevocationListener
 from junction_engine.route_cache import RouteCache
@@ -176,14 +176,14 @@ def create_app(
 
     lane = RedisLane(settings.redis_url) if settings.redis_url else None
     limits = RateLimiter(lane)
-    spend = SpendLedger()
+    reservations = Reservations(lane, hold_seconds=settings.total_timeout + 60.0)
 
     def finished(rec: CallRecord) -> None:
         metrics.observe(rec)
         telemetry.emit(finished_event(rec))
         if rec.tpm is not None:
             limits.add_tokens(rec.token_id, rec.usage.total_tokens)
-        spend.add(rec.token_id, rec.cost_usd)
+        reservations.settle(rec.call_id, rec.cost_usd)
 
     forwarder = Forwarder(
         Upstreams(upstream, board, settings, OpenedKeys(sealing_key)), finished, started
@@ -196,7 +196,7 @@ def create_app(
         control=control,
         telemetry=telemetry,
         limits=limits,
-        spend=spend,
+        reservations=reservations,
     )
 
     revocations = RevocationListener(redis, routes) if redis is not None else None
@@ -212,6 +212,7 @@ def create_app(
             # uvicorn has drained in-flight requests by now: their events are queued
             await telemetry.close()
             await limits.flush()
+            await reservations.flush()
             if lane is not None:
                 await lane.aclose()
             if revocations is not None:

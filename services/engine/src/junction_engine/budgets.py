@@ -1,15 +1,12 @@
-"""Spending caps of client keys.
+"""What this engine's finished calls cost, per account, for the last hour.
 
-The route carries the key's budget and what the control plane had recorded
-as spent when it resolved the route. Calls this replica finished since then
-are added from its own records, so a key cannot run far past its cap while
-its route is cached. Other replicas' calls arrive through the control plane
-with the next route refresh: the cap is firm to within one route TTL.
-
-The check runs on every request of a budgeted key, so it must not cost more
-as the key's history grows: each key keeps a running total with the times
-at which it grew, and "spent since t" is the total minus the running sum
-just before t, found by bisection.
+Without Redis, an account's spend is the control plane's figure (read when
+the route was resolved) plus what this engine's calls cost since then:
+``SpendLedger.since(account, route.issued_at)``. That runs on every
+admission of a budgeted key, so it must not cost more as the key's history
+grows: each account keeps a running total with the times at which it grew,
+and "spent since t" is the total minus the running sum just before t, found
+by bisection.
 """
 
 from __future__ import annotations
@@ -18,8 +15,6 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from junction_contracts import Route
 
 _KEEP_SECONDS = 3600.0
 
@@ -37,7 +32,7 @@ class _Spend:
 
 
 class SpendLedger:
-    """Costs of calls finished on this replica, per key, for the last hour."""
+    """Costs of calls finished on this replica, per account, for the last hour."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -64,10 +59,6 @@ class SpendLedger:
             return 0.0
         before = spend.totals[i - 1] if i > spend.dropped else _base(spend)
         return spend.total() - before
-
-    def spent(self, route: Route) -> float:
-        """What the key has spent: the control plane's figure plus this replica's since."""
-        return route.token.spent_usd + self.since(route.token.id, route.issued_at)
 
     @staticmethod
     def _prune(spend: _Spend, now: float) -> None:

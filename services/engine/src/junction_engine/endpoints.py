@@ -65,7 +65,7 @@ async def _serve(request: Request, protocol: Protocol, build: CallBuilder) -> Re
         route = await engine.authorize(request)
         body = await engine.read_json(request)
         call = build(route, body)
-        await engine.enforce_limits(route)
+        await engine.enforce_limits(call)
     except GatewayError as err:
         return engine.refuse(protocol, err)
     return await _forward_unless_gone(request, engine, call, protocol)

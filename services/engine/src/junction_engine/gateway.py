@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from junction_contracts import Route
-from junction_engine.budgets import SpendLedger
+from junction_engine.calls import ClientCall
 from junction_engine.client_keys import hash_key, read_key
 from junction_engine.control_client import ControlClient
 from junction_engine.errors import (
@@ -25,6 +25,7 @@ from junction_engine.metrics import EngineMetrics
 from junction_engine.policy import check_token
 from junction_engine.providers import Protocol
 from junction_engine.rate_limits import RateLimiter, Verdict
+from junction_engine.reservations import Reservations, accounts_for, output_cap, worst_case_usd
 from junction_engine.responses import error_response
 from junction_engine.route_cache import RouteCache
 from junction_engine.settings import EngineSettings
@@ -42,7 +43,7 @@ class Engine:
     control: ControlClient
     telemetry: TelemetrySink
     limits: RateLimiter
-    spend: SpendLedger
+    reservations: Reservations
 
     async def authorize(self, request: Request) -> Route:
         key = read_key(request)
@@ -71,15 +72,12 @@ class Engine:
             raise BadRequest("the request body is empty; send a JSON object")
         return parse_object(bytes(body))
 
-    async def enforce_limits(self, route: Route) -> None:
-        """Refuse over-budget keys (402) and keys over their RPM or TPM (429 + Retry-After)."""
-        token = route.token
-        if token.budget_usd is not None and self.spend.spent(route) >= token.budget_usd:
-            raise GatewayError(
-                f"this API key has used its budget of ${token.budget_usd:.2f}",
-                status=402,
-                code="insufficient_quota",
-            )
+    async def enforce_limits(self, call: ClientCall) -> None:
+        """Refuse keys over their RPM or TPM (429 + Retry-After), then hold the call's money.
+
+        The money check comes last: a call refused for its rate holds nothing.
+        """
+        token = call.route.token
         limited = await self.limits.admit(token.id, token.rpm, token.tpm)
         if limited is not None:
             if limited.kind == "tokens":
@@ -90,6 +88,26 @@ class Engine:
                 message,
                 code=f"{limited.kind}_per_minute_exceeded",
                 headers=_limit_headers(limited.verdict, limited.kind),
+            )
+        accounts = accounts_for(call.route)
+        if not accounts:
+            return
+        pricing = call.model.pricing
+        output = 0
+        if call.operation == "chat":
+            output = output_cap(call.body.data, call.client) or self.settings.reserve_output_tokens
+        wanted = worst_case_usd(
+            pricing.input_per_mtok, pricing.output_per_mtok, len(call.body.raw), output
+        )
+        short = await self.reservations.reserve(call.call_id, accounts, wanted)
+        if short is not None:
+            raise GatewayError(
+                f"{short.account.what} cannot cover this call: ${short.spent_usd:.4f} spent, "
+                f"${short.held_usd:.4f} held by calls in flight, up to ${wanted:.4f} for this "
+                "one (a lower max_tokens holds less)",
+                status=402,
+                code="insufficient_quota",
+                headers={"x-should-retry": "false"},
             )
 
     def refuse(self, protocol: Protocol, err: GatewayError) -> Response:

@@ -64,6 +64,8 @@ class EngineSettings:
     idle_timeout: float = 120.0
     total_timeout: float = 900.0
     max_attempts: int = 4
+    #: output tokens a call is assumed to use when the client set no cap (money held)
+    reserve_output_tokens: int = 4096
     #: connections the engine keeps open to providers at most (all providers together)
     upstream_max_connections: int = 1000
     #: which client carries provider calls: "http1" (lean, the default) or "aiohttp"
@@ -141,6 +143,7 @@ class EngineSettings:
             idle_timeout=number("IDLE_TIMEOUT", 120.0),
             total_timeout=number("TOTAL_TIMEOUT", 900.0),
             max_attempts=int(number("MAX_ATTEMPTS", 4)),
+            reserve_output_tokens=whole("RESERVE_OUTPUT_TOKENS", 4096),
             upstream_max_connections=int(number("UPSTREAM_MAX_CONNECTIONS", 1000)),
             upstream_client=choice("UPSTREAM_CLIENT", "http1", ("http1", "aiohttp")),
             cooldown_seconds=number("COOLDOWN_SECONDS", 30.0),
