@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from junction_contracts import ModelRoute, Route
 from junction_engine.app import create_app
 from junction_engine.client_keys import hash_key
+from junction_engine.redis_lane import RedisLane
 from junction_engine.settings import EngineSettings
 from junction_mockllm.app import create_app as create_mock_app
 from tests.support.routes import SECRET, FakeControl, deployment, route
@@ -127,3 +128,11 @@ def build_engine(routes: dict[str, Route] | None = None, **overrides: object):  
             yield EngineHarness(client=client, mock=mock, control=control, app=app)
 
     return ctx()
+
+
+@pytest.fixture
+async def lane(redis_url: str) -> AsyncIterator[RedisLane]:
+    """The engine's pipelined Redis connection, to the test Redis."""
+    lane = RedisLane(redis_url)
+    yield lane
+    await lane.aclose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -62,26 +61,19 @@ async def test_tokens_per_minute_count_finished_calls() -> None:
     assert await _allowed(limiter, "k", 1)
 
 
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[RedisLane]:
-    lane = RedisLane(redis_url)
-    yield lane
-    await lane.aclose()
-
-
 @pytest.mark.redis
-async def test_replicas_share_one_limit_through_redis(redis: RedisLane) -> None:
+async def test_replicas_share_one_limit_through_redis(lane: RedisLane) -> None:
     key = "k-" + secrets.token_hex(6)
-    a, b = RateLimiter(redis), RateLimiter(redis)
+    a, b = RateLimiter(lane), RateLimiter(lane)
     allowed = [await _allowed(limiter, key, 4) for limiter in (a, b, a, b, a, b)]
     assert allowed == [True, True, True, True, False, False]
 
 
 @pytest.mark.redis
-async def test_concurrent_admissions_never_pass_the_limit(redis: RedisLane) -> None:
+async def test_concurrent_admissions_never_pass_the_limit(lane: RedisLane) -> None:
     """One script per admission: 50 at once against rpm 10 across two replicas admit 10."""
     key = "k-" + secrets.token_hex(6)
-    a, b = RateLimiter(redis), RateLimiter(redis)
+    a, b = RateLimiter(lane), RateLimiter(lane)
     answers = await asyncio.gather(
         *((a if n % 2 else b).admit(key, 10, 1_000_000) for n in range(50))
     )
@@ -89,18 +81,18 @@ async def test_concurrent_admissions_never_pass_the_limit(redis: RedisLane) -> N
 
 
 @pytest.mark.redis
-async def test_tokens_of_calls_finishing_together_go_in_one_batch(redis: RedisLane) -> None:
+async def test_tokens_of_calls_finishing_together_go_in_one_batch(lane: RedisLane) -> None:
     key = "k-" + secrets.token_hex(6)
-    a, b = RateLimiter(redis), RateLimiter(redis)
+    a, b = RateLimiter(lane), RateLimiter(lane)
     assert await a.admit(key, None, 10**6) is None  # connected (any SELECT is sent now)
     sent: list[int] = []
-    real = redis.pipeline
+    real = lane.pipeline
 
     def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
         sent.append(1)
         return real(*args, **kwargs)
 
-    redis.pipeline = counting_pipeline  # type: ignore[method-assign]
+    lane.pipeline = counting_pipeline  # type: ignore[method-assign]
     for _ in range(30):
         a.add_tokens(key, 10)  # the same loop turn: one batch, one round trip
     await a.flush()

@@ -5,19 +5,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
 from junction_engine.redis_lane import LaneError, RedisLane
-
-
-@pytest.fixture
-async def lane(redis_url: str) -> AsyncIterator[RedisLane]:
-    lane = RedisLane(redis_url)
-    yield lane
-    await lane.aclose()
 
 
 @pytest.mark.redis
