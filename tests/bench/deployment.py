@@ -39,10 +39,13 @@ tenants:
         keys: [{{name: default, value: env:JUNCTION_MOCK_KEY}}]
     models:
       - name: {gateway}
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: fake-openai, model: {upstream_model}}}]
       - name: {cross}
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: fake-anthropic, model: {upstream_model}}}]
       - name: {slow}
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: fake-openai, model: {slow_model}}}]
     tokens:
       - name: bench

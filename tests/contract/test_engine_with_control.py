@@ -53,11 +53,17 @@ SPEC = {
                 },
             ],
             "models": [
-                {"name": "chat", "deployments": [{"provider": "mock-openai", "model": "mock-gpt"}]},
+                {
+                    "name": "chat",
+                    "pricing": {"input_per_mtok": 0.5, "output_per_mtok": 1.5},
+                    "deployments": [{"provider": "mock-openai", "model": "mock-gpt"}],
+                },
                 {
                     "name": "claude",
+                    "pricing": {"free": True},
                     "deployments": [{"provider": "mock-anthropic", "model": "mock-claude"}],
                 },
+                # no price and not free: refused
                 {"name": "hidden", "deployments": [{"provider": "mock-openai", "model": "x"}]},
             ],
             "tokens": [
@@ -213,3 +219,19 @@ async def test_spend_recorded_by_control_caps_the_key_in_the_engine(planes: Plan
     )
     assert refused.status_code == 402
     assert refused.json()["error"]["code"] == "insufficient_quota"
+
+
+async def test_a_model_without_a_price_is_refused_and_a_free_one_served(planes: Planes) -> None:
+    unpriced = await planes.engine.post(
+        "/v1/chat/completions",
+        headers={"authorization": f"Bearer {CAPPED}"},
+        json={"model": "hidden", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert unpriced.status_code == 403
+    assert unpriced.json()["error"]["code"] == "model_not_priced"
+    free = await planes.engine.post(
+        "/v1/messages",
+        headers={"authorization": f"Bearer {TOKEN}", "anthropic-version": "2023-06-01"},
+        json={"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert free.status_code == 200

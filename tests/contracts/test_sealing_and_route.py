@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from junction_contracts import ContractError, ModelRoute, Route
+from junction_contracts import ContractError, ModelRoute, Pricing, Route
 from junction_contracts.errors import SealError
 from junction_contracts.sealing import derive_sealing_key, seal, unseal
 from tests.support.routes import deployment, route
@@ -27,7 +27,11 @@ def test_sealed_key_opens_only_with_the_same_secret_and_context() -> None:
 
 def test_route_round_trips_through_json_without_plain_keys() -> None:
     original = route(
-        ModelRoute(name="m", deployments=(deployment("up", key="sk-very-secret"),)),
+        ModelRoute(
+            name="m",
+            deployments=(deployment("up", key="sk-very-secret"),),
+            pricing=Pricing(free=True),  # kept through the wire
+        ),
         allowed=("m",),
     )
     text = json.dumps(original.to_dict())
@@ -105,3 +109,10 @@ def test_a_batch_of_the_wrong_shape_is_refused_whole(body: object) -> None:
 
     with pytest.raises(ContractError):
         parse_batch(body)
+
+
+def test_a_model_is_priced_when_it_has_a_price_or_is_free() -> None:
+    assert not Pricing().priced
+    assert not Pricing(cached_input_per_mtok=1.0).priced  # cached input alone bills nothing
+    assert Pricing(output_per_mtok=0.1).priced
+    assert Pricing(free=True).priced

@@ -133,6 +133,12 @@ async def test_models_deployments_and_pricing(admin: httpx.AsyncClient, world: W
         "input_per_mtok": 0.0,
         "output_per_mtok": 0.0,
         "cached_input_per_mtok": 1.25,
+        "free": False,
     }
+    # a cached-input price alone does not price the model: its calls would be refused
+    assert "no price" in repriced.json()["warnings"][0]
+    freed = await admin.patch(f"{base}/{mid}", json={"pricing": {"free": True}}, headers=headers)
+    assert freed.json()["pricing"]["free"] is True
+    assert freed.json()["warnings"] == []
     assert [d["id"] for d in listed.json()["items"]] == [did]
     assert removed.status_code == 204

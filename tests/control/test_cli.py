@@ -304,3 +304,21 @@ def test_add_master_key_refuses_a_keyring_from_the_environment(
 
     assert main(["add-master-key"]) == 2
     assert "comes from JUNCTION_MASTER_KEY" in capsys.readouterr().err
+
+
+def test_a_model_created_without_a_price_warns_unless_free(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["tenant", "create", "acme"])
+    capsys.readouterr()
+    assert main(["model", "create", "--tenant", "acme", "--name", "bare"]) == 0
+    bare = capsys.readouterr().out
+    assert main(["model", "create", "--tenant", "acme", "--name", "gift", "--free"]) == 0
+    gift = capsys.readouterr().out
+    assert (
+        main(["model", "create", "--tenant", "acme", "--name", "paid", "--output-price", "2"]) == 0
+    )
+    paid = capsys.readouterr().out
+    assert "warning: model acme/bare has no price and is not marked free" in bare
+    assert "warning" not in gift
+    assert "warning" not in paid

@@ -179,3 +179,20 @@ def test_base_url_may_come_from_the_environment() -> None:
         _spec(text_)
     with pytest.raises(InvalidInput, match="base_url"):
         _spec(text_, {**ENV, "UPSTREAM_URL": "not a url"})
+
+
+async def test_a_model_without_a_price_warns_and_free_is_kept(
+    database: Database, settings: ControlSettings
+) -> None:
+    unpriced = FILE.replace(
+        "        pricing: {input_per_mtok: 0.5, output_per_mtok: 1.5}\n",
+        "      - name: cheap\n        deployments: [{provider: mock-openai, model: mock-mini}]\n"
+        "        pricing: {free: true}\n",
+    )
+    report = await _apply(database, settings, _spec(unpriced))
+    # 'demo' lost its price: refused until priced or marked free; 'cheap' is free on purpose
+    assert len(report.warnings) == 1
+    assert "demo/demo has no price" in report.warnings[0]
+    async with database.engine.connect() as conn:
+        rows = dict((await conn.execute(text("SELECT name, free FROM ai_models"))).all())
+    assert {name: bool(free) for name, free in rows.items()} == {"demo": False, "cheap": True}

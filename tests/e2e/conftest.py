@@ -29,20 +29,27 @@ tenants:
         keys: [{{name: default, value: env:JUNCTION_MOCK_KEY}}]
     models:
       - name: demo
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: mock-openai, model: mock-gpt}}]
       - name: demo-claude
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: mock-anthropic, model: mock-claude}}]
       - name: demo-gemini
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: mock-gemini, model: mock-gemini}}]
       - name: flaky
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments:
           - {{provider: mock-openai, model: "mock-gpt+fault=500", priority: 0}}
           - {{provider: mock-openai, model: mock-gpt-backup, priority: 1}}
       - name: cut
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: mock-openai, model: "mock-gpt+fault=cut"}}]
       - name: slow-stream
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: mock-openai, model: "mock-gpt+tokens=60+chunk_delay=25"}}]
       - name: cut-claude
+        pricing: {{input_per_mtok: 0.5, output_per_mtok: 1.5}}
         deployments: [{{provider: mock-anthropic, model: "mock-claude+fault=cut"}}]
     tokens:
       - name: e2e

@@ -13,13 +13,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from junction_contracts import ModelRoute, Route
+from junction_contracts import Route
 from junction_engine.app import create_app
 from junction_engine.client_keys import hash_key
 from junction_engine.redis_lane import RedisLane
 from junction_engine.settings import EngineSettings
 from junction_mockllm.app import create_app as create_mock_app
-from tests.support.routes import SECRET, FakeControl, deployment, route
+from tests.support.routes import SECRET, FakeControl, deployment, model_route, route
 
 KEY = "jk-engine-test-key"
 MOCK_KEY = "mock-provider-key"
@@ -39,48 +39,48 @@ class EngineHarness:
 
 def default_route() -> Route:
     return route(
-        ModelRoute(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),)),
-        ModelRoute(
+        model_route(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),)),
+        model_route(
             name="claude",
             deployments=(
                 deployment("mock-claude", key=MOCK_KEY, ptype="anthropic", base_url="http://mock"),
             ),
         ),
-        ModelRoute(
+        model_route(
             name="gem",
             deployments=(
                 deployment("mock-gemini", key=MOCK_KEY, ptype="gemini", base_url="http://mock"),
             ),
         ),
-        ModelRoute(
+        model_route(
             name="flaky",
             deployments=(
                 deployment("mock-gpt+fault=500", key=MOCK_KEY, priority=0),
                 deployment("mock-backup", key=MOCK_KEY, priority=1),
             ),
         ),
-        ModelRoute(
+        model_route(
             name="broken",
             deployments=(
                 deployment("mock-gpt+fault=500", key=MOCK_KEY, priority=0),
                 deployment("mock-gpt+fault=503", key=MOCK_KEY, priority=1),
             ),
         ),
-        ModelRoute(
+        model_route(
             name="limited",
             deployments=(
                 deployment("mock-gpt+fault=429+retry_after=7", key=MOCK_KEY, priority=0),
                 deployment("mock-after-limit", key=MOCK_KEY, priority=1),
             ),
         ),
-        ModelRoute(
+        model_route(
             name="slow",
             deployments=(
                 deployment("mock-gpt+fault=timeout", key=MOCK_KEY, priority=0),
                 deployment("mock-fast", key=MOCK_KEY, priority=1),
             ),
         ),
-        ModelRoute(
+        model_route(
             name="badkey",
             deployments=(deployment("mock-gpt", key="invalid-provider-key", priority=0),),
         ),

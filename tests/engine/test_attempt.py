@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import pytest
 from starlette.responses import Response
 
-from junction_contracts import ModelRoute
 from junction_contracts.sealing import derive_sealing_key
 from junction_engine.attempt import Attempt, Upstreams
 from junction_engine.calls import CallRecord, ClientCall, Outcome
@@ -26,7 +25,7 @@ from junction_engine.sealed_keys import OpenedKeys
 from junction_engine.settings import EngineSettings
 from junction_engine.upstream import Reply, UpstreamBroken, UpstreamUnreachable
 from junction_protocols.convert import get_converter
-from tests.support.routes import SECRET, deployment, route
+from tests.support.routes import SECRET, deployment, model_route, route
 
 PLAIN = (
     b'{"id":"c","object":"chat.completion","created":1,"model":"up","choices":[{"index":0,'
@@ -98,7 +97,7 @@ def _attempt(
     upstream: ScriptedUpstream, *, stream: bool = False, first_byte: float = 5.0
 ) -> tuple[Attempt, HealthBoard, list[CallRecord]]:
     dep = deployment("up", key="sk-provider-secret-0000", base_url="http://provider/v1")
-    model = ModelRoute(name="gpt", deployments=(dep,))
+    model = model_route(name="gpt", deployments=(dep,))
     body = parse_object(b'{"model":"gpt","messages":[{"role":"user","content":"hi"}]}')
     call = ClientCall(client="openai", route=route(model), model=model, body=body, stream=stream)
     board = HealthBoard()

@@ -21,7 +21,7 @@ from junction_engine.client_keys import hash_key
 from junction_engine.redis_lane import RedisLane
 from junction_engine.reservations import Account, Reservations, worst_case_usd
 from tests.engine.conftest import KEY, MOCK_KEY, build_engine
-from tests.support.routes import deployment
+from tests.support.routes import deployment, model_route
 
 HELLO = [{"role": "user", "content": "hi"}]
 CALL = {"model": "gpt", "messages": HELLO, "max_tokens": 6}
@@ -31,7 +31,7 @@ ACTUAL = 0.007
 
 
 def pricey(upstream: str = "mock-gpt") -> ModelRoute:
-    return ModelRoute(
+    return model_route(
         name="gpt",
         deployments=(deployment(upstream, key=MOCK_KEY),),
         pricing=Pricing(input_per_mtok=1000.0, output_per_mtok=1000.0),

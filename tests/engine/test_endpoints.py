@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from junction_contracts import DeploymentRoute, ModelRoute, ProviderRoute
+from junction_contracts import DeploymentRoute, ProviderRoute
 from junction_engine.client_keys import hash_key
 from junction_protocols.sse import SSEDecoder
 from tests.engine.conftest import KEY, MOCK_KEY, EngineHarness, build_engine
-from tests.support.routes import deployment, route
+from tests.support.routes import deployment, model_route, route
 
 ANTHROPIC = {"anthropic-version": "2023-06-01"}
 GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "hello gem"}]}]}
@@ -202,7 +202,7 @@ async def test_openai_compatible_providers_get_their_extra_headers() -> None:
         upstream_model=base.upstream_model,
         credentials=base.credentials,
     )
-    routes = {hash_key(KEY): route(ModelRoute(name="local", deployments=(with_headers,)))}
+    routes = {hash_key(KEY): route(model_route(name="local", deployments=(with_headers,)))}
     async with build_engine(routes) as e:
         resp = await e.client.post(
             "/v1/chat/completions",

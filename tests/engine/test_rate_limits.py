@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from junction_contracts import ModelRoute
 from junction_engine.client_keys import hash_key
 from junction_engine.rate_limits import RateLimiter
 from junction_engine.redis_lane import RedisLane
 from tests.engine.conftest import KEY, MOCK_KEY, build_engine
-from tests.support.routes import deployment, route
+from tests.support.routes import deployment, model_route, route
 
 HELLO = [{"role": "user", "content": "hi"}]
 
@@ -120,7 +119,7 @@ async def test_redis_down_falls_back_to_local_counters() -> None:
 
 
 def limited_route(**limits: int) -> dict[str, object]:
-    model = ModelRoute(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
+    model = model_route(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
     return {hash_key(KEY): route(model, token_id="tok-" + secrets.token_hex(4), **limits)}
 
 
@@ -168,7 +167,7 @@ async def test_over_tpm_is_refused_until_the_window_slides() -> None:
 @pytest.mark.redis
 async def test_two_engines_enforce_one_rpm_through_redis(redis_url: str) -> None:
     key = "jk-rpm-" + secrets.token_hex(8)  # Redis outlives test runs: a key of its own
-    model = ModelRoute(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
+    model = model_route(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
     routes = {hash_key(key): route(model, token_id="tok-" + secrets.token_hex(4), rpm=3)}
     async with (
         build_engine(routes, redis_url=redis_url) as a,

@@ -9,20 +9,19 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from junction_contracts import ModelRoute
 from junction_engine.app import create_app
 from junction_engine.client_keys import hash_key
 from junction_engine.settings import EngineSettings
 from junction_mockllm.app import create_app as create_mock_app
 from tests.engine.conftest import KEY, MOCK_KEY
-from tests.support.routes import SECRET, FakeControl, deployment, route
+from tests.support.routes import SECRET, FakeControl, deployment, model_route, route
 from tests.support.served import served
 
 
 def test_client_disconnect_cancels_upstream_and_records_cancelled() -> None:
     mock = create_mock_app()
     with served(mock) as mock_url:
-        slow = ModelRoute(
+        slow = model_route(
             name="slow",
             deployments=(
                 deployment(
@@ -69,7 +68,7 @@ def test_client_disconnect_cancels_upstream_and_records_cancelled() -> None:
 def test_client_gone_before_the_first_byte_stops_failover_and_is_not_billed() -> None:
     mock = create_mock_app()
     with served(mock) as mock_url:
-        slow = ModelRoute(
+        slow = model_route(
             name="slow",
             deployments=(
                 deployment("mock-gpt+fault=timeout", key=MOCK_KEY, base_url=f"{mock_url}/v1"),
@@ -102,7 +101,7 @@ def test_client_gone_before_the_first_byte_stops_failover_and_is_not_billed() ->
 def test_a_streamed_failover_gets_a_fresh_first_byte_budget() -> None:
     mock = create_mock_app()
     with served(mock) as mock_url:
-        model = ModelRoute(
+        model = model_route(
             name="m",
             deployments=(
                 deployment("mock-gpt+fault=timeout", key=MOCK_KEY, base_url=f"{mock_url}/v1"),

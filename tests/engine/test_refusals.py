@@ -6,10 +6,9 @@ import time
 
 import pytest
 
-from junction_contracts import ModelRoute
 from junction_engine.client_keys import hash_key
 from tests.engine.conftest import KEY, MOCK_KEY, build_engine
-from tests.support.routes import deployment, route
+from tests.support.routes import deployment, model_route, route
 
 HELLO = [{"role": "user", "content": "hi"}]
 
@@ -86,8 +85,8 @@ async def test_oversized_body_is_413() -> None:
 
 
 async def test_revoked_expired_and_disallowed_keys_are_refused() -> None:
-    gpt = ModelRoute(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
-    other = ModelRoute(name="other", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
+    gpt = model_route(name="gpt", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
+    other = model_route(name="other", deployments=(deployment("mock-gpt", key=MOCK_KEY),))
     routes = {
         hash_key("revoked"): route(gpt, revoked=True),
         hash_key("expired"): route(gpt, expires_at=time.time() - 1),

@@ -5,11 +5,11 @@ from collections import Counter
 
 from junction_contracts import ModelRoute
 from junction_engine.routing import HealthBoard, plan
-from tests.support.routes import deployment
+from tests.support.routes import deployment, model_route
 
 
 def _model(*deps: object) -> ModelRoute:
-    return ModelRoute(name="m", deployments=tuple(deps))  # type: ignore[arg-type]
+    return model_route(name="m", deployments=tuple(deps))  # type: ignore[arg-type]
 
 
 class Clock:

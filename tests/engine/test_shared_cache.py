@@ -10,14 +10,13 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from junction_contracts import ModelRoute
 from junction_engine.client_keys import hash_key
 from junction_engine.control_client import ControlError
 from junction_engine.errors import ControlUnavailable
 from junction_engine.route_cache import RouteCache
 from junction_engine.shared_cache import SharedRouteCache
 from tests.engine.conftest import build_engine, default_route
-from tests.support.routes import deployment, route
+from tests.support.routes import deployment, model_route, route
 
 pytestmark = pytest.mark.redis
 
@@ -35,7 +34,7 @@ class Control:
     def __init__(self) -> None:
         self.calls = 0
         self.down = False
-        self.route = route(ModelRoute(name="m", deployments=(deployment("up", key=PROVIDER_KEY),)))
+        self.route = route(model_route(name="m", deployments=(deployment("up", key=PROVIDER_KEY),)))
 
     async def __call__(self, token_hash: str):  # type: ignore[no-untyped-def]
         self.calls += 1

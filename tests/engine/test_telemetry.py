@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from junction_contracts import ModelRoute, Pricing
+from junction_contracts import Pricing
 from junction_contracts.telemetry import CallEvent
 from junction_engine.client_keys import hash_key
 from junction_engine.control_client import ControlError, RejectedBatch
 from junction_engine.telemetry_sink import TelemetrySink
 from tests.engine.conftest import KEY, MOCK_KEY, EngineHarness, build_engine
-from tests.support.routes import deployment, route
+from tests.support.routes import deployment, model_route, route
 
 HELLO = [{"role": "user", "content": "count these four words"}]
 
@@ -52,7 +52,7 @@ class Sender:
 
 
 async def test_each_call_reports_its_finish_with_usage_and_cost() -> None:
-    priced = ModelRoute(
+    priced = model_route(
         name="gpt",
         deployments=(deployment("mock-gpt", key=MOCK_KEY),),
         pricing=Pricing(input_per_mtok=2.0, output_per_mtok=10.0),

@@ -13,12 +13,11 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from junction_contracts import ModelRoute
 from junction_engine.app import create_app
 from junction_engine.client_keys import hash_key
 from junction_engine.settings import EngineSettings
 from tests.engine.conftest import KEY, MOCK_KEY
-from tests.support.routes import SECRET, FakeControl, deployment, route
+from tests.support.routes import SECRET, FakeControl, deployment, model_route, route
 
 Handler = Callable[[httpx.Request], httpx.Response]
 GOOD_STREAM = (
@@ -51,7 +50,7 @@ def engine_for(bad: Handler, **settings: object) -> tuple[httpx.AsyncClient, Fak
             return bad(request)
         return sse(GOOD_STREAM) if body.get("stream") else httpx.Response(200, json=GOOD_PLAIN)
 
-    model = ModelRoute(
+    model = model_route(
         name="m",
         deployments=(
             deployment("bad", key=MOCK_KEY, priority=0),

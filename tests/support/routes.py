@@ -6,6 +6,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -13,6 +14,7 @@ from junction_contracts import (
     CredentialRoute,
     DeploymentRoute,
     ModelRoute,
+    Pricing,
     ProviderRoute,
     Route,
     TokenRoute,
@@ -22,6 +24,16 @@ from junction_contracts.signing import SignatureVerifier
 from junction_contracts.telemetry import TELEMETRY_PATH
 
 SECRET = secrets.token_urlsafe(48).encode()
+
+
+#: what a test model costs unless the test is about money: nothing, on purpose
+FREE = Pricing(free=True)
+
+
+def model_route(name: str, deployments: tuple[DeploymentRoute, ...], **fields: Any) -> ModelRoute:
+    """A model route, free unless `pricing` says otherwise (an unpriced model is refused)."""
+    fields.setdefault("pricing", FREE)
+    return ModelRoute(name=name, deployments=deployments, **fields)
 
 
 def deployment(

@@ -46,11 +46,17 @@ class DeploymentRoute:
 
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """Prices in USD per million tokens."""
+    """Prices in USD per million tokens; a model with none is served only when marked free."""
 
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
     cached_input_per_mtok: float = 0.0
+    free: bool = False
+
+    @property
+    def priced(self) -> bool:
+        """Whether calls of the model may be served: it has a price, or is free on purpose."""
+        return self.free or self.input_per_mtok > 0 or self.output_per_mtok > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +150,7 @@ def _model_from_dict(m: dict[str, Any]) -> ModelRoute:
             input_per_mtok=float(p.get("input_per_mtok", 0.0)),
             output_per_mtok=float(p.get("output_per_mtok", 0.0)),
             cached_input_per_mtok=float(p.get("cached_input_per_mtok", 0.0)),
+            free=bool(p.get("free", False)),
         ),
         owned_by=str(m.get("owned_by", "junction")),
         created=int(m.get("created", 0)),

@@ -8,6 +8,7 @@
     junction-control model create --tenant T --name PUBLIC
                                   [--deployment PROVIDER:UPSTREAM[:PRIORITY[:WEIGHT]] ...]
                                   [--input-price X --output-price Y --cached-input-price Z]
+                                  [--free]
     junction-control token create --tenant T --name N [--models a,b] [--rpm N] [--tpm N]
                                   [--budget-usd X] [--expires-in-days D] [--json]
     junction-control token revoke --tenant T --name N
@@ -180,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     mc.add_argument("--input-price", type=float, default=0.0, help="USD per million tokens")
     mc.add_argument("--output-price", type=float, default=0.0, help="USD per million tokens")
     mc.add_argument("--cached-input-price", type=float, default=0.0, help="USD per million tokens")
+    mc.add_argument(
+        "--free", action="store_true", help="serve it at no cost (without a price it is refused)"
+    )
     mc.set_defaults(command=_model_create)
 
     token = sub.add_parser("token", help="manage user tokens").add_subparsers(
@@ -289,6 +293,7 @@ async def _model_create(args: argparse.Namespace, settings: ControlSettings) -> 
             input_per_mtok=args.input_price,
             output_per_mtok=args.output_price,
             cached_input_per_mtok=args.cached_input_price,
+            free=args.free,
         ),
         out=sys.stdout,
     )

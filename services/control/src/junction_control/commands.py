@@ -156,6 +156,8 @@ async def create_model(
                 session, model, provider, d.upstream_model, priority=d.priority, weight=d.weight
             )
     print(f"model {tenant}/{model.name} created with {len(deployments)} deployment(s)", file=out)
+    if not pricing.priced:
+        print(f"warning: {models.UNPRICED.format(name=f'{tenant}/{model.name}')}", file=out)
 
 
 async def create_token(
@@ -245,6 +247,8 @@ async def apply_file(
     await _publish_changes(settings, changed)
     for change in report.changes:
         print(change.line(), file=out)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=out)
     for name, raw in report.generated_tokens:
         print(f"token {name} value (shown once): {raw}", file=out)
     print(report.summary(), file=out)

@@ -76,7 +76,17 @@ class Engine:
         """Refuse keys over their RPM or TPM (429 + Retry-After), then hold the call's money.
 
         The money check comes last: a call refused for its rate holds nothing.
+        A model with no price that is not marked free is refused first: a call
+        nobody can bill is not served (counting tokens costs nothing).
         """
+        if call.operation != "count_tokens" and not call.model.pricing.priced:
+            raise GatewayError(
+                f"the model '{call.public_model}' has no price and is not marked free; "
+                "an admin must price it or mark it free before it can be called",
+                status=403,
+                code="model_not_priced",
+                param="model",
+            )
         token = call.route.token
         limited = await self.limits.admit(token.id, token.rpm, token.tpm)
         if limited is not None:

@@ -58,6 +58,7 @@ class ApplyReport:
 
     changes: list[Change] = field(default_factory=list)
     generated_tokens: list[tuple[str, str]] = field(default_factory=list)  # (name, raw)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -206,6 +207,8 @@ async def _apply_model(
         report.record("model", name, "updated", ["pricing"])
     else:
         report.record("model", name, "unchanged")
+    if not spec.pricing.priced:
+        report.warnings.append(models.UNPRICED.format(name=name))
     _unique([f"{d.provider}:{d.model}" for d in spec.deployments], f"model {name}: deployment")
     for d in spec.deployments:
         label = f"{name} -> {d.provider}:{d.model}"

@@ -169,7 +169,7 @@ def _key(node: _Node) -> KeySpec:
 def _model(node: _Node) -> ModelSpec:
     node.allow("name", "pricing", "deployments")
     pricing = node.child("pricing", default={})
-    pricing.allow("input_per_mtok", "output_per_mtok", "cached_input_per_mtok")
+    pricing.allow("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "free")
     return ModelSpec(
         name=node.checked("name", check_model_name),
         pricing=pricing.wrap(
@@ -177,6 +177,7 @@ def _model(node: _Node) -> ModelSpec:
                 input_per_mtok=pricing.number("input_per_mtok", default=0.0),
                 output_per_mtok=pricing.number("output_per_mtok", default=0.0),
                 cached_input_per_mtok=pricing.number("cached_input_per_mtok", default=0.0),
+                free=pricing.flag("free", default=False),
             )
         ),
         deployments=tuple(_deployment(d) for d in node.items("deployments")),

@@ -76,6 +76,7 @@ _ROUTE_ROWS = (
         _m.input_price_per_mtok,
         _m.output_price_per_mtok,
         _m.cached_input_price_per_mtok,
+        _m.free.label("model_free"),
         _m.created_at.label("model_created_at"),
         _d.id.label("deployment_id"),
         _d.provider_id,
@@ -215,6 +216,7 @@ def _model_route(r: RouteRow, deployments: Sequence[DeploymentRoute]) -> ModelRo
             input_per_mtok=r.input_price_per_mtok,
             output_per_mtok=r.output_price_per_mtok,
             cached_input_per_mtok=r.cached_input_price_per_mtok,
+            free=bool(r.model_free),
         ),
         created=int(r.model_created_at.timestamp()),
     )

@@ -22,6 +22,8 @@ class AiModel(SQLModel, table=True):
     input_price_per_mtok: float = Field(default=0.0)
     output_price_per_mtok: float = Field(default=0.0)
     cached_input_price_per_mtok: float = Field(default=0.0)
+    #: served at no cost on purpose; a model with no price and not free is refused
+    free: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
 
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from junction_control.admin.schemas import MAX_INT, Input, Money, Page, PositiveInt, printable
 from junction_control.errors import InvalidInput
 from junction_control.models.models import AiModel, Deployment
-from junction_control.models.service import ModelPricing
+from junction_control.models.service import UNPRICED, ModelPricing, pricing_of
 from junction_control.naming import check_model_name, check_upstream_model
 
 
@@ -39,9 +39,13 @@ class Pricing(Input):
     input_per_mtok: Money = 0.0
     output_per_mtok: Money = 0.0
     cached_input_per_mtok: Money = 0.0
+    #: served at no cost on purpose; without a price and not free, calls are refused
+    free: bool = False
 
     def value(self) -> ModelPricing:
-        return ModelPricing(self.input_per_mtok, self.output_per_mtok, self.cached_input_per_mtok)
+        return ModelPricing(
+            self.input_per_mtok, self.output_per_mtok, self.cached_input_per_mtok, self.free
+        )
 
 
 class ModelIn(Input):
@@ -59,16 +63,21 @@ class ModelOut(BaseModel):
     name: str
     pricing: Pricing
     created_at: datetime
+    #: e.g. a model without a price that is not free (its calls are refused)
+    warnings: list[str] = []
 
     @classmethod
     def of(cls, model: AiModel) -> ModelOut:
+        pricing = pricing_of(model)
         return cls(
+            warnings=[] if pricing.priced else [UNPRICED.format(name=model.name)],
             id=model.id,
             name=model.name,
             pricing=Pricing(
                 input_per_mtok=model.input_price_per_mtok,
                 output_per_mtok=model.output_price_per_mtok,
                 cached_input_per_mtok=model.cached_input_price_per_mtok,
+                free=model.free,
             ),
             created_at=model.created_at,
         )

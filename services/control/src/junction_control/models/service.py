@@ -17,6 +17,11 @@ from junction_control.providers.models import Provider
 from junction_control.providers.service import check_weight
 from junction_control.tenants.models import Tenant
 
+UNPRICED = (
+    "model {name} has no price and is not marked free: the gateway refuses its calls "
+    "until it is priced or marked free"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ModelPricing:
@@ -25,6 +30,12 @@ class ModelPricing:
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
     cached_input_per_mtok: float = 0.0
+    free: bool = False
+
+    @property
+    def priced(self) -> bool:
+        """Whether the engine will serve the model: it has a price or is free on purpose."""
+        return self.free or self.input_per_mtok > 0 or self.output_per_mtok > 0
 
     def __post_init__(self) -> None:
         for what, value in (
@@ -76,6 +87,7 @@ def set_pricing(model: AiModel, pricing: ModelPricing) -> None:
     model.input_price_per_mtok = pricing.input_per_mtok
     model.output_price_per_mtok = pricing.output_per_mtok
     model.cached_input_price_per_mtok = pricing.cached_input_per_mtok
+    model.free = pricing.free
 
 
 def pricing_of(model: AiModel) -> ModelPricing:
@@ -84,6 +96,7 @@ def pricing_of(model: AiModel) -> ModelPricing:
         input_per_mtok=model.input_price_per_mtok,
         output_per_mtok=model.output_price_per_mtok,
         cached_input_per_mtok=model.cached_input_price_per_mtok,
+        free=model.free,
     )
 
 
