@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -92,8 +93,16 @@ async def count_rows(database: Database) -> int:
         return int((await conn.execute(select(func.count()).select_from(ModelCall))).scalar_one())
 
 
-def counted(accepted: int, duplicates: int, rejected: int = 0) -> dict[str, int]:
-    return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+def counted(
+    accepted: int, duplicates: int, rejected: int = 0, conflicts: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The answer to a batch; `conflicts` (ids) are among the `rejected`."""
+    return {
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "rejected": rejected,
+        "conflicts": list(conflicts),
+    }
 
 
 async def test_started_opens_a_processing_call_and_finished_closes_it(
@@ -199,19 +208,17 @@ async def test_the_first_finished_event_of_a_call_wins(
 ) -> None:
     success = finished(demo, "c1", output_tokens=20)
     other = finished(demo, "c1", status="cancelled", output_tokens=999, cost_usd=1.0)
+    seven, eight = finished(demo, "c2", output_tokens=7), finished(demo, "c2", output_tokens=8)
 
     first = await send(internal_client, settings, [started(demo, "c1"), success])
     second = await send(internal_client, settings, [other])
-    same_batch = await send(
-        internal_client,
-        settings,
-        [finished(demo, "c2", output_tokens=7), finished(demo, "c2", output_tokens=8)],
-    )
+    same_batch = await send(internal_client, settings, [seven, eight])
 
     c1, c2 = await row(database, "c1"), await row(database, "c2")
     assert first.json() == counted(2, 0)
-    assert second.json() == counted(0, 1)
-    assert same_batch.json() == counted(1, 1)
+    # a later finish that says something else is refused as a conflict, in a batch or across
+    assert second.json() == counted(0, 0, rejected=1, conflicts=[other.id])
+    assert same_batch.json() == counted(1, 0, rejected=1, conflicts=[eight.id])
     assert c1 is not None
     assert (c1.status, c1.output_tokens, c1.cost_usd) == ("success", 20, 0.00008)
     assert c2 is not None
@@ -373,14 +380,14 @@ async def test_stuck_calls_are_failed_and_a_late_finished_still_wins(
         internal_client, settings, [finished(demo, "stuck", started_at=hour_ago, output_tokens=3)]
     )
     restart = await send(internal_client, settings, [started(demo, "gone", at=hour_ago)])
-    again = await send(
-        internal_client, settings, [finished(demo, "stuck", started_at=hour_ago, status="failed")]
-    )
+    second_word = finished(demo, "stuck", started_at=hour_ago, status="failed")
+    again = await send(internal_client, settings, [second_word])
 
     truth, gone = await row(database, "stuck"), await row(database, "gone")
     assert late.json() == counted(1, 0)
     assert restart.json() == counted(0, 1)  # a replayed start does not reopen a reaped call
-    assert again.json() == counted(0, 1)  # once the engine has spoken, its first word stands
+    # once the engine has spoken, its first word stands
+    assert again.json() == counted(0, 0, rejected=1, conflicts=[second_word.id])
     assert truth is not None
     assert (truth.status, truth.error_code, truth.output_tokens) == ("success", None, 3)
     assert truth.finished_at is not None

@@ -5,6 +5,12 @@ event when it ends (success, failed or cancelled). The engine sends them in
 batches to `POST /internal/v1/telemetry/events` (signed like every internal
 call). Each event has a unique `id`; the control plane ingests idempotently
 by `(call_id, kind)`, so a replayed batch never counts a call twice.
+
+The answer (202) counts the events: ``{"accepted", "duplicates", "rejected",
+"conflicts"}``. An event whose call and kind are already recorded is a
+duplicate when it says the same, and rejected as a conflict when it says
+something else; ``conflicts`` lists the ids of those. A conflict is final,
+like every 202: the batch is delivered and is not sent again.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ class InternalMetrics:
         )
         self.telemetry_events = Counter(
             "junction_control_telemetry_events",
-            "Telemetry events by kind and outcome (accepted, duplicate, rejected)",
+            "Telemetry events by kind and outcome (accepted, duplicate, conflict, rejected)",
             ["kind", "outcome"],
             registry=self.registry,
         )

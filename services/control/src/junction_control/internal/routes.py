@@ -2,7 +2,7 @@
 
 POST /internal/v1/route/resolve      signed; {"token_hash"} -> Route.to_dict()
 POST /internal/v1/telemetry/events   signed; telemetry batch -> 202 {"accepted", "duplicates",
-                                     "rejected"}
+                                     "rejected", "conflicts"}
 GET  /healthz                        database round trip: 200 or 503
 GET  /metrics                        Prometheus text
 """
@@ -103,7 +103,11 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
 
     A body that is not a telemetry batch of the supported version is refused
     whole (400, nothing stored). Otherwise every event is applied or counted
-    as a duplicate (or rejected: unknown tenant, a value that fits no column).
+    as a duplicate (or rejected: unknown tenant, a value that fits no column,
+    a conflict). ``accepted + duplicates + rejected`` is the number of events;
+    ``conflicts`` lists the ids of the rejected events whose call and kind are
+    recorded with other content (`usage.conflicts`). The answer is 202 all the
+    same: the sender cannot fix a conflict by sending again.
     """
     ctx = internal_context(request)
     try:
@@ -126,7 +130,8 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
         {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
-            "rejected": result.rejected + batch.malformed,
+            "rejected": result.rejected + result.conflicted + batch.malformed,
+            "conflicts": result.conflicts,
         },
         status_code=202,
     )

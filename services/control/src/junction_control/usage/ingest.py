@@ -6,7 +6,8 @@ Per call (keyed by ``call_id``):
   touches a row that exists.
 - The first ``finished`` the database sees sets the final state: it inserts
   the row, or closes a ``processing`` one. Any later ``finished`` for the call
-  changes nothing — the first final state wins, so a replay never counts twice.
+  changes nothing — the first final state wins, so a replay never counts twice
+  (and one that says something else is refused as a conflict).
 - A row the stuck-call reaper closed (``failed`` / ``stuck``) is still open:
   the engine's ``finished`` event is the truth and replaces it.
 - Events whose tenant does not exist (deleted since) are refused, as are
@@ -15,7 +16,8 @@ Per call (keyed by ``call_id``):
 Each event gets one outcome: ``accepted`` (it changed the call's row, or was
 folded into the row its call got in this batch), ``duplicate`` (the row
 already says what it says: a replay, a second ``finished``, a ``started``
-after the ``finished``) or ``rejected``.
+after the ``finished``), ``conflict`` (its call and kind are recorded with
+other content: see `usage.conflicts`; it changes nothing) or ``rejected``.
 
 The first final state with a cost above zero also charges the tenant's
 credit (`credits.service.charge_calls`) and adds the cost to its token's
@@ -32,7 +34,8 @@ of deadlocking (row locks alone cannot cover the calls that have no row
 yet). Then one lookup of its call ids (rows locked on PostgreSQL), one
 ``INSERT … ON CONFLICT DO NOTHING`` for the new calls, one ``UPDATE … FROM``
 for the calls it closes (re-checking in SQL that each is still open), one
-ledger insert, one balance upsert and one spend update.
+ledger insert, one balance upsert and one spend update; and, for a batch
+with duplicates, one comparison of them with their rows.
 """
 
 from __future__ import annotations
@@ -53,20 +56,18 @@ from junction_control import bulk
 from junction_control.columns import utcnow
 from junction_control.credits.service import Charge, charge_calls
 from junction_control.usage import records
+from junction_control.usage.conflicts import conflicting
 from junction_control.usage.events import Batch, Event, check, event_of
-from junction_control.usage.models import PROCESSING, STUCK, is_open
+from junction_control.usage.models import OPEN_SQL, is_open
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["accepted", "duplicate", "rejected"]
+Outcome = Literal["accepted", "duplicate", "conflict", "rejected"]
 
+# conflicting event ids named in the warning of one batch
+_LOGGED_IDS = 5
 _IDS = bulk.columns("id text")
 _SPEND = bulk.columns("id text, delta float8")
-# `is_open` in SQL
-_OPEN = (
-    f"(model_calls.status = '{PROCESSING}' OR "
-    f"(model_calls.status = 'failed' AND model_calls.error_code = '{STUCK}'))"
-)
 _KNOWN_TENANTS = "SELECT id FROM tenants WHERE id IN (SELECT id FROM batch)"
 _STATES = (
     "SELECT id, status, error_code FROM model_calls WHERE id IN (SELECT id FROM batch) ORDER BY id"
@@ -79,7 +80,7 @@ _CLOSE = bulk.update_sql(
     "model_calls",
     "id",
     records.FINISHED_COLUMNS,
-    where=_OPEN,
+    where=OPEN_SQL,
     returning="model_calls.id",
 )
 _LOCK_TOKENS = "SELECT id FROM user_tokens WHERE id IN (SELECT id FROM batch) ORDER BY id"
@@ -97,9 +98,10 @@ _ADVISORY_LOCKS = text(
 
 @dataclass(slots=True)
 class IngestResult:
-    """How many events of each kind ended with each outcome."""
+    """How many events of each kind ended with each outcome; the ids of the conflicts."""
 
     counts: Counter[tuple[str, Outcome]] = field(default_factory=Counter)
+    conflicts: list[str] = field(default_factory=list)
 
     def total(self, outcome: Outcome) -> int:
         """Events of every kind with `outcome`."""
@@ -112,6 +114,10 @@ class IngestResult:
     @property
     def duplicates(self) -> int:
         return self.total("duplicate")
+
+    @property
+    def conflicted(self) -> int:
+        return self.total("conflict")
 
     @property
     def rejected(self) -> int:
@@ -134,11 +140,13 @@ class _Call:
         tenant_id: str = event["tenant_id"]
         return tenant_id
 
+    @property
+    def events(self) -> list[Event]:
+        return [e for e in (self.started, self.finished) if e is not None]
+
     def count(self, result: IngestResult, outcome: Outcome) -> None:
-        if self.started is not None:
-            result.counts[("started", outcome)] += 1
-        if self.finished is not None:
-            result.counts[("finished", outcome)] += 1
+        for event in self.events:
+            result.counts[(event["kind"], outcome)] += 1
 
 
 async def ingest_events(
@@ -158,19 +166,13 @@ async def ingest(
     """
     now = now or utcnow()
     result = IngestResult()
-    calls = _group(batch, result)
+    # events whose call and kind the database already holds: duplicates or conflicts
+    repeats: list[Event] = []
+    calls = _group(batch, result, repeats)
     if not calls:
         return result
     known = await _known_tenants(conn, {call.tenant_id for call in calls.values()})
-    strangers = [calls.pop(cid) for cid in list(calls) if calls[cid].tenant_id not in known]
-    for call in strangers:
-        call.count(result, "rejected")
-    if strangers:
-        log.warning(
-            "refused telemetry of %d call(s) of unknown tenants, e.g. %s",
-            len(strangers),
-            strangers[0].tenant_id,
-        )
+    _reject_strangers(calls, known, repeats, result)
     if not calls:
         return result
 
@@ -187,7 +189,7 @@ async def ingest(
         elif call.finished is not None and is_open(*state):
             closing.append(call)
         else:
-            call.count(result, "duplicate")
+            repeats.extend(call.events)
 
     inserted = await _insert(conn, new, now)
     finals: list[_Call] = []
@@ -200,15 +202,18 @@ async def ingest(
             # a concurrent batch inserted this call first: close it like any existing row
             closing.append(call)
         else:
-            call.count(result, "duplicate")
+            repeats.extend(call.events)
 
     closed = await _close(conn, closing, now)
     for call in closing:
-        result.counts[("finished", "accepted" if call.call_id in closed else "duplicate")] += 1
         if call.started is not None:
-            result.counts[("started", "duplicate")] += 1
+            repeats.append(call.started)
         if call.call_id in closed:
+            result.counts[("finished", "accepted")] += 1
             finals.append(call)
+        else:
+            repeats.append(_finished(call))
+    await _judge(conn, repeats, result, now)
 
     # the calls whose first final state this batch wrote: each is charged once
     ended = [_finished(c) for c in finals]
@@ -219,8 +224,8 @@ async def ingest(
     return result
 
 
-def _group(batch: Batch, result: IngestResult) -> dict[str, _Call]:
-    """The batch's storable events by call; repeats within the batch are duplicates."""
+def _group(batch: Batch, result: IngestResult, repeats: list[Event]) -> dict[str, _Call]:
+    """The batch's storable events by call; repeats within the batch go to `repeats`."""
     calls: dict[str, _Call] = {}
     for event, _reason in batch.refused:
         result.counts[(event["kind"], "rejected")] += 1
@@ -235,7 +240,7 @@ def _group(batch: Batch, result: IngestResult) -> dict[str, _Call]:
         elif kind == "finished" and call.finished is None:
             call.finished = event
         else:
-            result.counts[(kind, "duplicate")] += 1
+            repeats.append(event)
     if batch.refused:
         # one line per batch: a sender bug would otherwise write a line per event
         event, reason = batch.refused[0]
@@ -246,6 +251,45 @@ def _group(batch: Batch, result: IngestResult) -> dict[str, _Call]:
             reason,
         )
     return calls
+
+
+async def _judge(
+    conn: AsyncConnection, repeats: Sequence[Event], result: IngestResult, now: datetime
+) -> None:
+    """Count each repeat as a duplicate, or as a conflict where it differs from its call's row."""
+    differ = await conflicting(conn, repeats, now)
+    for n, event in enumerate(repeats):
+        result.counts[(event["kind"], "conflict" if n in differ else "duplicate")] += 1
+        if n in differ:
+            result.conflicts.append(event["id"])
+    if result.conflicts:
+        # ids only: an event's content is the tenant's usage, not for the log
+        log.warning(
+            "refused %d telemetry event(s) that conflict with their recorded call, e.g. ids %s",
+            len(result.conflicts),
+            ", ".join(f"{cid:.64}" for cid in result.conflicts[:_LOGGED_IDS]),
+        )
+
+
+def _reject_strangers(
+    calls: dict[str, _Call], known: set[str], repeats: list[Event], result: IngestResult
+) -> None:
+    """Take the calls of unknown tenants out of `calls`, and their repeats out of `repeats`."""
+    strangers = [calls.pop(cid) for cid in list(calls) if calls[cid].tenant_id not in known]
+    if not strangers:
+        return
+    for call in strangers:
+        call.count(result, "rejected")
+    gone = {call.call_id for call in strangers}
+    for event in repeats:
+        if event["call_id"] in gone:
+            result.counts[(event["kind"], "rejected")] += 1
+    repeats[:] = [e for e in repeats if e["call_id"] not in gone]
+    log.warning(
+        "refused telemetry of %d call(s) of unknown tenants, e.g. %s",
+        len(strangers),
+        strangers[0].tenant_id,
+    )
 
 
 async def _known_tenants(conn: AsyncConnection, tenant_ids: set[str]) -> set[str]:

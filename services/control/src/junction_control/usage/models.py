@@ -113,3 +113,10 @@ def is_open(status: str, error_code: str | None) -> bool:
     engine's report is the truth and the reaper's verdict only a guess.
     """
     return status == PROCESSING or (status == "failed" and error_code == STUCK)
+
+
+# `is_open` in SQL, on the model_calls row
+OPEN_SQL = (
+    f"(model_calls.status = '{PROCESSING}' OR "
+    f"(model_calls.status = 'failed' AND model_calls.error_code = '{STUCK}'))"
+)
