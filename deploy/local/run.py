@@ -87,6 +87,9 @@ def main() -> None:
             "JUNCTION_MOCK_KEY": _secret_file(var, "mock.key", "mock-" + secrets.token_urlsafe(16)),
         }
     )
+    # the demo's provider is the mock on loopback: allowed explicitly (providers
+    # elsewhere must have public addresses unless the operator lists theirs)
+    env.setdefault("JUNCTION_EGRESS_ALLOW", "127.0.0.1/32")
     bin_dir = Path(sys.executable).parent
 
     def tool(name: str) -> str:

@@ -14,7 +14,7 @@ from junction_engine.client_keys import hash_key
 from junction_engine.settings import EngineSettings
 from junction_mockllm.app import create_app as create_mock_app
 from tests.engine.conftest import KEY, MOCK_KEY
-from tests.support.routes import SECRET, FakeControl, deployment, model_route, route
+from tests.support.routes import LOOPBACK, SECRET, FakeControl, deployment, model_route, route
 from tests.support.served import served
 
 
@@ -31,7 +31,7 @@ def test_client_disconnect_cancels_upstream_and_records_cancelled() -> None:
         )
         control = FakeControl({hash_key(KEY): route(slow)})
         settings = replace(
-            EngineSettings(internal_secret=SECRET, control_url="http://control"),
+            EngineSettings(internal_secret=SECRET, control_url="http://control", egress=LOOPBACK),
             telemetry_flush_seconds=0.05,
         )
         app = create_app(settings, control_transport=control.transport())
@@ -77,7 +77,7 @@ def test_client_gone_before_the_first_byte_stops_failover_and_is_not_billed() ->
         )
         control = FakeControl({hash_key(KEY): route(slow)})
         settings = replace(
-            EngineSettings(internal_secret=SECRET, control_url="http://control"),
+            EngineSettings(internal_secret=SECRET, control_url="http://control", egress=LOOPBACK),
             first_byte_timeout=1.0,
             telemetry_flush_seconds=0.05,
         )
@@ -112,7 +112,7 @@ def test_a_streamed_failover_gets_a_fresh_first_byte_budget() -> None:
         )
         control = FakeControl({hash_key(KEY): route(model)})
         settings = replace(
-            EngineSettings(internal_secret=SECRET, control_url="http://control"),
+            EngineSettings(internal_secret=SECRET, control_url="http://control", egress=LOOPBACK),
             first_byte_timeout=1.0,
         )
         app = create_app(settings, control_transport=control.transport())

@@ -17,7 +17,7 @@ from junction_engine.app import create_app
 from junction_engine.client_keys import hash_key
 from junction_engine.settings import EngineSettings
 from tests.engine.conftest import KEY, MOCK_KEY
-from tests.support.routes import SECRET, FakeControl, deployment, model_route, route
+from tests.support.routes import LOOPBACK, SECRET, FakeControl, deployment, model_route, route
 
 Handler = Callable[[httpx.Request], httpx.Response]
 GOOD_STREAM = (
@@ -59,7 +59,10 @@ def engine_for(bad: Handler, **settings: object) -> tuple[httpx.AsyncClient, Fak
     )
     control = FakeControl({hash_key(KEY): route(model)})
     app = create_app(
-        replace(EngineSettings(internal_secret=SECRET, control_url="http://control"), **settings),  # type: ignore[arg-type]
+        replace(
+            EngineSettings(internal_secret=SECRET, control_url="http://control", egress=LOOPBACK),
+            **settings,
+        ),  # type: ignore[arg-type]
         upstream_transport=httpx.MockTransport(handler),
         control_transport=control.transport(),
     )

@@ -19,6 +19,7 @@ from junction_contracts import (
     Route,
     TokenRoute,
 )
+from junction_contracts.egress import Egress
 from junction_contracts.sealing import derive_sealing_key, seal
 from junction_contracts.signing import SignatureVerifier
 from junction_contracts.telemetry import TELEMETRY_PATH
@@ -26,6 +27,8 @@ from junction_contracts.telemetry import TELEMETRY_PATH
 SECRET = secrets.token_urlsafe(48).encode()
 
 
+#: the mock LLM listens on loopback: tests allow it, as an operator would
+LOOPBACK = Egress.parse("127.0.0.1/32,::1/128")
 #: what a test model costs unless the test is about money: nothing, on purpose
 FREE = Pricing(free=True)
 

@@ -86,6 +86,8 @@ class Stack:
                 "JUNCTION_MOCK_KEY": self.mock_key,
                 "JUNCTION_DEMO_TOKEN": self.demo_token,
                 "JUNCTION_MOCK_URL": self.mock_url,
+                # the mock LLM is on loopback: allowed explicitly, as an operator would
+                "JUNCTION_EGRESS_ALLOW": "127.0.0.1/32,::1/128",
             }
         )
         if self.database_url:

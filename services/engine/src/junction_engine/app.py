@@ -96,8 +96,8 @@ def create_upstream(
     if transport is not None:
         return HttpxUpstream(settings, transport)
     if settings.upstream_client == "aiohttp":
-        return AiohttpUpstream(settings)
-    return Http1Upstream(settings)
+        return AiohttpUpstream(settings, egress=settings.egress)
+    return Http1Upstream(settings, egress=settings.egress)
 
 
 def create_redis(settings: EngineSettings) -> Redis | None:

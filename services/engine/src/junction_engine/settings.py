@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from junction_contracts.egress import Egress
 
 
 class SettingsError(ValueError):
@@ -68,6 +70,8 @@ class EngineSettings:
     reserve_output_tokens: int = 4096
     #: connections the engine keeps open to providers at most (all providers together)
     upstream_max_connections: int = 1000
+    #: addresses providers may have besides public ones (CIDRs, addresses, host names)
+    egress: Egress = field(default_factory=Egress)
     #: which client carries provider calls: "http1" (lean, the default) or "aiohttp"
     upstream_client: str = "http1"
     cooldown_seconds: float = 30.0
@@ -116,6 +120,12 @@ class EngineSettings:
                 raise SettingsError(f"JUNCTION_{name} must be one of {', '.join(allowed)}")
             return raw
 
+        def egress() -> Egress:
+            try:
+                return Egress.parse(get("EGRESS_ALLOW", ""))
+            except ValueError as exc:
+                raise SettingsError(f"JUNCTION_EGRESS_ALLOW: {exc}") from None
+
         var_dir = Path(get("VAR_DIR", "./var"))
         secret_text = env.get("JUNCTION_INTERNAL_SECRET")
         if secret_text is None:
@@ -145,6 +155,7 @@ class EngineSettings:
             max_attempts=int(number("MAX_ATTEMPTS", 4)),
             reserve_output_tokens=whole("RESERVE_OUTPUT_TOKENS", 4096),
             upstream_max_connections=int(number("UPSTREAM_MAX_CONNECTIONS", 1000)),
+            egress=egress(),
             upstream_client=choice("UPSTREAM_CLIENT", "http1", ("http1", "aiohttp")),
             cooldown_seconds=number("COOLDOWN_SECONDS", 30.0),
             log_level=get("LOG_LEVEL", "info").lower(),

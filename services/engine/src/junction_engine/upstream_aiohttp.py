@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import aiohttp
+import socket
 
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from junction_contracts.egress import REFUSED, Egress, EgressRefused
 from junction_engine.settings import EngineSettings
 from junction_engine.upstream import (
     Reply,
@@ -14,17 +18,47 @@ from junction_engine.upstream import (
 )
 
 
+class _CheckedResolver(AbstractResolver):
+    """Each name resolved once and checked (junction_contracts.egress); that address is used."""
+
+    def __init__(self, egress: Egress) -> None:
+        self._egress = egress
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        address = await self._egress.resolve(host, port)
+        v6 = ":" in address
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if v6 else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
 class AiohttpUpstream:
     """The production client: one aiohttp session, opened in the running loop on first use."""
 
-    def __init__(self, settings: EngineSettings) -> None:
+    def __init__(self, settings: EngineSettings, *, egress: Egress | None = None) -> None:
         self._settings = settings
+        self._egress = egress
         self._session: aiohttp.ClientSession | None = None
 
     def _open_session(self) -> aiohttp.ClientSession:
         s = self._settings
         connector = aiohttp.TCPConnector(
-            limit=s.upstream_max_connections, keepalive_timeout=30, ttl_dns_cache=60
+            limit=s.upstream_max_connections,
+            keepalive_timeout=30,
+            ttl_dns_cache=60,
+            resolver=_CheckedResolver(self._egress) if self._egress is not None else None,
         )
         return aiohttp.ClientSession(
             connector=connector,
@@ -43,7 +77,12 @@ class AiohttpUpstream:
         if session is None:
             session = self._session = self._open_session()
         try:
+            if self._egress is not None:
+                # aiohttp does not resolve (so its resolver cannot check) an address literal
+                self._egress.check_literal(self._egress.target(url).host)
             resp = await session.post(url, headers=headers, data=body, allow_redirects=False)
+        except EgressRefused as exc:
+            raise UpstreamUnreachable(REFUSED) from exc
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout("the provider timed out") from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:

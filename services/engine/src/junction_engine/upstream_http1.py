@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from junction_contracts.egress import REFUSED, Egress, EgressRefused, Resolver
 from junction_engine.settings import EngineSettings
 from junction_engine.upstream import (
     Reply,
@@ -44,7 +45,16 @@ _Key = tuple[str, str, int]
 class Http1Upstream:
     """The production upstream client (see the module docstring)."""
 
-    def __init__(self, settings: EngineSettings) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings,
+        *,
+        egress: Egress | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        #: checked before every new connection; None (the control plane's client): no check
+        self._egress = egress
+        self._resolver = resolver
         self._connect_timeout = settings.connect_timeout
         self._idle_timeout = settings.idle_timeout
         self._max_connections = settings.upstream_max_connections
@@ -112,6 +122,8 @@ class Http1Upstream:
         scheme, host = parts.scheme.lower(), parts.hostname
         if scheme not in ("http", "https") or not host:
             raise UpstreamUnreachable("the provider URL is not an http(s) URL")
+        if self._egress is not None and "@" in parts.netloc:
+            raise UpstreamUnreachable(REFUSED)  # credentials in a provider URL: never sent
         try:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError as exc:
@@ -143,13 +155,20 @@ class Http1Upstream:
         self._open += 1
         try:
             async with asyncio.timeout(self._connect_timeout):
+                address = host
+                if self._egress is not None:
+                    # connect to the address that was checked: no DNS answer in between
+                    address = await self._egress.resolve(host, port, self._resolver)
                 _, conn = await loop.create_connection(
                     lambda: _Connection(self, key),
-                    host,
+                    address,
                     port,
                     ssl=tls,
                     server_hostname=host if tls else None,
                 )
+        except EgressRefused as exc:
+            self._closed_one()
+            raise UpstreamUnreachable(REFUSED) from exc
         except TimeoutError as exc:
             self._closed_one()
             raise UpstreamTimeout("connecting to the provider timed out") from exc
