@@ -47,6 +47,7 @@ import asyncpg
 import orjson
 from sqlalchemy import func, insert, select
 
+from junction_contracts.egress import Egress
 from junction_contracts.signing import sign
 from junction_contracts.telemetry import TELEMETRY_PATH, TELEMETRY_VERSION, CallEvent
 from junction_control.columns import new_id, utcnow
@@ -113,7 +114,12 @@ async def _seed(database: Database, settings: ControlSettings, tokens: int) -> S
         made = []
         for name, kind in (("openai-a", "openai"), ("anthropic-b", "anthropic")):
             provider = await providers.create_provider(
-                session, tenant, name, type=kind, base_url="http://127.0.0.1:9/v1"
+                session,
+                tenant,
+                name,
+                type=kind,
+                base_url="http://127.0.0.1:9/v1",
+                egress=Egress.parse("127.0.0.1/32"),
             )
             for key in ("k1", "k2"):
                 await providers.add_credential(

@@ -40,7 +40,12 @@ RESOLVE_PATH = "/internal/v1/route/resolve"
 @pytest.fixture
 def control_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     """The environment of a control plane with its own var directory."""
-    return {"JUNCTION_DATABASE_URL": database_url, "JUNCTION_VAR_DIR": str(tmp_path / "var")}
+    return {
+        "JUNCTION_DATABASE_URL": database_url,
+        "JUNCTION_VAR_DIR": str(tmp_path / "var"),
+        # the tests' providers are on loopback: allowed explicitly, as an operator would
+        "JUNCTION_EGRESS_ALLOW": "127.0.0.1/32",
+    }
 
 
 @pytest.fixture
@@ -122,6 +127,7 @@ async def demo(database: Database, settings: ControlSettings) -> Demo:
             "mock-openai",
             type="openai",
             base_url="http://127.0.0.1:8100/v1",
+            egress=settings.egress,
             extra_headers={"x-team": "core"},
         )
         credential = await providers.add_credential(
@@ -216,7 +222,12 @@ async def world(
         assert acme_model is not None
         globex = await tenants.create_tenant(session, "globex")
         provider = await providers.create_provider(
-            session, globex, "g-openai", type="openai", base_url="http://127.0.0.1:8100/v1"
+            session,
+            globex,
+            "g-openai",
+            type="openai",
+            base_url="http://127.0.0.1:8100/v1",
+            egress=settings.egress,
         )
         credential = await providers.add_credential(
             session, settings.keyring, provider, "default", "sk-globex-secret-key-987654"

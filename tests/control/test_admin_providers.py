@@ -142,3 +142,43 @@ async def test_models_deployments_and_pricing(admin: httpx.AsyncClient, world: W
     assert freed.json()["warnings"] == []
     assert [d["id"] for d in listed.json()["items"]] == [did]
     assert removed.status_code == 204
+
+
+async def test_provider_urls_at_refused_addresses_are_refused_alike(
+    admin: httpx.AsyncClient, world: World
+) -> None:
+    """A tenant admin cannot point a provider at the metadata service, the LAN or loopback.
+
+    The test settings allow 127.0.0.1 (the mock's address) and nothing else.
+    """
+    headers = world["admin"].headers
+    tenant = f"/tenants/{world.acme.tenant_id}"
+    answers = []
+    for n, url in enumerate(
+        [
+            "http://169.254.169.254/latest",
+            "http://0xa9fea9fe/latest",  # the same, in hex
+            "http://[::ffff:169.254.169.254]/v1",
+            "http://10.0.0.1:5432/v1",
+            "http://[::1]:6379/v1",
+            "http://user:secret@api.example.test/v1",
+        ]
+    ):
+        answers.append(
+            await admin.post(
+                tenant + "/providers",
+                json={"name": f"p{n}", "type": "openai", "base_url": url},
+                headers=headers,
+            )
+        )
+    assert {a.status_code for a in answers} == {400}
+    messages = {a.json()["error"]["message"] for a in answers}
+    assert len(messages) == 1  # the same for every target: no oracle
+    assert "not allowed" in messages.pop()
+    assert all("secret" not in a.text for a in answers)
+    allowed = await admin.post(
+        tenant + "/providers",
+        json={"name": "local", "type": "openai", "base_url": "http://2130706433:8100/v1"},
+        headers=headers,
+    )
+    assert allowed.status_code == 201  # 127.0.0.1 in decimal: on the allow-list

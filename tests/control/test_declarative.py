@@ -51,7 +51,7 @@ def _spec(text_: str = FILE, env: dict[str, str] | None = None) -> Any:
 
 async def _apply(database: Database, settings: ControlSettings, spec: Any) -> ApplyReport:
     async with database.session() as session:
-        report = await apply_spec(session, settings.keyring, spec)
+        report = await apply_spec(session, settings.keyring, spec, egress=settings.egress)
         await session.commit()
     return report
 

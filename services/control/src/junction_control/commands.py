@@ -124,7 +124,13 @@ async def create_provider(
     async with migrated_session(settings) as session:
         owner = await tenants.get_tenant(session, tenant)
         provider = await providers.create_provider(
-            session, owner, name, type=type, base_url=base_url, extra_headers=headers
+            session,
+            owner,
+            name,
+            type=type,
+            base_url=base_url,
+            egress=settings.egress,
+            extra_headers=headers,
         )
         credential = None
         if key is not None:
@@ -236,7 +242,7 @@ async def apply_file(
     """Make the database match a declarative file and print what changed."""
     spec = load_spec(path, environ)
     async with migrated_session(settings) as session:
-        report = await apply_spec(session, settings.keyring, spec)
+        report = await apply_spec(session, settings.keyring, spec, egress=settings.egress)
         if report.changed:
             # providers, keys or models may have moved: every key of these tenants
             for declared in spec.tenants:

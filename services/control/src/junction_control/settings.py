@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from junction_contracts.egress import Egress
 from junction_control.crypto import Keyring, generate_master_key, parse_keyring
 from junction_control.envfile import read_env_file
 from junction_control.errors import ConfigError
@@ -59,6 +60,8 @@ class ControlSettings:
     admin_session_hours: int = 12
     # where route changes are published to the engines (off when unset)
     redis_url: str | None = None
+    # provider addresses allowed besides public ones (the engine's setting, checked on save)
+    egress: Egress = field(default_factory=Egress)
 
     @classmethod
     def from_env(
@@ -93,7 +96,15 @@ class ControlSettings:
                 env, "JUNCTION_ADMIN_SESSION_HOURS", 12, MAX_ADMIN_SESSION_HOURS
             ),
             redis_url=env.get("JUNCTION_REDIS_URL") or None,
+            egress=_egress(env.get("JUNCTION_EGRESS_ALLOW")),
         )
+
+
+def _egress(raw: str | None) -> Egress:
+    try:
+        return Egress.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"JUNCTION_EGRESS_ALLOW: {exc}") from None
 
 
 def database_url(raw: str | None, var_dir: Path) -> str:

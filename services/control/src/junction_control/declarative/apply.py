@@ -14,6 +14,7 @@ from typing import Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from junction_contracts.egress import Egress
 from junction_control.crypto import Keyring
 from junction_control.declarative.spec import (
     KeySpec,
@@ -80,19 +81,26 @@ class ApplyReport:
 _OUTCOMES: tuple[Outcome, ...] = ("created", "updated", "unchanged")
 
 
-async def apply_spec(session: AsyncSession, keyring: Keyring, spec: Spec) -> ApplyReport:
-    """Apply `spec` through `session` (flushed; the caller commits)."""
+async def apply_spec(
+    session: AsyncSession, keyring: Keyring, spec: Spec, *, egress: Egress | None = None
+) -> ApplyReport:
+    """Apply `spec` through `session` (flushed; the caller commits).
+
+    Provider URLs are checked against `egress` (the settings' allow-list;
+    None: public addresses only).
+    """
+    allowed = egress or Egress()
     names = [t.name for t in spec.tenants]
     if len(set(names)) != len(names):
         raise InvalidInput("the file names a tenant twice")
     report = ApplyReport()
     for tenant_spec in spec.tenants:
-        await _apply_tenant(session, keyring, tenant_spec, report)
+        await _apply_tenant(session, keyring, tenant_spec, report, allowed)
     return report
 
 
 async def _apply_tenant(
-    session: AsyncSession, keyring: Keyring, spec: TenantSpec, report: ApplyReport
+    session: AsyncSession, keyring: Keyring, spec: TenantSpec, report: ApplyReport, egress: Egress
 ) -> None:
     tenant = await tenants.find_tenant(session, spec.name)
     if tenant is None:
@@ -104,7 +112,7 @@ async def _apply_tenant(
     _unique([m.name for m in spec.models], f"tenant {spec.name}: model")
     _unique([t.name for t in spec.tokens], f"tenant {spec.name}: token")
     for provider_spec in spec.providers:
-        await _apply_provider(session, keyring, tenant, provider_spec, report)
+        await _apply_provider(session, keyring, tenant, provider_spec, report, egress)
     for model_spec in spec.models:
         await _apply_model(session, tenant, model_spec, report)
     for token_spec in spec.tokens:
@@ -120,6 +128,7 @@ async def _apply_provider(
     tenant: Tenant,
     spec: ProviderSpec,
     report: ApplyReport,
+    egress: Egress,
 ) -> None:
     name = f"{tenant.name}/{spec.name}"
     provider = await providers.find_provider(session, tenant, spec.name)
@@ -130,13 +139,14 @@ async def _apply_provider(
             spec.name,
             type=spec.type,
             base_url=spec.base_url,
+            egress=egress,
             extra_headers=spec.headers,
         )
         report.record("provider", name, "created")
     else:
         wanted = {
             "type": providers.check_provider_type(spec.type),
-            "base_url": providers.check_base_url(spec.base_url),
+            "base_url": providers.check_base_url(spec.base_url, egress),
             "headers": providers.check_headers(spec.headers),
         }
         current = {

@@ -20,11 +20,11 @@ from junction_control.errors import InvalidInput
 from junction_control.models.service import ModelPricing
 from junction_control.naming import check_model_name, check_slug, check_upstream_model
 from junction_control.providers.service import (
-    check_base_url,
     check_headers,
     check_key,
     check_provider_type,
     check_status,
+    check_url_shape,
     check_weight,
 )
 from junction_control.tokens.service import TokenLimits, check_raw_token
@@ -148,7 +148,8 @@ def _provider(node: _Node) -> ProviderSpec:
     return ProviderSpec(
         name=node.checked("name", lambda v: check_slug(v, what="provider")),
         type=node.checked("type", check_provider_type),
-        base_url=node.secret("base_url", check_base_url),
+        # where it may point is checked when applied, against the settings' allow-list
+        base_url=node.secret("base_url", check_url_shape),
         headers=headers.wrap(
             lambda: check_headers({str(k): headers.secret(str(k)) for k in headers.data})
         ),

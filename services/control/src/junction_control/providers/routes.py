@@ -75,6 +75,7 @@ async def create_provider(call: Call) -> ProviderOut:
         data.name,
         type=data.type,
         base_url=data.base_url,
+        egress=call.context.settings.egress,
         extra_headers=data.headers,
     )
     await call.audit("provider.create", "provider", provider.id, name=data.name, type=data.type)
@@ -109,6 +110,7 @@ async def update_provider(call: Call) -> ProviderOut:
         name=data.name,
         type=data.type,
         base_url=data.base_url,
+        egress=call.context.settings.egress,
         extra_headers=data.headers,
     )
     await call.audit(

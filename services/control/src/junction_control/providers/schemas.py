@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from junction_control.admin.schemas import Input, Page, PositiveInt, Slug, printable
 from junction_control.errors import InvalidInput
 from junction_control.providers.models import Credential, Provider
-from junction_control.providers.service import check_base_url, check_key, check_provider_type
+from junction_control.providers.service import check_key, check_provider_type, check_url_shape
 
 
 def _checked(check: Callable[[str], str]) -> AfterValidator:
@@ -36,7 +36,7 @@ def _key_ok(value: str) -> str:
 
 
 ProviderType = Annotated[str, Field(max_length=32), printable, _checked(check_provider_type)]
-BaseUrl = Annotated[str, Field(min_length=1, max_length=2000), printable, _checked(check_base_url)]
+BaseUrl = Annotated[str, Field(min_length=1, max_length=2000), printable, _checked(check_url_shape)]
 HeaderValue = Annotated[str, Field(max_length=4000), printable]
 Headers = Annotated[dict[Annotated[str, Field(max_length=200)], HeaderValue], Field(max_length=50)]
 Key = Annotated[str, Field(min_length=1, max_length=10000), AfterValidator(_key_ok)]

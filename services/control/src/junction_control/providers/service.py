@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from junction_contracts.egress import REFUSED, Egress, EgressRefused
 from junction_contracts.route import PROVIDER_TYPES
 from junction_control.crypto import Keyring, decrypt_secret, encrypt_secret, rewrap_secret
 from junction_control.errors import Conflict, InvalidInput, NotFound
@@ -29,12 +30,31 @@ def check_provider_type(value: str) -> str:
     return value
 
 
-def check_base_url(value: str) -> str:
-    """`value` if it is an absolute http(s) URL, else InvalidInput."""
+def check_url_shape(value: str) -> str:
+    """`value` if it is an absolute http(s) URL, else InvalidInput (where it may point: below)."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         # the URL is not quoted: it may carry credentials (https://user:secret@host)
         raise InvalidInput("base_url must be an absolute http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def check_base_url(value: str, egress: Egress) -> str:
+    """`value` if it is an absolute http(s) URL the engine may call, else InvalidInput.
+
+    Credentials in the URL and hosts written as a refused address (in any
+    numeric form) are refused here, with the same message for every target.
+    A host name is checked by the engine when it connects, against what it
+    resolves to then: an answer read now could change before any call.
+    """
+    check_url_shape(value)
+    try:
+        egress.check_literal(egress.target(value).host)
+    except EgressRefused:
+        raise InvalidInput(
+            f"base_url: {REFUSED} (public addresses only, unless JUNCTION_EGRESS_ALLOW lists "
+            "it; and no credentials in the URL)"
+        ) from None
     return value.rstrip("/")
 
 
@@ -85,6 +105,7 @@ async def create_provider(
     *,
     type: str,
     base_url: str,
+    egress: Egress,
     extra_headers: Mapping[str, str] | None = None,
 ) -> Provider:
     """Add a provider (flushed, not committed); Conflict if the name is taken."""
@@ -95,7 +116,7 @@ async def create_provider(
         tenant_id=tenant.id,
         name=name,
         type=check_provider_type(type),
-        base_url=check_base_url(base_url),
+        base_url=check_base_url(base_url, egress),
         extra_headers=check_headers(extra_headers or {}),
     )
     session.add(provider)
@@ -214,6 +235,7 @@ async def update_provider(
     name: str | None = None,
     type: str | None = None,
     base_url: str | None = None,
+    egress: Egress | None = None,
     extra_headers: Mapping[str, str] | None = None,
 ) -> None:
     """Change the given fields of `provider` (flushed); Conflict if the new name is taken."""
@@ -226,7 +248,7 @@ async def update_provider(
     if type is not None:
         provider.type = check_provider_type(type)
     if base_url is not None:
-        provider.base_url = check_base_url(base_url)
+        provider.base_url = check_base_url(base_url, egress or Egress())
     if extra_headers is not None:
         provider.extra_headers = check_headers(extra_headers)
     session.add(provider)
