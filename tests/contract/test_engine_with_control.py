@@ -12,14 +12,17 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlmodel import select
+from starlette.applications import Starlette
 
 from junction_contracts.telemetry import CallEvent
 from junction_control.app import create_internal_app
+from junction_control.credits.models import LedgerEntry
 from junction_control.db import Database
 from junction_control.declarative.apply import apply_spec
 from junction_control.declarative.spec import parse_spec
@@ -27,6 +30,8 @@ from junction_control.settings import ControlSettings
 from junction_control.tables import UserToken
 from junction_control.tokens import service as tokens
 from junction_control.usage.ingest import ingest_events
+from junction_control.usage.models import ModelCall
+from junction_control.usage.service import usage_summary
 from junction_engine.app import create_app
 from junction_engine.settings import EngineSettings
 from junction_mockllm.app import create_app as create_mock_app
@@ -80,6 +85,11 @@ class Planes:
     engine: httpx.AsyncClient
     mock: httpx.AsyncClient
     database: Database
+    engine_app: Starlette
+
+    async def flush_telemetry(self) -> None:
+        """Send the engine's pending call events to the control plane now."""
+        await self.engine_app.state.engine.telemetry.flush()
 
 
 @pytest.fixture
@@ -119,7 +129,7 @@ async def planes(database_url: str, tmp_path: Path) -> AsyncIterator[Planes]:
                 transport=httpx.ASGITransport(app=mock_app), base_url="http://mock"
             ) as mock,
         ):
-            yield Planes(engine=client, mock=mock, database=database)
+            yield Planes(engine=client, mock=mock, database=database, engine_app=engine)
     finally:
         await database.dispose()
 
@@ -235,3 +245,28 @@ async def test_a_model_without_a_price_is_refused_and_a_free_one_served(planes: 
         json={"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
     )
     assert free.status_code == 200
+
+
+async def test_a_call_no_provider_offers_is_recorded_refused_and_never_billed(
+    planes: Planes,
+) -> None:
+    # claude's only provider speaks Anthropic, which has no embeddings
+    resp = await planes.engine.post("/v1/embeddings", json={"model": "claude", "input": "x"})
+    await planes.flush_telemetry()
+
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "unsupported_operation"
+    async with planes.database.session() as session:
+        [call] = (await session.exec(select(ModelCall))).all()
+        charges = (await session.exec(select(LedgerEntry))).all()
+        since = call.started_at.replace(minute=0, second=0, microsecond=0)
+        [usage] = await usage_summary(session, call.tenant_id, since, since + timedelta(hours=1))
+    assert (call.status, call.operation, call.attempts, call.cost_usd) == (
+        "refused",
+        "embeddings",
+        0,
+        0.0,
+    )
+    assert (call.http_status, call.error_code) == (400, "unsupported_operation")
+    assert charges == []
+    assert (usage.calls, usage.failed_calls, usage.refused_calls) == (1, 0, 1)

@@ -90,6 +90,9 @@ def test_telemetry_events_round_trip_and_ignore_unknown_fields() -> None:
         {"stream": "yes"},
         {"http_status": "200"},
         {"model": ""},
+        {"status": "declined"},
+        # a call refused before any provider was tried costs nothing
+        {"status": "refused", "cost_usd": 0.01},
     ],
 )
 def test_malformed_telemetry_events_are_refused(bad: dict[str, object]) -> None:
@@ -101,6 +104,15 @@ def test_malformed_telemetry_events_are_refused(bad: dict[str, object]) -> None:
     events, invalid = parse_batch({"version": 1, "events": [_event(**bad), _event(id="ok")]})
     assert [e.id for e in events] == ["ok"]
     assert invalid == 1
+
+
+def test_every_final_status_is_a_valid_finished_event() -> None:
+    from junction_contracts.telemetry import CALL_STATUSES, CallEvent
+
+    statuses = [CallEvent.from_dict(_event(status=s)).status for s in CALL_STATUSES]
+
+    assert statuses == ["success", "failed", "cancelled", "refused"]
+    assert CallEvent.from_dict(_event(status="refused", cost_usd=0)).cost_usd == 0
 
 
 @pytest.mark.parametrize("body", [[], {"version": 2, "events": []}, {"version": 1}])

@@ -121,9 +121,24 @@ async def test_usage_and_calls_read_the_tenants_model_calls(
             break
 
     assert usage.status_code == 200
+    none = {"failed_calls": 0, "refused_calls": 0}  # every call here succeeded
     assert usage.json()["models"] == [
-        {"model": "chat", "calls": 2, "input_tokens": 20, "output_tokens": 10, "cost_usd": 1.0},
-        {"model": "embed", "calls": 3, "input_tokens": 30, "output_tokens": 15, "cost_usd": 1.5},
+        {
+            "model": "chat",
+            "calls": 2,
+            **none,
+            "input_tokens": 20,
+            "output_tokens": 10,
+            "cost_usd": 1.0,
+        },
+        {
+            "model": "embed",
+            "calls": 3,
+            **none,
+            "input_tokens": 30,
+            "output_tokens": 15,
+            "cost_usd": 1.5,
+        },
     ]
     assert backwards.status_code == 422
     assert backwards.json()["error"]["field"] == "since"

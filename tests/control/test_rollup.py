@@ -17,7 +17,7 @@ from junction_control.usage.rollup import prune_calls, rollup_hours
 from junction_control.usage.upkeep import upkeep_once
 
 from .conftest import Demo
-from .test_telemetry import finished, send, started
+from .test_telemetry import finished, refused, send, started
 
 NOW = datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
 
@@ -69,6 +69,7 @@ async def seed(client: httpx.AsyncClient, settings: ControlSettings, demo: Demo)
         finished(demo, "a1", started_at=at(3), cost_usd=0.1, input_tokens=10, output_tokens=1),
         finished(demo, "a2", started_at=at(3, 50), cost_usd=0.2, input_tokens=20, output_tokens=2),
         finished(demo, "b1", started_at=at(2), status="failed", http_status=502, cost_usd=0.0),
+        refused(demo, "r1", started_at=at(2, 20)),
         replace(
             finished(demo, "e1", started_at=at(2), cost_usd=0.4, input_tokens=40), model="embed"
         ),
@@ -93,10 +94,11 @@ async def test_rollup_matches_the_raw_sums_of_complete_hours_and_is_idempotent(
     hour3 = NOW.replace(minute=0) - timedelta(hours=3)
     hour2 = hour3 + timedelta(hours=1)
     t, tok = demo.tenant_id, demo.token_id
+    # calls, failed, tokens in / out / cached, cost, refused: counted apart from the failures
     assert first == [
-        (t, hour3, "chat", tok, 2, 0, 30, 3, 40 * 2, pytest.approx(0.3)),
-        (t, hour2, "chat", tok, 1, 1, 100, 20, 40, 0.0),
-        (t, hour2, "embed", tok, 1, 0, 40, 20, 40, pytest.approx(0.4)),
+        (t, hour3, "chat", tok, 2, 0, 30, 3, 40 * 2, pytest.approx(0.3), 0),
+        (t, hour2, "chat", tok, 2, 1, 100, 20, 40, 0.0, 1),
+        (t, hour2, "embed", tok, 1, 0, 40, 20, 40, pytest.approx(0.4), 0),
     ]
     calls, input_tokens, _, cost = await raw_totals(database)
     assert sum(int(r[4]) for r in first) == calls - 1  # all but the current hour's call
@@ -166,6 +168,29 @@ async def test_prune_deletes_only_calls_past_retention_and_keeps_their_rollups(
     assert sorted(float(r[9]) for r in await rollups(database)) == [0.2, 0.3]  # type: ignore[arg-type]
     async with database.session() as session:  # a second prune finds nothing more
         assert await prune_calls(session, retention=timedelta(days=90), now=NOW) == 0
+
+
+async def test_refused_calls_stay_counted_apart_from_failures_after_the_prune(
+    internal_client: httpx.AsyncClient, settings: ControlSettings, database: Database, demo: Demo
+) -> None:
+    old = at(24 * 91)
+    await send(
+        internal_client,
+        settings,
+        [
+            refused(demo, "turned-down", started_at=old),
+            finished(demo, "broke", started_at=old + 60, status="failed", cost_usd=0.0),
+            finished(demo, "served", started_at=old + 120, cost_usd=0.25),
+        ],
+    )
+
+    await upkeep_once(database, timedelta(days=90), now=NOW)
+
+    assert (await raw_totals(database))[0] == 0  # every call pruned
+    [hour] = await rollups(database)
+    calls, failed, cost, refused_calls = hour[4], hour[5], hour[9], hour[10]
+    assert (calls, failed, refused_calls) == (3, 1, 1)
+    assert cost == pytest.approx(0.25)
 
 
 def test_cli_rollup_runs_once(cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:

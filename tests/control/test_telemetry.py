@@ -76,6 +76,27 @@ def finished(demo: Demo, call_id: str, *, started_at: float = NOW - 5, **fields:
     )
 
 
+def refused(demo: Demo, call_id: str, **fields: Any) -> CallEvent:
+    """The event of a call refused before any provider was tried (no deployment offers it)."""
+    values: dict[str, Any] = {
+        "status": "refused",
+        "http_status": 400,
+        "error_code": "unsupported_operation",
+        "deployment_id": None,
+        "provider_id": None,
+        "credential_id": None,
+        "attempts": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cached_input_tokens": 0,
+        "reasoning_tokens": 0,
+        "cost_usd": 0.0,
+        "ttft_ms": None,
+        **fields,
+    }
+    return finished(demo, call_id, **values)
+
+
 async def send(
     client: httpx.AsyncClient, settings: ControlSettings, events: list[CallEvent]
 ) -> httpx.Response:
@@ -152,6 +173,27 @@ async def test_finished_alone_records_the_whole_call(
     assert call is not None
     assert (call.status, call.http_status, call.error_code) == ("failed", 502, "upstream_error")
     assert abs(call.started_at.timestamp() - (NOW - 5)) < 0.001
+
+
+async def test_a_call_refused_before_any_provider_is_recorded_refused_and_final(
+    internal_client: httpx.AsyncClient, settings: ControlSettings, database: Database, demo: Demo
+) -> None:
+    first = await send(internal_client, settings, [started(demo, "r1"), refused(demo, "r1")])
+    # another final state for the same call afterwards: the refusal stands
+    failed = finished(demo, "r1", status="failed", http_status=502, cost_usd=0.0)
+    second = await send(internal_client, settings, [failed])
+
+    call = await row(database, "r1")
+    assert first.json() == counted(2, 0)
+    assert second.json() == counted(0, 0, rejected=1, conflicts=[failed.id])
+    assert call is not None
+    assert (call.status, call.http_status, call.error_code) == (
+        "refused",
+        400,
+        "unsupported_operation",
+    )
+    assert (call.attempts, call.cost_usd, call.provider_id) == (0, 0.0, None)
+    assert call.finished_at is not None
 
 
 async def test_finished_before_started_keeps_the_final_state(

@@ -55,6 +55,23 @@ FINISHED: dict[str, Any] = CallEvent(
     ttft_ms=80.0,
     trace_id="trace",
 ).to_dict()
+# refused before any provider was tried: no attempt, no cost
+REFUSED: dict[str, Any] = {
+    **FINISHED,
+    "id": "e-refuse",
+    "call_id": "call-2",
+    "status": "refused",
+    "http_status": 400,
+    "error_code": "unsupported_operation",
+    "deployment_id": None,
+    "provider_id": None,
+    "credential_id": None,
+    "attempts": 0,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cost_usd": 0.0,
+    "ttft_ms": None,
+}
 
 # values of every JSON type and the edges the rules care about
 ODD_VALUES: list[Any] = [
@@ -84,6 +101,7 @@ ODD_VALUES: list[Any] = [
     {},
     "success",
     "failed",
+    "refused",
     "started",
     "finished",
 ]
@@ -104,7 +122,7 @@ def contract_verdict(item: Any) -> dict[str, Any] | None:
 def variants() -> list[dict[str, Any]]:
     """Both event kinds with each field set to each odd value, or missing, plus extras."""
     found = []
-    for base in (STARTED, FINISHED):
+    for base in (STARTED, FINISHED, REFUSED):
         for name in base:
             found.append({k: v for k, v in base.items() if k != name})
             found.extend({**base, name: value} for value in ODD_VALUES)
@@ -140,12 +158,26 @@ def test_every_event_is_read_as_the_contract_reads_it() -> None:
 
 
 def test_a_batch_of_complete_events_is_read_as_it_came() -> None:
-    events = [STARTED, FINISHED, {**FINISHED, "id": "e-3", "call_id": "call-2"}]
+    events = [STARTED, FINISHED, {**FINISHED, "id": "e-3", "call_id": "call-3"}, REFUSED]
 
     batch = read_batch({"version": 1, "events": events})
 
     assert batch.events == events
     assert (batch.malformed, batch.refused) == (0, [])
+
+
+def test_a_refused_call_that_claims_a_cost_is_malformed_in_every_batch() -> None:
+    billed = {**REFUSED, "cost_usd": 0.01}
+
+    for events in ([billed], [billed, FINISHED], [FINISHED, billed, STARTED]):
+        batch = read_batch({"version": 1, "events": events})
+
+        assert billed not in batch.events
+        assert (batch.malformed, batch.refused) == (1, [])
+    with pytest.raises(ContractError, match="refused call costs nothing"):
+        CallEvent.from_dict(billed)
+    # handed in as an object, past the contract: refused by the column rules
+    assert refusal(billed) == "a refused call costs nothing: cost_usd must be 0"
 
 
 def test_events_that_fit_no_column_are_refused_with_a_reason() -> None:

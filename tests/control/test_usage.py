@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from junction_control.cli import main
@@ -21,7 +22,7 @@ from junction_control.tenants import service as tenants
 from junction_control.usage.models import ModelCall
 from junction_control.usage.service import CallCursor, ModelUsage, list_calls, usage_summary
 
-from .conftest import Demo
+from .conftest import Demo, World
 from .test_serve import _free_port, _wait_for
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -99,6 +100,9 @@ async def test_usage_summary_totals_each_model_in_the_range(database: Database, 
         ),
         call(demo.tenant_id, "3", T0, model="embed", input_tokens=7, cost_usd=0.125),
         call(demo.tenant_id, "4", T0 + timedelta(minutes=2), status="processing", finished_at=None),
+        call(demo.tenant_id, "5", T0 + timedelta(minutes=3), status="failed", input_tokens=9),
+        call(demo.tenant_id, "6", T0 + timedelta(minutes=4), status="refused", attempts=0),
+        call(demo.tenant_id, "7", T0, model="embed", status="refused", attempts=0),
         call(demo.tenant_id, "early", T0 - timedelta(seconds=1), input_tokens=1000),
         call(demo.tenant_id, "late", T0 + timedelta(hours=1), input_tokens=1000),
     )
@@ -110,10 +114,68 @@ async def test_usage_summary_totals_each_model_in_the_range(database: Database, 
         )
 
     assert summary == [
-        ModelUsage(model="chat", calls=3, input_tokens=150, output_tokens=15, cost_usd=0.75),
-        ModelUsage(model="embed", calls=1, input_tokens=7, output_tokens=0, cost_usd=0.125),
+        ModelUsage(
+            model="chat",
+            calls=5,
+            failed_calls=1,
+            refused_calls=1,
+            input_tokens=159,
+            output_tokens=15,
+            cost_usd=0.75,
+        ),
+        ModelUsage(
+            model="embed",
+            calls=2,
+            failed_calls=0,
+            refused_calls=1,
+            input_tokens=7,
+            output_tokens=0,
+            cost_usd=0.125,
+        ),
     ]
     assert empty == []
+
+
+async def test_the_usage_api_shows_refused_calls_apart_from_failed_ones(
+    admin: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    tenant_id = world.acme.tenant_id
+    await add_calls(
+        database,
+        call(tenant_id, "ok", T0, input_tokens=10, cost_usd=0.5),
+        call(tenant_id, "broke", T0, status="failed", http_status=502, error_code="upstream_error"),
+        call(tenant_id, "stuck", T0, status="failed", error_code="stuck"),
+        call(
+            tenant_id,
+            "no-provider",
+            T0,
+            status="refused",
+            http_status=400,
+            error_code="unsupported_operation",
+        ),
+    )
+
+    response = await admin.get(
+        f"/tenants/{tenant_id}/usage",
+        params={"since": T0.isoformat(), "until": (T0 + timedelta(hours=1)).isoformat()},
+        headers=world["viewer"].headers,
+    )
+    calls = await admin.get(f"/tenants/{tenant_id}/calls", headers=world["viewer"].headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["models"] == [
+        {
+            "model": "chat",
+            "calls": 4,
+            "failed_calls": 2,
+            "refused_calls": 1,
+            "input_tokens": 10,
+            "output_tokens": 0,
+            "cost_usd": 0.5,
+        }
+    ]
+    statuses = {c["id"]: (c["status"], c["cost_usd"]) for c in calls.json()["items"]}
+    assert statuses["no-provider"] == ("refused", 0.0)
 
 
 async def _seed_stuck_call(url: str) -> None:

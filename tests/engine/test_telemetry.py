@@ -113,6 +113,67 @@ async def test_failed_calls_are_reported_as_failed(engine: EngineHarness) -> Non
     assert finished["attempts"] == 2
 
 
+async def test_a_call_no_provider_offers_is_reported_refused_at_no_cost(
+    engine: EngineHarness,
+) -> None:
+    resp = await engine.client.post("/v1/embeddings", json={"model": "claude", "input": "a"})
+    await engine.app.state.engine.telemetry.flush()
+
+    # the client's answer is what it always was
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == "unsupported_operation"
+    assert await engine.upstream_requests() == []
+    [finished] = [ev for ev in engine.control.events if ev["kind"] == "finished"]
+    assert finished["status"] == "refused"
+    assert (finished["http_status"], finished["error_code"]) == (400, "unsupported_operation")
+    assert (finished["attempts"], finished["cost_usd"], finished["deployment_id"]) == (0, 0.0, None)
+    assert CallEvent.from_dict(finished).status == "refused"  # valid under the contract
+    metrics = (await engine.client.get("/metrics")).text
+    assert (
+        'junction_engine_calls_total{model="claude",protocol="openai",status="refused"} 1.0'
+        in metrics
+    )
+    assert 'status="failed"' not in metrics
+
+
+async def test_a_request_no_provider_protocol_can_take_is_reported_refused(
+    engine: EngineHarness,
+) -> None:
+    resp = await engine.client.post(
+        "/v1/messages",
+        headers={"anthropic-version": "2023-06-01"},
+        json={"model": "gpt", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]},
+    )
+    await engine.app.state.engine.telemetry.flush()
+
+    assert resp.status_code == 400
+    assert await engine.upstream_requests() == []
+    [finished] = [ev for ev in engine.control.events if ev["kind"] == "finished"]
+    assert (finished["status"], finished["error_code"]) == ("refused", "unsupported_parameter")
+    assert (finished["attempts"], finished["cost_usd"]) == (0, 0.0)
+
+
+async def test_a_call_that_failed_over_then_ran_out_is_failed_not_refused() -> None:
+    # the second deployment cannot embed: the one attempt made decides the status
+    mixed = model_route(
+        name="mixed",
+        deployments=(
+            deployment("mock-gpt+fault=500", key=MOCK_KEY, priority=0),
+            deployment(
+                "mock-claude", key=MOCK_KEY, ptype="anthropic", base_url="http://mock", priority=1
+            ),
+        ),
+    )
+    async with build_engine({hash_key(KEY): route(mixed)}) as e:
+        resp = await e.client.post("/v1/embeddings", json={"model": "mixed", "input": "a"})
+        await e.app.state.engine.telemetry.flush()
+        events = e.control.events
+
+    assert resp.status_code == 502
+    [finished] = [ev for ev in events if ev["kind"] == "finished"]
+    assert (finished["status"], finished["attempts"]) == ("failed", 1)
+
+
 async def test_events_wait_while_control_is_down_then_arrive() -> None:
     sender = Sender()
     sink = TelemetrySink(sender, spool_dir=None, flush_interval=0.01, max_backoff=0.02)

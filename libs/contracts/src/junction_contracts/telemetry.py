@@ -1,16 +1,25 @@
 """Telemetry schema: what the engine reports about each call.
 
 Every call yields a `started` event when it is forwarded and a `finished`
-event when it ends (success, failed or cancelled). The engine sends them in
-batches to `POST /internal/v1/telemetry/events` (signed like every internal
-call). Each event has a unique `id`; the control plane ingests idempotently
-by `(call_id, kind)`, so a replayed batch never counts a call twice.
+event when it ends (success, failed, cancelled or refused). The engine sends
+them in batches to `POST /internal/v1/telemetry/events` (signed like every
+internal call). Each event has a unique `id`; the control plane ingests
+idempotently by `(call_id, kind)`, so a replayed batch never counts a call
+twice.
 
 The answer (202) counts the events: ``{"accepted", "duplicates", "rejected",
 "conflicts"}``. An event whose call and kind are already recorded is a
 duplicate when it says the same, and rejected as a conflict when it says
 something else; ``conflicts`` lists the ids of those. A conflict is final,
 like every 202: the batch is delivered and is not sent again.
+
+A call is ``refused`` when the engine turned it down before trying any
+provider (none of the model's providers offers the operation, or the request
+cannot be put in any provider's protocol). Nothing was spent on it, so a
+refused event that claims a cost is malformed: it is never billed. A control
+plane older than this status counts every refused event as malformed (the
+call stays `processing` until its reaper fails it as stuck): upgrade the
+control plane before the engines.
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ TELEMETRY_VERSION = 1
 TELEMETRY_PATH = "/internal/v1/telemetry/events"
 
 EventKind = Literal["started", "finished"]
-CallStatus = Literal["success", "failed", "cancelled"]
+CallStatus = Literal["success", "failed", "cancelled", "refused"]
+CALL_STATUSES: tuple[CallStatus, ...] = ("success", "failed", "cancelled", "refused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +87,7 @@ class CallEvent:
             raise ContractError(f"malformed event: {exc}") from exc
         if event.kind not in ("started", "finished"):
             raise ContractError(f"unknown event kind {event.kind!r}")
-        if event.kind == "finished" and event.status not in ("success", "failed", "cancelled"):
+        if event.kind == "finished" and event.status not in CALL_STATUSES:
             raise ContractError(f"finished event with status {event.status!r}")
         for name in ("id", "call_id", "tenant_id", "token_id", "model"):
             if not isinstance(getattr(event, name), str) or not getattr(event, name):
@@ -92,6 +102,8 @@ class CallEvent:
                 or not (math.isfinite(number) and number >= 0)
             ):
                 raise ContractError(f"event field {name!r} must be a finite number >= 0")
+        if event.kind == "finished" and event.status == "refused" and event.cost_usd != 0:
+            raise ContractError("a refused call costs nothing: cost_usd must be 0")
         if not isinstance(event.stream, bool):
             raise ContractError("event field 'stream' must be a boolean")
         if event.http_status is not None and (

@@ -50,7 +50,7 @@ class CallRecord:
     model: str
     client_protocol: Protocol
     stream: bool
-    status: str  # success | failed | cancelled
+    status: str  # success | failed | cancelled | refused (no provider tried)
     started_at: float
     latency_ms: float
     ttft_ms: float | None = None

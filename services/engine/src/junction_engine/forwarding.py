@@ -7,6 +7,11 @@ the routing plan; a provider's verdict on the request itself goes back to
 the client in its own protocol. Nothing is retried once the client has
 received a byte: a streamed answer is handed to the client as soon as its
 first bytes exist, and from then on its attempt alone reports the outcome.
+
+A call that ends before any provider was tried (no deployment offers the
+operation, or the request cannot be put in a provider's protocol) is
+recorded as ``refused``, not ``failed``: no provider failed, and nothing is
+billed. The client's answer is the same error either way.
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ class Forwarder:
             raise
         except GatewayError as exc:
             outcome(
-                status="failed",
+                status=_final_status(number, last),
                 http_status=exc.status,
                 attempts=number,
                 error_code=exc.code,
@@ -102,8 +107,18 @@ class Forwarder:
             )
             raise
         error = _no_answer(call, number, last)
-        outcome(status="failed", http_status=error.status, attempts=number, error_code=error.code)
+        outcome(
+            status=_final_status(number, last),
+            http_status=error.status,
+            attempts=number,
+            error_code=error.code,
+        )
         raise error
+
+
+def _final_status(attempts: int, last: GatewayError | None) -> str:
+    """How a call that got no answer is recorded: refused when no provider was tried."""
+    return "refused" if attempts == 0 and last is None else "failed"
 
 
 def _no_answer(call: ClientCall, attempts: int, last: GatewayError | None) -> GatewayError:

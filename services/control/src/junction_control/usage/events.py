@@ -31,12 +31,13 @@ from typing import Any
 import orjson
 
 from junction_contracts.errors import ContractError
-from junction_contracts.telemetry import TELEMETRY_VERSION, CallEvent
+from junction_contracts.telemetry import CALL_STATUSES, TELEMETRY_VERSION, CallEvent
 from junction_control.usage.models import (
     ERROR_CODE_CHARS,
     ID_CHARS,
     LABEL_CHARS,
     MODEL_CHARS,
+    REFUSED,
     TENANT_ID_CHARS,
     TRACE_ID_CHARS,
 )
@@ -63,7 +64,7 @@ COUNTS = (
     "images",
 )
 # a tuple, not a set: a status of the wrong JSON type (a list) must not raise
-_STATUSES = ("success", "failed", "cancelled")
+_STATUSES: tuple[str, ...] = CALL_STATUSES
 
 # the columns' checks
 MAX_INT = 2**31 - 1  # the INTEGER columns of PostgreSQL
@@ -181,6 +182,9 @@ def refusal(event: Event) -> str | None:
         return "http_status must be an HTTP status code"
     if not _is_number(event["cost_usd"]) or event["cost_usd"] < 0:
         return "cost_usd must be a non-negative number"
+    if event["status"] == REFUSED and event["cost_usd"] != 0:
+        # the contract's rule too; here for events handed in as objects (`ingest_events`)
+        return "a refused call costs nothing: cost_usd must be 0"
     for name in _OPTIONAL_NUMBERS:
         value = event[name]
         if value is not None and (not _is_number(value) or value < 0):
@@ -206,6 +210,8 @@ def _valid(e: Event) -> bool:
         value = e[name]
         if value is not None and not _non_negative((value,)):
             return False
+    if kind == "finished" and e["status"] == REFUSED and e["cost_usd"] != 0:
+        return False
     if not isinstance(e["stream"], bool):
         return False
     status = e["http_status"]
@@ -236,7 +242,8 @@ def _all_good(raw: list[Any]) -> bool:
 
 
 def _columns_good(cols: dict[str, list[Any]]) -> bool:
-    if not set(zip(cols["kind"], cols["status"], strict=True)) <= _KIND_STATUS:
+    kinds = set(zip(cols["kind"], cols["status"], strict=True))
+    if not kinds <= _KIND_STATUS:
         return False
     if _types(cols["id"]) != _STR or not all(cols["id"]):
         return False
@@ -252,6 +259,12 @@ def _columns_good(cols: dict[str, list[Any]]) -> bool:
         return False
     at, started_at = cols["at"], cols["started_at"]
     if not (_non_negative(at) and _non_negative(started_at) and _non_negative(cols["cost_usd"])):
+        return False
+    if ("finished", REFUSED) in kinds and any(
+        cost != 0
+        for status, cost in zip(cols["status"], cols["cost_usd"], strict=True)
+        if status == REFUSED
+    ):
         return False
     if min(at) <= 0 or max(at) > MAX_TIMESTAMP or max(started_at) > MAX_TIMESTAMP:
         return False

@@ -25,6 +25,9 @@ credit (`credits.service.charge_calls`) and adds the cost to its token's
 calls), in the same transaction. The ledger's unique call id is the
 backstop for both: a row that is closed twice (an engine-reported
 failed/stuck, then a later ``finished``) is charged and counted once.
+A ``refused`` call (turned down before any provider was tried) is never
+charged: an event that claims a cost for one is malformed by the contract
+and rejected by `usage.events.refusal` when handed in as an object.
 
 A batch is one transaction of a fixed number of set-based statements (see
 `junction_control.bulk`), whatever its size: no ORM object and no statement

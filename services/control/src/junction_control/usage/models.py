@@ -8,11 +8,15 @@ from typing import Literal
 from sqlalchemy import BigInteger, CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
+from junction_contracts.telemetry import CALL_STATUSES
 from junction_control.columns import UtcDateTime, utcnow
 
-CallStatus = Literal["processing", "success", "failed", "cancelled"]
+CallStatus = Literal["processing", "success", "failed", "cancelled", "refused"]
 PROCESSING = "processing"
-FINAL_STATUSES: tuple[str, ...] = ("success", "failed", "cancelled")
+# refused: the engine turned the call down before trying any provider; never billed
+REFUSED = "refused"
+# the statuses a `finished` event may set: the contract's
+FINAL_STATUSES: tuple[str, ...] = CALL_STATUSES
 # the error code the reaper writes; a row failed with it stays open to a late `finished`
 STUCK = "stuck"
 
@@ -42,7 +46,7 @@ class ModelCall(SQLModel, table=True):
         # the hourly rollup and the retention prune scan by start time alone
         Index("ix_model_calls_started", "started_at"),
         CheckConstraint(
-            "status IN ('processing', 'success', 'failed', 'cancelled')",
+            "status IN ('processing', 'success', 'failed', 'cancelled', 'refused')",
             name="ck_model_calls_status",
         ),
     )
@@ -104,6 +108,9 @@ class UsageHour(SQLModel, table=True):
     output_tokens: int = Field(default=0, sa_type=BigInteger)
     cached_input_tokens: int = Field(default=0, sa_type=BigInteger)
     cost_usd: float = Field(default=0.0)
+    # refused before any provider was tried: counted in `calls`, apart from failures
+    # (last, where migration 0007 added the column)
+    refused_calls: int = Field(default=0)
 
 
 def is_open(status: str, error_code: str | None) -> bool:

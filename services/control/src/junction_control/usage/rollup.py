@@ -1,7 +1,9 @@
 """Hourly usage rollups and the retention prune of raw calls.
 
 `rollup_hours` (re)computes `usage_hourly` from model_calls for complete UTC
-hours, by the hour each call *started* in (like `usage_summary`). It is
+hours, by the hour each call *started* in (like `usage_summary`). `calls`
+counts every call, `failed_calls` the failed ones and `refused_calls`, apart
+from them, those refused before any provider was tried. It is
 idempotent: an hour's rows are upserted from the raw rows, and rows of the
 hour that no longer match any call are deleted, so re-running gives the same
 table. Each run re-rolls the last `REROLL_HOURS` (24) complete hours, which
@@ -32,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from junction_control.usage.models import ModelCall, UsageHour
+from junction_control.usage.models import REFUSED, ModelCall, UsageHour
 
 REROLL_HOURS = 24
 HOUR = timedelta(hours=1)
@@ -41,7 +43,14 @@ CHUNK = 500
 _calls: Table = ModelCall.__table__  # type: ignore[attr-defined]
 _hours: Table = UsageHour.__table__  # type: ignore[attr-defined]
 _KEY = ("tenant_id", "hour", "model", "token_id")
-_TOTALS = ("calls", "failed_calls", "input_tokens", "output_tokens", "cached_input_tokens")
+_TOTALS = (
+    "calls",
+    "failed_calls",
+    "refused_calls",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +149,7 @@ async def _aggregate(conn: AsyncConnection, start: datetime, end: datetime) -> l
             c.token_id,
             func.count(),
             func.coalesce(func.sum(case((c.status == "failed", 1), else_=0)), 0),
+            func.coalesce(func.sum(case((c.status == REFUSED, 1), else_=0)), 0),
             func.coalesce(func.sum(c.input_tokens), 0),
             func.coalesce(func.sum(c.output_tokens), 0),
             func.coalesce(func.sum(c.cached_input_tokens), 0),

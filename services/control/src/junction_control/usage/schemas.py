@@ -21,8 +21,13 @@ class UsageQuery(BaseModel):
 
 
 class ModelUsageOut(BaseModel):
+    """One model's totals; `failed_calls` and `refused_calls` are counted in `calls`."""
+
     model: str
     calls: int
+    failed_calls: int
+    # turned down before any provider was tried: not a provider failure, never billed
+    refused_calls: int
     input_tokens: int
     output_tokens: int
     cost_usd: float
@@ -32,6 +37,8 @@ class ModelUsageOut(BaseModel):
         return cls(
             model=usage.model,
             calls=usage.calls,
+            failed_calls=usage.failed_calls,
+            refused_calls=usage.refused_calls,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cost_usd=usage.cost_usd,

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_control.columns import utcnow
 from junction_control.errors import InvalidInput
-from junction_control.usage.models import PROCESSING, STUCK, ModelCall
+from junction_control.usage.models import PROCESSING, REFUSED, STUCK, ModelCall
 
 MAX_LIST_LIMIT = 500
 
@@ -33,10 +33,17 @@ class CallCursor(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class ModelUsage:
-    """Totals of one model over a time range."""
+    """Totals of one model over a time range.
+
+    `calls` counts every call; `failed_calls` and `refused_calls` are part of
+    it, apart from each other: a refused call never reached a provider, so it
+    says nothing of the providers' health (leave it out of an error rate).
+    """
 
     model: str
     calls: int
+    failed_calls: int
+    refused_calls: int
     input_tokens: int
     output_tokens: int
     cost_usd: float
@@ -77,11 +84,14 @@ async def usage_summary(
     Every call counts, whatever its status; tokens and cost are what the
     finished calls reported (a call still processing adds none yet).
     """
-    # five columns: more than sqlmodel's typed select takes, so plain SQLAlchemy
+    status = col(ModelCall.status)
+    # seven columns: more than sqlmodel's typed select takes, so plain SQLAlchemy
     query = (
         sql_select(
             col(ModelCall.model),
             func.count(),
+            func.coalesce(func.sum(case((status == "failed", 1), else_=0)), 0),
+            func.coalesce(func.sum(case((status == REFUSED, 1), else_=0)), 0),
             func.coalesce(func.sum(ModelCall.input_tokens), 0),
             func.coalesce(func.sum(ModelCall.output_tokens), 0),
             func.coalesce(func.sum(ModelCall.cost_usd), 0.0),
@@ -100,11 +110,13 @@ async def usage_summary(
         ModelUsage(
             model=model,
             calls=int(calls),
+            failed_calls=int(failed),
+            refused_calls=int(refused),
             input_tokens=int(input_tokens),
             output_tokens=int(output_tokens),
             cost_usd=float(cost),
         )
-        for model, calls, input_tokens, output_tokens, cost in rows
+        for model, calls, failed, refused, input_tokens, output_tokens, cost in rows
     ]
 
 

@@ -1,0 +1,150 @@
+"""Upgrading a database that holds data: rows survive, and the new rules hold after."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import bindparam, insert, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from junction_control.columns import UtcDateTime
+from junction_control.db import Database
+from junction_control.migrations import alembic_config, current_revision, upgrade
+from junction_control.settings import ControlSettings
+from junction_control.tenants import service as tenants
+from junction_control.usage.models import ModelCall, UsageHour
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+# usage_hourly as revision 0006 knows it: no refused_calls yet
+_OLD_HOUR = text(
+    "INSERT INTO usage_hourly (tenant_id, hour, model, token_id, calls, failed_calls, "
+    "input_tokens, output_tokens, cached_input_tokens, cost_usd) "
+    "VALUES (:tenant_id, :hour, 'chat', 'tok', 3, 1, 30, 6, 0, 0.5)"
+).bindparams(bindparam("hour", type_=UtcDateTime))
+
+
+async def _dump(database: Database, table: str) -> list[tuple[object, ...]]:
+    async with database.engine.connect() as conn:
+        rows = await conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))
+        return [tuple(row) for row in rows.all()]
+
+
+async def _downgrade(database: Database, revision: str) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with database.engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+def _call(tenant_id: str, call_id: str, status: str, **fields: object) -> ModelCall:
+    values: dict[str, object] = {"finished_at": T0, **fields}
+    return ModelCall(
+        id=call_id,
+        tenant_id=tenant_id,
+        token_id="tok",
+        model="chat",
+        status=status,
+        started_at=T0,
+        **values,
+    )
+
+
+async def _insert(database: Database, *calls: ModelCall) -> None:
+    # on the engine, not a session: a session reads an IntegrityError as a naming race
+    async with database.engine.begin() as conn:
+        await conn.execute(insert(ModelCall), [c.model_dump() for c in calls])
+
+
+@pytest.fixture
+async def at_0006(settings: ControlSettings) -> Database:
+    """A database at revision 0006 holding a tenant, three calls and an hour's rollup."""
+    database = Database(settings.database_url)
+    await upgrade(database.engine, "0006")
+    async with database.session() as session:
+        tenant = await tenants.create_tenant(session, "acme")
+        await session.commit()
+    await _insert(
+        database,
+        _call(tenant.id, "ok", "success", input_tokens=30, output_tokens=6, cost_usd=0.5),
+        _call(tenant.id, "broke", "failed", http_status=400, error_code="unsupported_operation"),
+        _call(tenant.id, "open", "processing", finished_at=None),
+    )
+    async with database.engine.begin() as conn:
+        await conn.execute(_OLD_HOUR, {"tenant_id": tenant.id, "hour": T0})
+    return database
+
+
+async def test_upgrading_to_refused_calls_keeps_every_stored_call_and_rollup(
+    at_0006: Database,
+) -> None:
+    database = at_0006
+    try:
+        calls_before = await _dump(database, "model_calls")
+        hours_before = await _dump(database, "usage_hourly")
+
+        await upgrade(database.engine, "0007")
+
+        assert await current_revision(database.engine) == "0007"
+        # a call recorded as failed before stays failed: nothing tells an old refusal apart
+        assert await _dump(database, "model_calls") == calls_before
+        assert await _dump(database, "usage_hourly") == [(*row, 0) for row in hours_before]
+        async with database.session() as session:
+            hour = (await session.exec(select(UsageHour))).one()
+        assert (hour.calls, hour.failed_calls, hour.refused_calls) == (3, 1, 0)
+    finally:
+        await database.dispose()
+
+
+async def test_after_the_upgrade_a_call_may_be_refused_and_nothing_else_new(
+    at_0006: Database,
+) -> None:
+    database = at_0006
+    try:
+        await database.migrate()
+        async with database.session() as session:
+            tenant = await tenants.get_tenant(session, "acme")
+
+        await _insert(database, _call(tenant.id, "no-provider", "refused", http_status=400))
+        with pytest.raises(IntegrityError):
+            await _insert(database, _call(tenant.id, "odd", "declined"))
+
+        async with database.engine.connect() as conn:
+            rows = await conn.execute(text("SELECT id, status FROM model_calls"))
+            statuses = {call_id: status for call_id, status in rows.all()}
+        assert statuses["no-provider"] == "refused"
+        assert "odd" not in statuses
+    finally:
+        await database.dispose()
+
+
+async def test_downgrading_records_refused_calls_as_failed_as_before(at_0006: Database) -> None:
+    database = at_0006
+    try:
+        await upgrade(database.engine, "0007")
+        async with database.session() as session:
+            tenant = await tenants.get_tenant(session, "acme")
+        await _insert(database, _call(tenant.id, "no-provider", "refused"))
+        async with database.engine.begin() as conn:
+            await conn.execute(text("UPDATE usage_hourly SET calls = 5, refused_calls = 2"))
+
+        await _downgrade(database, "0006")
+
+        assert await current_revision(database.engine) == "0006"
+        async with database.engine.connect() as conn:
+            status = await conn.scalar(
+                text("SELECT status FROM model_calls WHERE id = 'no-provider'")
+            )
+            hour = (await conn.execute(text("SELECT calls, failed_calls FROM usage_hourly"))).one()
+        assert status == "failed"
+        assert tuple(hour) == (5, 3)
+        with pytest.raises(IntegrityError):
+            await _insert(database, _call(tenant.id, "again", "refused"))
+    finally:
+        await database.dispose()
