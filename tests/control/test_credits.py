@@ -14,10 +14,12 @@ from junction_control.cli import main
 from junction_control.credits.models import CreditAccount, LedgerEntry
 from junction_control.db import Database
 from junction_control.settings import ControlSettings
+from junction_control.tokens.models import UserToken
+from junction_control.usage.ingest import ingest_events
 from junction_control.usage.service import reap_stuck_calls
 
 from .conftest import Demo, World
-from .test_telemetry import finished, send, started
+from .test_telemetry import counted, finished, refused, row, send, started
 
 T = "/tenants/{}"
 
@@ -60,6 +62,34 @@ async def test_calls_without_cost_and_open_calls_charge_nothing(
 
     assert await ledger(database, demo.tenant_id) == []
     assert await balance(database, demo.tenant_id) == 0.0
+
+
+async def test_a_refused_call_is_never_charged_even_when_its_event_claims_a_cost(
+    internal_client: httpx.AsyncClient, settings: ControlSettings, database: Database, demo: Demo
+) -> None:
+    plain = await send(internal_client, settings, [refused(demo, "r1")])
+    # a sender that prices a refusal breaks the contract: the event is malformed
+    priced = await send(
+        internal_client, settings, [started(demo, "r2"), refused(demo, "r2", cost_usd=0.5)]
+    )
+    async with database.session() as session:
+        direct = await ingest_events(session, [refused(demo, "r3", cost_usd=0.5)])
+        await session.commit()
+        token = await session.get(UserToken, demo.token_id)
+
+    assert plain.json() == counted(1, 0)
+    assert priced.json() == counted(1, 0, rejected=1)
+    assert (direct.accepted, direct.rejected) == (0, 1)
+    r1, r2 = await row(database, "r1"), await row(database, "r2")
+    assert r1 is not None
+    assert (r1.status, r1.cost_usd) == ("refused", 0.0)
+    assert r2 is not None
+    assert r2.status == "processing"  # only its started event was taken
+    assert await row(database, "r3") is None
+    assert await ledger(database, demo.tenant_id) == []
+    assert await balance(database, demo.tenant_id) == 0.0
+    assert token is not None
+    assert token.spent_usd == 0.0
 
 
 async def test_overlapping_deliveries_charge_each_call_once_and_balance_is_the_ledger_sum(
@@ -217,3 +247,72 @@ def test_cli_grants_credit_and_audits_it(
     rows, audits = asyncio.run(stored())
     assert rows == [("grant", 12.5, "po-1")]
     assert audits == 1
+
+
+async def test_billing_is_set_by_platform_admins_and_travels_in_the_route(
+    internal_client: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    settings: ControlSettings,
+    database: Database,
+    world: World,
+) -> None:
+    from .test_resolve import resolve
+
+    demo = world.acme
+    path = T.format(demo.tenant_id) + "/credits"
+    before = await resolve(internal_client, settings, demo.token_hash)
+    assert before.token.billing == "postpaid"  # no account yet: served on credit
+    by_owner = await admin.put(
+        path + "/billing", json={"billing": "prepaid"}, headers=world["owner"].headers
+    )
+    assert by_owner.status_code == 403  # a tenant cannot choose how it is billed
+    prepaid = await admin.put(
+        path + "/billing", json={"billing": "prepaid"}, headers=world["platform"].headers
+    )
+    assert prepaid.status_code == 200
+    assert prepaid.json() == {"billing": "prepaid", "credit_limit_usd": None, "balance_usd": 0.0}
+    bad = await admin.put(
+        path + "/billing",
+        json={"billing": "prepaid", "credit_limit_usd": 5},
+        headers=world["platform"].headers,
+    )
+    assert bad.status_code in (400, 422)  # a limit is for postpaid tenants
+    await admin.post(path + "/grants", json={"amount_usd": 5.0}, headers=world["platform"].headers)
+    await send(internal_client, settings, [finished(demo, "c1", cost_usd=1.25)])
+    route = await resolve(internal_client, settings, demo.token_hash)
+    assert route.token.billing == "prepaid"
+    assert route.token.credit_granted_usd == pytest.approx(5.0)
+    assert route.token.credit_charged_usd == pytest.approx(1.25)
+    assert await balance(database, demo.tenant_id) == pytest.approx(3.75)
+    read = await admin.get(path, headers=world["owner"].headers)
+    assert read.json()["billing"] == "prepaid"
+    async with database.session() as session:
+        audit = (
+            await session.exec(
+                select(AuditEntry.action).where(AuditEntry.action == "credits.billing")  # type: ignore[arg-type]
+            )
+        ).all()
+    assert len(audit) == 1
+
+
+def test_cli_sets_billing_and_refuses_a_limit_on_prepaid(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tenant", "create", "acme"]) == 0
+    assert main(["credits", "billing", "--tenant", "acme", "--mode", "prepaid"]) == 0
+    assert "tenant acme is prepaid" in capsys.readouterr().out
+    limited = ["credits", "billing", "--tenant", "acme", "--mode", "prepaid", "--credit-limit", "5"]
+    assert main(limited) == 2
+    assert "postpaid tenants only" in capsys.readouterr().err
+    postpaid = [
+        "credits",
+        "billing",
+        "--tenant",
+        "acme",
+        "--mode",
+        "postpaid",
+        "--credit-limit",
+        "5",
+    ]
+    assert main(postpaid) == 0
+    assert "credit limit 5.0 USD" in capsys.readouterr().out

@@ -180,3 +180,85 @@ def test_the_ledger_counts_only_what_came_after_the_route() -> None:
     ledger.add("k", 2.0)
     assert ledger.since("k", 1005.0) == 2.0
     assert ledger.since("k", 0.0) == 3.0
+
+
+def credit_route(
+    billing: str, granted: float, charged: float = 0.0, limit: float | None = None
+) -> Route:
+    tenant = "ten-" + secrets.token_hex(4)
+    return Route(
+        token=TokenRoute(
+            id="tok-" + secrets.token_hex(4),
+            tenant_id=tenant,
+            name="c",
+            prefix="jk-c",
+            billing=billing,  # type: ignore[arg-type]
+            credit_granted_usd=granted,
+            credit_charged_usd=charged,
+            credit_limit_usd=limit,
+        ),
+        models=(pricey(),),
+        issued_at=time.time(),
+    )
+
+
+async def test_a_prepaid_tenant_is_served_while_its_balance_covers_the_worst_case() -> None:
+    route = credit_route("prepaid", granted=1.0, charged=1.0 - (2 * ACTUAL + WORST))
+    async with build_engine({hash_key(KEY): route}) as e:
+        statuses = [
+            (await e.client.post("/v1/chat/completions", json=CALL)).status_code for _ in range(4)
+        ]
+        assert statuses == [200, 200, 200, 402]
+        refused = await e.client.post("/v1/chat/completions", json=CALL)
+        assert "prepaid credit" in refused.json()["error"]["message"]
+        assert len(await e.upstream_requests()) == 3
+
+
+async def test_a_tenant_without_credit_is_refused_before_any_provider_call() -> None:
+    route = credit_route("prepaid", granted=0.0, charged=1.08)  # a negative balance
+    async with build_engine({hash_key(KEY): route}) as e:
+        resp = await e.client.post(
+            "/v1/messages",
+            headers={"anthropic-version": "2023-06-01"},
+            json={"model": "gpt", "max_tokens": 6, "messages": HELLO},
+        )
+        assert resp.status_code == 402
+        assert resp.json()["error"]["type"] == "billing_error"
+        assert await e.upstream_requests() == []
+
+
+async def test_postpaid_is_served_below_zero_down_to_its_limit() -> None:
+    unlimited = credit_route("postpaid", granted=0.0, charged=50.0)
+    async with build_engine({hash_key(KEY): unlimited}) as e:
+        assert (await e.client.post("/v1/chat/completions", json=CALL)).status_code == 200
+    limited = credit_route("postpaid", granted=0.0, charged=0.0, limit=ACTUAL + WORST)
+    async with build_engine({hash_key(KEY): limited}) as e:
+        statuses = [
+            (await e.client.post("/v1/chat/completions", json=CALL)).status_code for _ in range(3)
+        ]
+        assert statuses == [200, 200, 402]
+
+
+@pytest.mark.redis
+async def test_a_prepaid_balance_holds_across_three_engines(redis_url: str) -> None:
+    route = credit_route("prepaid", granted=10 * WORST)
+    route = Route(
+        token=route.token, models=(pricey("mock-gpt+latency=100"),), issued_at=route.issued_at
+    )
+    key = "jk-credit-" + secrets.token_hex(8)  # Redis shares routes across tests
+    routes = {hash_key(key): route}
+    auth = {"authorization": f"Bearer {key}"}
+    async with (
+        build_engine(routes, redis_url=redis_url) as a,
+        build_engine(routes, redis_url=redis_url) as b,
+        build_engine(routes, redis_url=redis_url) as c,
+    ):
+        engines = (a, b, c)
+        answers = await asyncio.gather(
+            *(
+                engines[n % 3].client.post("/v1/chat/completions", json=CALL, headers=auth)
+                for n in range(50)
+            )
+        )
+        assert sum(r.status_code == 200 for r in answers) == 10
+        assert {r.status_code for r in answers} == {200, 402}

@@ -82,6 +82,12 @@ class TokenRoute:
     #: spending cap in USD over the key's life, and what it had spent when resolved
     budget_usd: float | None = None
     spent_usd: float = 0.0
+    #: the tenant's credit: prepaid tenants are refused what granted - charged cannot
+    #: cover; postpaid ones only past their credit limit (None: no limit)
+    billing: Literal["prepaid", "postpaid"] = "postpaid"
+    credit_granted_usd: float = 0.0
+    credit_charged_usd: float = 0.0
+    credit_limit_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +133,12 @@ class Route:
                 tpm=None if t.get("tpm") is None else int(t["tpm"]),
                 budget_usd=None if t.get("budget_usd") is None else float(t["budget_usd"]),
                 spent_usd=float(t.get("spent_usd") or 0.0),
+                billing=_billing(t.get("billing", "postpaid")),
+                credit_granted_usd=float(t.get("credit_granted_usd") or 0.0),
+                credit_charged_usd=float(t.get("credit_charged_usd") or 0.0),
+                credit_limit_usd=(
+                    None if t.get("credit_limit_usd") is None else float(t["credit_limit_usd"])
+                ),
             )
             models = tuple(_model_from_dict(m) for m in data["models"])
             return cls(
@@ -139,6 +151,14 @@ class Route:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ContractError(f"malformed route: {exc!r}") from exc
+
+
+def _billing(value: Any) -> Literal["prepaid", "postpaid"]:
+    if value == "prepaid":
+        return "prepaid"
+    if value == "postpaid":
+        return "postpaid"
+    raise ContractError(f"unknown billing {value!r}")
 
 
 def _model_from_dict(m: dict[str, Any]) -> ModelRoute:

@@ -20,6 +20,7 @@
     junction-control reap-stuck [--older-than-minutes N]
     junction-control rollup [--since-hours N] [--prune]
     junction-control credits grant --tenant T --amount X [--note N] [--adjustment]
+    junction-control credits billing --tenant T --mode prepaid|postpaid [--credit-limit X]
 
 User mistakes exit with code 2 and one line on stderr; operational failures
 (database down, undecryptable key) exit with code 1.
@@ -140,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="record a correction (may be negative) instead of a grant",
     )
     cg.set_defaults(command=_credits_grant)
+    cb = credit.add_parser("billing", help="make a tenant prepaid or postpaid")
+    cb.add_argument("--tenant", required=True)
+    cb.add_argument("--mode", required=True, choices=("prepaid", "postpaid"))
+    cb.add_argument(
+        "--credit-limit", type=float, default=None, help="USD below zero (postpaid only)"
+    )
+    cb.set_defaults(command=_credits_billing)
 
     tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -247,6 +255,16 @@ async def _reap_stuck(args: argparse.Namespace, settings: ControlSettings) -> No
 
 async def _rollup(args: argparse.Namespace, settings: ControlSettings) -> None:
     await commands.rollup(settings, since_hours=args.since_hours, prune=args.prune, out=sys.stdout)
+
+
+async def _credits_billing(args: argparse.Namespace, settings: ControlSettings) -> None:
+    await commands.set_billing(
+        settings,
+        tenant=args.tenant,
+        billing=args.mode,
+        credit_limit_usd=args.credit_limit,
+        out=sys.stdout,
+    )
 
 
 async def _credits_grant(args: argparse.Namespace, settings: ControlSettings) -> None:

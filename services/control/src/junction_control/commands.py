@@ -350,7 +350,36 @@ async def grant_credits(
             details={"amount_usd": entry.amount_usd, "via": "cli"},
         )
         balance = await credits.balance_of(session, owner.id)
+        changed = await take_changed(session)
+    await _publish_changes(settings, changed)  # engines see the new credit at once
     print(f"{kind} of {amount_usd:.6f} USD to {tenant}: balance {balance:.6f} USD", file=out)
+
+
+async def set_billing(
+    settings: ControlSettings,
+    *,
+    tenant: str,
+    billing: str,
+    credit_limit_usd: float | None,
+    out: TextIO,
+) -> None:
+    """Make a tenant prepaid or postpaid; audited like the admin API's change."""
+    async with migrated_session(settings) as session:
+        owner = await tenants.get_tenant(session, tenant)
+        account = await credits.set_billing(session, owner, billing, credit_limit_usd)
+        await record(
+            session,
+            tenant_id=owner.id,
+            user_id=None,  # the shell: no admin user
+            action="credits.billing",
+            object_type="credit_account",
+            object_id=owner.id,
+            details={"billing": billing, "credit_limit_usd": credit_limit_usd, "via": "cli"},
+        )
+        changed = await take_changed(session)
+    await _publish_changes(settings, changed)
+    limit = "" if account.credit_limit_usd is None else f", credit limit {credit_limit_usd} USD"
+    print(f"tenant {tenant} is {billing}{limit}: balance {account.balance_usd:.6f} USD", file=out)
 
 
 async def rollup(

@@ -109,20 +109,46 @@ class Account:
 
 
 def accounts_for(route: Route) -> list[Account]:
-    """The accounts a call of this key draws on (none: nothing to hold)."""
+    """The accounts a call of this key draws on (none: nothing to hold).
+
+    The key's budget, when it has one; the tenant's credit when it is
+    prepaid (what it was granted, against what it was charged) or postpaid
+    with a credit limit (granted plus the limit). A postpaid tenant without
+    a limit is served on credit: nothing to hold.
+    """
     token = route.token
-    if token.budget_usd is None:
-        return []
-    return [
+    accounts: list[Account] = []
+    if token.budget_usd is not None:
+        accounts.append(
+            Account(
+                id=f"key:{token.id}",
+                tenant_id=token.tenant_id,
+                what=f"this API key's budget of ${token.budget_usd:.2f}",
+                limit_usd=token.budget_usd,
+                spent_usd=token.spent_usd,
+                since=route.issued_at,
+            )
+        )
+    if token.billing == "prepaid":
+        balance = token.credit_granted_usd - token.credit_charged_usd
+        what = f"the tenant's prepaid credit (balance ${balance:.2f})"
+        limit = token.credit_granted_usd
+    elif token.credit_limit_usd is not None:
+        what = f"the tenant's credit limit of ${token.credit_limit_usd:.2f}"
+        limit = token.credit_granted_usd + token.credit_limit_usd
+    else:
+        return accounts
+    accounts.append(
         Account(
-            id=f"key:{token.id}",
+            id=f"credit:{token.tenant_id}",
             tenant_id=token.tenant_id,
-            what=f"this API key's budget of ${token.budget_usd:.2f}",
-            limit_usd=token.budget_usd,
-            spent_usd=token.spent_usd,
+            what=what,
+            limit_usd=limit,
+            spent_usd=token.credit_charged_usd,
             since=route.issued_at,
         )
-    ]
+    )
+    return accounts
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,9 @@ from sqlmodel import Field, SQLModel
 from junction_control.columns import UtcDateTime, new_id, utcnow
 
 KINDS: tuple[str, ...] = ("grant", "charge", "adjustment")
+#: prepaid: refused when the balance cannot cover a call; postpaid: served, the
+#: balance may go negative (down to minus the credit limit, when one is set)
+BILLING: tuple[str, ...] = ("prepaid", "postpaid")
 NOTE_CHARS = 500
 
 
@@ -21,11 +24,20 @@ class CreditAccount(SQLModel, table=True):
     """
 
     __tablename__ = "credit_accounts"
+    __table_args__ = (
+        CheckConstraint("billing IN ('prepaid', 'postpaid')", name="ck_credit_accounts_billing"),
+    )
 
     tenant_id: str = Field(
         primary_key=True, foreign_key="tenants.id", ondelete="CASCADE", max_length=36
     )
     balance_usd: float = Field(default=0.0)
+    #: every grant and adjustment summed, and every charge: balance = granted - charged
+    granted_usd: float = Field(default=0.0)
+    charged_usd: float = Field(default=0.0)
+    billing: str = Field(default="postpaid", max_length=16)
+    #: postpaid only: how far below zero the balance may go (None: no limit)
+    credit_limit_usd: float | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
 

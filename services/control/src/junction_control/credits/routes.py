@@ -11,7 +11,14 @@ from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
 from junction_control.credits import service
 from junction_control.credits.models import LedgerEntry
-from junction_control.credits.schemas import CreditsOut, GrantIn, GrantOut, LedgerEntryOut
+from junction_control.credits.schemas import (
+    BillingIn,
+    BillingOut,
+    CreditsOut,
+    GrantIn,
+    GrantOut,
+    LedgerEntryOut,
+)
 from junction_control.errors import InvalidInput
 
 router = Router("credits")
@@ -36,8 +43,11 @@ async def get_credits(call: Call) -> CreditsOut:
         page=call.query(PageQuery),
         descending=True,
     )
+    account = await service.account_of(call.session, tenant_id)
     return CreditsOut(
-        balance_usd=await service.balance_of(call.session, tenant_id),
+        balance_usd=account.balance_usd,
+        billing=account.billing,
+        credit_limit_usd=account.credit_limit_usd,
         entries=[LedgerEntryOut.of(e) for e in rows],
         next_cursor=next_cursor,
     )
@@ -70,4 +80,34 @@ async def grant_credits(call: Call) -> GrantOut:
     return GrantOut(
         entry=LedgerEntryOut.of(entry),
         balance_usd=await service.balance_of(call.session, tenant.id),
+    )
+
+
+@router.add(
+    "PUT",
+    "/tenants/{tenant_id}/credits/billing",
+    summary="Make the tenant prepaid or postpaid (with a credit limit); platform admins only",
+    permission=requires("credits", "write"),
+    body=BillingIn,
+    response=BillingOut,
+)
+async def set_billing(call: Call) -> BillingOut:
+    data = call.body(BillingIn)
+    try:
+        account = await service.set_billing(
+            call.session, call.access.current_tenant, data.billing, data.credit_limit_usd
+        )
+    except InvalidInput as exc:
+        raise invalid_field("credit_limit_usd", str(exc)) from None
+    await call.audit(
+        "credits.billing",
+        "credit_account",
+        account.tenant_id,
+        billing=account.billing,
+        credit_limit_usd=account.credit_limit_usd,
+    )
+    return BillingOut(
+        billing=account.billing,
+        credit_limit_usd=account.credit_limit_usd,
+        balance_usd=account.balance_usd,
     )

@@ -34,10 +34,26 @@ class LedgerEntryOut(BaseModel):
         return cls.model_validate(entry, from_attributes=True)
 
 
+class BillingIn(Input):
+    """Prepaid: calls the balance cannot cover are refused; postpaid: served on credit."""
+
+    billing: Literal["prepaid", "postpaid"]
+    #: postpaid only: how far below zero the balance may go (null: no limit)
+    credit_limit_usd: float | None = Field(default=None, ge=0, le=MAX_GRANT_USD)
+
+
+class BillingOut(BaseModel):
+    billing: str
+    credit_limit_usd: float | None
+    balance_usd: float
+
+
 class CreditsOut(BaseModel):
     """The balance and one page of the ledger, newest first."""
 
     balance_usd: float
+    billing: str = "postpaid"
+    credit_limit_usd: float | None = None
     entries: list[LedgerEntryOut]
     next_cursor: str | None = None
 

@@ -23,8 +23,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_control import bulk
 from junction_control.columns import new_id, utcnow
-from junction_control.credits.models import NOTE_CHARS, CreditAccount, LedgerEntry
+from junction_control.credits.models import BILLING, NOTE_CHARS, CreditAccount, LedgerEntry
 from junction_control.errors import InvalidInput
+from junction_control.route_changes import note_tenant_changed
 from junction_control.tenants.models import Tenant
 
 # the largest single grant or adjustment: a typo guard, not a business rule
@@ -44,12 +45,19 @@ _CHARGE = (
 _CHARGE_POSTGRES = _CHARGE.format(id="CAST(gen_random_uuid() AS text)")
 _CHARGE_SQLITE = _CHARGE.format(id="id")
 _CHARGE_SQLITE_COLUMNS = bulk.columns("id text") + _CHARGE_COLUMNS
-_BALANCE_COLUMNS = bulk.columns("tenant_id text, delta float8, moved_at timestamptz")
-# balance = balance + delta in SQL: concurrent writers add, never overwrite
+_BALANCE_COLUMNS = bulk.columns(
+    "tenant_id text, granted float8, charged float8, moved_at timestamptz"
+)
+# balance = balance + delta in SQL: concurrent writers add, never overwrite; the
+# granted and charged totals move with it (balance = granted - charged)
 _MOVE_BALANCES = (
-    "INSERT INTO credit_accounts (tenant_id, balance_usd, created_at, updated_at) "
-    "SELECT tenant_id, delta, moved_at, moved_at FROM batch WHERE true ON CONFLICT (tenant_id) "
+    "INSERT INTO credit_accounts (tenant_id, balance_usd, granted_usd, charged_usd, billing, "
+    "credit_limit_usd, created_at, updated_at) "
+    "SELECT tenant_id, granted - charged, granted, charged, 'postpaid', NULL, moved_at, moved_at "
+    "FROM batch WHERE true ON CONFLICT (tenant_id) "
     "DO UPDATE SET balance_usd = credit_accounts.balance_usd + excluded.balance_usd, "
+    "granted_usd = credit_accounts.granted_usd + excluded.granted_usd, "
+    "charged_usd = credit_accounts.charged_usd + excluded.charged_usd, "
     "updated_at = excluded.updated_at"
 )
 
@@ -79,19 +87,21 @@ async def charge_calls(
     else:
         rows = [(new_id(), *row) for row in rows]
         written = await bulk.with_batch(conn, _CHARGE_SQLITE_COLUMNS, rows, _CHARGE_SQLITE)
-    deltas: dict[str, float] = defaultdict(float)
+    costs: dict[str, float] = defaultdict(float)
     charged: set[str] = set()
     for tenant_id, amount, call_id in written:
-        deltas[tenant_id] += amount
+        costs[tenant_id] -= amount  # a charge's entry is negative
         charged.add(call_id)
-    await _move_balances(conn, deltas, now)
+    await _move_balances(conn, {t: (0.0, cost) for t, cost in costs.items()}, now)
     return charged
 
 
-async def _move_balances(conn: AsyncConnection, deltas: dict[str, float], now: datetime) -> None:
-    """Add each delta to its tenant's balance, opening accounts that do not exist yet."""
+async def _move_balances(
+    conn: AsyncConnection, moves: dict[str, tuple[float, float]], now: datetime
+) -> None:
+    """Add (granted, charged) to each tenant's account, opening accounts that do not exist."""
     # one lock order for every writer (tenant id): no deadlocks
-    rows = [(t, deltas[t], now) for t in sorted(deltas)]
+    rows = [(t, *moves[t], now) for t in sorted(moves)]
     await bulk.with_batch(conn, _BALANCE_COLUMNS, rows, _MOVE_BALANCES)
 
 
@@ -126,8 +136,38 @@ async def add_entry(
     )
     session.add(entry)
     await session.flush()
-    await _move_balances(await session.connection(), {tenant.id: float(amount_usd)}, now)
+    await _move_balances(await session.connection(), {tenant.id: (float(amount_usd), 0.0)}, now)
+    note_tenant_changed(session, tenant.id)  # engines learn the new figure at once
     return entry
+
+
+async def set_billing(
+    session: AsyncSession, tenant: Tenant, billing: str, credit_limit_usd: float | None
+) -> CreditAccount:
+    """Make the tenant prepaid or postpaid (with an optional credit limit); flushed."""
+    if billing not in BILLING:
+        raise InvalidInput(f"billing must be one of {', '.join(BILLING)}, got {billing!r}")
+    if credit_limit_usd is not None:
+        if billing != "postpaid":
+            raise InvalidInput("a credit limit applies to postpaid tenants only")
+        if not math.isfinite(credit_limit_usd) or not 0 <= credit_limit_usd <= MAX_GRANT_USD:
+            raise InvalidInput(f"credit_limit_usd must be between 0 and {MAX_GRANT_USD:.0f}")
+    account = await session.get(CreditAccount, tenant.id, populate_existing=True)
+    if account is None:
+        account = CreditAccount(tenant_id=tenant.id)
+    account.billing = billing
+    account.credit_limit_usd = credit_limit_usd
+    account.updated_at = utcnow()
+    session.add(account)
+    await session.flush()
+    note_tenant_changed(session, tenant.id)
+    return account
+
+
+async def account_of(session: AsyncSession, tenant_id: str) -> CreditAccount:
+    """The tenant's account (a postpaid one with nothing on it before its first entry)."""
+    account = await session.get(CreditAccount, tenant_id, populate_existing=True)
+    return account or CreditAccount(tenant_id=tenant_id)
 
 
 async def balance_of(session: AsyncSession, tenant_id: str) -> float:

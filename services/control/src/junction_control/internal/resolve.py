@@ -35,6 +35,7 @@ from junction_contracts.route import (
     Route,
     TokenRoute,
 )
+from junction_control.credits.models import CreditAccount
 from junction_control.crypto import EncryptedSecret
 from junction_control.errors import CryptoError
 from junction_control.internal.sealed_keys import SealedKeys
@@ -53,7 +54,10 @@ _deployments: Table = Deployment.__table__  # type: ignore[attr-defined]
 _providers: Table = Provider.__table__  # type: ignore[attr-defined]
 _credentials: Table = Credential.__table__  # type: ignore[attr-defined]
 
+_accounts: Table = CreditAccount.__table__  # type: ignore[attr-defined]
+
 _t, _m, _d, _p, _c = (t.c for t in (_tokens, _models, _deployments, _providers, _credentials))
+_a = _accounts.c
 
 # the token, and one row per (model, enabled deployment, active credential) of its
 # tenant; a model without deployments, a deployment without credentials still
@@ -71,6 +75,10 @@ _ROUTE_ROWS = (
         _t.tpm,
         _t.budget_usd,
         _t.spent_usd,
+        _a.billing,
+        _a.granted_usd,
+        _a.charged_usd,
+        _a.credit_limit_usd,
         _m.id.label("model_id"),
         _m.name.label("model_name"),
         _m.input_price_per_mtok,
@@ -95,7 +103,8 @@ _ROUTE_ROWS = (
         _c.key_version,
     )
     .select_from(
-        _tokens.outerjoin(_models, _m.tenant_id == _t.tenant_id)
+        _tokens.outerjoin(_accounts, _a.tenant_id == _t.tenant_id)
+        .outerjoin(_models, _m.tenant_id == _t.tenant_id)
         .outerjoin(_deployments, and_(_d.model_id == _m.id, _d.enabled.is_(True)))
         .outerjoin(_providers, _p.id == _d.provider_id)
         .outerjoin(_credentials, and_(_c.provider_id == _p.id, _c.status == "active"))
@@ -205,6 +214,10 @@ def _token_route(r: RouteRow) -> TokenRoute:
         tpm=r.tpm,
         budget_usd=r.budget_usd,
         spent_usd=r.spent_usd,
+        billing="prepaid" if r.billing == "prepaid" else "postpaid",  # no account: postpaid
+        credit_granted_usd=r.granted_usd or 0.0,
+        credit_charged_usd=r.charged_usd or 0.0,
+        credit_limit_usd=r.credit_limit_usd,
     )
 
 
