@@ -82,8 +82,9 @@ async def test_without_a_cap_the_default_output_is_held() -> None:
         assert (await e.client.post("/v1/chat/completions", json=CALL)).status_code == 200
 
 
-async def test_spend_the_control_plane_recorded_counts_too() -> None:
-    async with build_engine({hash_key(KEY): budget_route(5.0, spent=5.0)}) as e:
+async def refused_in_anthropics_protocol(route: Route) -> None:
+    """A call of `route`'s key is refused for money before any provider sees it."""
+    async with build_engine({hash_key(KEY): route}) as e:
         resp = await e.client.post(
             "/v1/messages",
             headers={"anthropic-version": "2023-06-01"},
@@ -92,6 +93,10 @@ async def test_spend_the_control_plane_recorded_counts_too() -> None:
         assert resp.status_code == 402
         assert resp.json()["error"]["type"] == "billing_error"
         assert await e.upstream_requests() == []
+
+
+async def test_spend_the_control_plane_recorded_counts_too() -> None:
+    await refused_in_anthropics_protocol(budget_route(5.0, spent=5.0))
 
 
 async def test_concurrent_calls_cannot_all_pass_on_the_same_money() -> None:
@@ -215,16 +220,8 @@ async def test_a_prepaid_tenant_is_served_while_its_balance_covers_the_worst_cas
 
 
 async def test_a_tenant_without_credit_is_refused_before_any_provider_call() -> None:
-    route = credit_route("prepaid", granted=0.0, charged=1.08)  # a negative balance
-    async with build_engine({hash_key(KEY): route}) as e:
-        resp = await e.client.post(
-            "/v1/messages",
-            headers={"anthropic-version": "2023-06-01"},
-            json={"model": "gpt", "max_tokens": 6, "messages": HELLO},
-        )
-        assert resp.status_code == 402
-        assert resp.json()["error"]["type"] == "billing_error"
-        assert await e.upstream_requests() == []
+    # a balance of -$1.08: never granted anything
+    await refused_in_anthropics_protocol(credit_route("prepaid", granted=0.0, charged=1.08))
 
 
 async def test_postpaid_is_served_below_zero_down_to_its_limit() -> None:
