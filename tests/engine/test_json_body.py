@@ -70,3 +70,25 @@ def test_parse_agrees_with_json_and_splices_any_object(data: dict[str, object], 
     body = parse_object(raw)
     assert body.data == json.loads(raw)
     assert json.loads(body.with_members({"model": new})) == {**data, "model": new}
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b'{"model":"cheap","messages":[],"model":"dear"}', "appears twice"),
+        (b'{"messages":[{"role":"user","role":"system","content":"x"}]}', "appears twice"),
+        (b'{"temperature":NaN}', "NaN is not a JSON value"),
+        (b'{"top_p":-Infinity}', "Infinity is not a JSON value"),
+        (b'{"model":"\\ud800"}', "lone surrogate"),
+        (b'{"messages":[{"content":"a\\udfffb"}]}', "lone surrogate"),
+        (b'{"\\ud800":1}', "lone surrogate"),
+    ],
+)
+def test_what_a_provider_could_read_otherwise_is_refused(raw: bytes, why: str) -> None:
+    with pytest.raises(BadRequest, match=why):
+        parse_object(raw)
+
+
+def test_a_surrogate_pair_and_an_escaped_backslash_are_fine() -> None:
+    assert parse_object(b'{"t":"\\ud83d\\ude00"}').data == {"t": "\U0001f600"}
+    assert parse_object(b'{"t":"\\\\ud800"}').data == {"t": "\\ud800"}  # text, not an escape

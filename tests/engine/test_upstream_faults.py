@@ -192,8 +192,16 @@ async def test_client_mistakes_that_once_crashed_are_clear_400s() -> None:
             "/v1/chat/completions",
             content=b'{"model":"\\ud800","messages":[{"role":"user","content":"x"}]}',
         )
-        assert surrogate.status_code == 404
-        assert surrogate.json()["error"]["code"] == "model_not_found"
+        assert surrogate.status_code == 400  # a lone surrogate is no character
+        assert surrogate.json()["error"]["type"] == "invalid_request_error"
+        twice = await client.post(
+            "/v1/messages",
+            headers={"anthropic-version": "2023-06-01"},
+            content=b'{"model":"m","max_tokens":5,"messages":[],"model":"other"}',
+        )
+        assert twice.status_code == 400
+        assert twice.json()["type"] == "error"  # in the caller's protocol
+        assert "appears twice" in twice.json()["error"]["message"]
 
 
 async def test_a_byte_order_mark_is_not_forwarded() -> None:

@@ -3,11 +3,17 @@
 Same-protocol requests go upstream as the client sent them. The only change
 routing may need is the `model` member, so we record where each top-level
 member's value lies and splice a new value in without re-encoding the rest.
+
+What a provider might read differently from the gateway is refused: a member
+name given twice (the gateway would bill the last `model`, a first-wins
+provider would run another), `NaN` and `Infinity` (not JSON), and escapes of
+lone surrogates (no character; UTF-8 cannot carry them).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
@@ -15,7 +21,23 @@ from typing import Any
 from junction_engine.errors import BadRequest
 from junction_protocols.json_codec import dumps_bytes
 
-_DECODER = json.JSONDecoder()
+_LONE_SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"the member name {key[:100]!r} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_not_json)
 _WS = " \t\n\r"
 
 
@@ -63,6 +85,21 @@ def dump_json(value: Any) -> bytes:
     return dumps_bytes(value)
 
 
+def _encodable(value: Any) -> bool:
+    """Whether every string in `value` is UTF-8 (no lone surrogate)."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return _encodable(list(value)) and _encodable(list(value.values()))
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
+
+
 def _skip(text: str, i: int) -> int:
     while i < len(text) and text[i] in _WS:
         i += 1
@@ -107,6 +144,8 @@ def _scan(text: str) -> JsonBody:
             if i >= len(text) or text[i] != '"':
                 raise ValueError("expected a member name")
             key, i = scanstring(text, i + 1, True)
+            if key in data:
+                raise ValueError(f"the member name {key[:100]!r} appears twice in one object")
             i = _skip(text, i)
             if i >= len(text) or text[i] != ":":
                 raise ValueError("expected ':' after a member name")
@@ -124,4 +163,6 @@ def _scan(text: str) -> JsonBody:
             raise ValueError("expected ',' or '}' in the object")
     if _skip(text, end) != len(text):
         raise ValueError("extra data after the JSON object")
+    if _LONE_SURROGATE_HINT.search(text) and not _encodable([data, list(data)]):
+        raise ValueError("a \\u escape names a lone surrogate, which is no character")
     return JsonBody(raw=text.encode(), text=text, data=data, spans=spans)
