@@ -76,25 +76,27 @@ def finished(demo: Demo, call_id: str, *, started_at: float = NOW - 5, **fields:
     )
 
 
+#: what a call refused before any provider was tried says: no attempt, no cost
+REFUSED_FIELDS: dict[str, Any] = {
+    "status": "refused",
+    "http_status": 400,
+    "error_code": "unsupported_operation",
+    "deployment_id": None,
+    "provider_id": None,
+    "credential_id": None,
+    "attempts": 0,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cached_input_tokens": 0,
+    "reasoning_tokens": 0,
+    "cost_usd": 0.0,
+    "ttft_ms": None,
+}
+
+
 def refused(demo: Demo, call_id: str, **fields: Any) -> CallEvent:
     """The event of a call refused before any provider was tried (no deployment offers it)."""
-    values: dict[str, Any] = {
-        "status": "refused",
-        "http_status": 400,
-        "error_code": "unsupported_operation",
-        "deployment_id": None,
-        "provider_id": None,
-        "credential_id": None,
-        "attempts": 0,
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "cached_input_tokens": 0,
-        "reasoning_tokens": 0,
-        "cost_usd": 0.0,
-        "ttft_ms": None,
-        **fields,
-    }
-    return finished(demo, call_id, **values)
+    return finished(demo, call_id, **(REFUSED_FIELDS | fields))
 
 
 async def send(

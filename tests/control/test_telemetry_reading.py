@@ -19,6 +19,8 @@ from junction_contracts.errors import ContractError
 from junction_contracts.telemetry import CallEvent, parse_batch
 from junction_control.usage.events import loads, read_batch, read_event, refusal
 
+from .test_telemetry import REFUSED_FIELDS
+
 NOW = time.time()
 
 STARTED: dict[str, Any] = CallEvent(
@@ -56,22 +58,7 @@ FINISHED: dict[str, Any] = CallEvent(
     trace_id="trace",
 ).to_dict()
 # refused before any provider was tried: no attempt, no cost
-REFUSED: dict[str, Any] = {
-    **FINISHED,
-    "id": "e-refuse",
-    "call_id": "call-2",
-    "status": "refused",
-    "http_status": 400,
-    "error_code": "unsupported_operation",
-    "deployment_id": None,
-    "provider_id": None,
-    "credential_id": None,
-    "attempts": 0,
-    "input_tokens": 0,
-    "output_tokens": 0,
-    "cost_usd": 0.0,
-    "ttft_ms": None,
-}
+REFUSED: dict[str, Any] = {**FINISHED, "id": "e-refuse", "call_id": "call-2", **REFUSED_FIELDS}
 
 # values of every JSON type and the edges the rules care about
 ODD_VALUES: list[Any] = [
