@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from alembic import command
 from sqlalchemy import bindparam, insert, text
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -56,10 +57,18 @@ def _call(tenant_id: str, call_id: str, status: str, **fields: object) -> ModelC
     )
 
 
+# model_calls columns added after revision 0006
+_LATER_CALL_COLUMNS = {"usage_estimated", "partial"}
+
+
 async def _insert(database: Database, *calls: ModelCall) -> None:
     # on the engine, not a session: a session reads an IntegrityError as a naming race
+    rows = [c.model_dump(exclude=_LATER_CALL_COLUMNS) for c in calls]
+    # the columns of revision 0006 alone (the model's table would add the later ones)
+    table = ModelCall.__table__  # type: ignore[attr-defined]
+    old = sa_table("model_calls", *(table.c[name]._copy() for name in rows[0]))
     async with database.engine.begin() as conn:
-        await conn.execute(insert(ModelCall), [c.model_dump() for c in calls])
+        await conn.execute(insert(old), rows)
 
 
 @pytest.fixture
@@ -146,5 +155,29 @@ async def test_downgrading_records_refused_calls_as_failed_as_before(at_0006: Da
         assert tuple(hour) == (5, 3)
         with pytest.raises(IntegrityError):
             await _insert(database, _call(tenant.id, "again", "refused"))
+    finally:
+        await database.dispose()
+
+
+async def test_upgrading_to_call_estimates_keeps_every_call_billed_as_reported(
+    at_0006: Database,
+) -> None:
+    database = at_0006
+    try:
+        before = await _dump(database, "model_calls")
+        await upgrade(database.engine, "0009")
+        async with database.session() as session:
+            calls = (await session.exec(select(ModelCall).order_by(ModelCall.id))).all()
+        # every stored call is kept, with its figures, and none is flagged
+        assert [(c.id, c.input_tokens, c.cost_usd) for c in calls] == [
+            ("broke", 0, 0.0),
+            ("ok", 30, 0.5),
+            ("open", 0, 0.0),
+        ]
+        assert {(c.usage_estimated, c.partial) for c in calls} == {(False, False)}
+        after = await _dump(database, "model_calls")
+        assert [row[: len(before[0])] for row in after] == before
+        await _downgrade(database, "0008")
+        assert await _dump(database, "model_calls") == before
     finally:
         await database.dispose()

@@ -63,9 +63,15 @@ def test_client_disconnect_cancels_upstream_and_records_cancelled() -> None:
         assert event["error_code"] == "client_disconnected"
         # the upstream request was closed long before the 400 words x 20 ms it would take
         assert event["latency_ms"] < 5000
+        # billed for the text it got, from an estimate: the provider's usage never came
+        assert event["partial"] is True
+        assert event["usage_estimated"] is True
+        assert 0 < event["output_tokens"] < 400
+        assert event["input_tokens"] > 0
 
 
-def test_client_gone_before_the_first_byte_stops_failover_and_is_not_billed() -> None:
+def test_client_gone_before_the_first_byte_stops_failover_and_bills_the_input() -> None:
+    # the provider was already at work on the prompt: its input is billed, estimated
     mock = create_mock_app()
     with served(mock) as mock_url:
         slow = model_route(
@@ -96,6 +102,10 @@ def test_client_gone_before_the_first_byte_stops_failover_and_is_not_billed() ->
         assert [json.loads(r["body"])["model"] for r in sent] == ["mock-gpt+fault=timeout"]
         [event] = finished
         assert event["status"] == "cancelled"
+        assert event["partial"] is True
+        assert event["usage_estimated"] is True
+        assert event["input_tokens"] > 0
+        assert event["output_tokens"] == 0
 
 
 def test_a_streamed_failover_gets_a_fresh_first_byte_budget() -> None:

@@ -20,6 +20,12 @@ refused event that claims a cost is malformed: it is never billed. A control
 plane older than this status counts every refused event as malformed (the
 call stays `processing` until its reaper fails it as stuck): upgrade the
 control plane before the engines.
+
+A call is billed from the provider's usage figures. When the provider
+reported none (or the answer was cut before it could), the engine estimates
+the missing figures and sets ``usage_estimated``; ``partial`` says the answer
+was cut (the client left, the stream broke off or stalled). A control plane
+older than these flags ignores them and bills the figures as sent.
 """
 
 from __future__ import annotations
@@ -70,6 +76,10 @@ class CallEvent:
     images: int = 0
     image_size: str | None = None
     trace_id: str | None = None
+    #: some token figures are the engine's estimate: the provider reported none
+    usage_estimated: bool = False
+    #: the answer was cut (client left, stream broke off or stalled)
+    partial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         # every field is a scalar: no deep copy (asdict) needed
@@ -104,8 +114,9 @@ class CallEvent:
                 raise ContractError(f"event field {name!r} must be a finite number >= 0")
         if event.kind == "finished" and event.status == "refused" and event.cost_usd != 0:
             raise ContractError("a refused call costs nothing: cost_usd must be 0")
-        if not isinstance(event.stream, bool):
-            raise ContractError("event field 'stream' must be a boolean")
+        for name in ("stream", "usage_estimated", "partial"):
+            if not isinstance(getattr(event, name), bool):
+                raise ContractError(f"event field {name!r} must be a boolean")
         if event.http_status is not None and (
             isinstance(event.http_status, bool) or not isinstance(event.http_status, int)
         ):

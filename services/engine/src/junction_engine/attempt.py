@@ -25,6 +25,7 @@ from junction_contracts.errors import SealError
 from junction_engine import verdict
 from junction_engine.calls import ClientCall, Outcome
 from junction_engine.errors import TryNext
+from junction_engine.estimates import text_chars
 from junction_engine.json_body import dump_json
 from junction_engine.providers import Protocol, upstream_request
 from junction_engine.relay import Relay
@@ -185,6 +186,7 @@ class Attempt:
             credential_id=self.credential.id,
             images=images,
             image_size=size,
+            text=lambda: text_chars(raw),
         )
         return Response(out, media_type="application/json")
 
@@ -228,6 +230,8 @@ class Attempt:
                     deployment_id=self.deployment.id,
                     provider_id=self.deployment.provider.id,
                     credential_id=self.credential.id,
+                    text=relay.tally.text_chars,
+                    cut=True,
                 )
 
         if call.json_array_stream:
@@ -283,6 +287,8 @@ class Attempt:
                 deployment_id=self.deployment.id,
                 provider_id=self.deployment.provider.id,
                 credential_id=self.credential.id,
+                text=relay.tally.text_chars,
+                cut=not relay.complete,
             )
 
     def _succeeded(self) -> None:

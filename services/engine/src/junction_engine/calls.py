@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from junction_contracts import ModelRoute, Pricing, Route
 from junction_contracts.telemetry import CallEvent
+from junction_engine import estimates
 from junction_engine.json_body import JsonBody
 from junction_engine.providers import Operation, Protocol
 from junction_protocols.usage import Usage
@@ -67,6 +68,10 @@ class CallRecord:
     cost_usd: float = 0.0
     images: int = 0
     image_size: str | None = None
+    #: some figures of `usage` are the gateway's estimate (see `estimates`)
+    usage_estimated: bool = False
+    #: the answer was cut: the client left, or the provider's stream broke off
+    partial: bool = False
 
 
 Recorder = Callable[[CallRecord], None]
@@ -102,10 +107,26 @@ class Outcome:
         credential_id: str | None = None,
         images: int = 0,
         image_size: str | None = None,
+        text: Callable[[], int] | None = None,
+        cut: bool = False,
     ) -> None:
+        """Record the call, once.
+
+        `text` is given when a provider was at work on the call: it counts
+        the characters of answer text the provider sent, and is called only
+        when the provider's usage lacks figures that must then be estimated.
+        `cut` says the answer did not end whole.
+        """
         if self.recorded is not None:
             return
         call = self._call
+        estimated = False
+        if text is not None and call.operation in _ESTIMATED_OPERATIONS:
+            seen = usage or Usage()
+            if estimates.needed(seen, cut=cut):
+                usage, estimated = estimates.fill(
+                    seen, body=call.body.data, output_chars=text(), cut=cut
+                )
         record = CallRecord(
             call_id=call.call_id,
             token_id=call.route.token.id,
@@ -129,9 +150,15 @@ class Outcome:
             cost_usd=cost_usd(call.model.pricing, usage) if usage else 0.0,
             images=images,
             image_size=image_size,
+            usage_estimated=estimated,
+            partial=cut,
         )
         self.recorded = record
         self._record(record)
+
+
+# operations billed by tokens; images are counted by the image
+_ESTIMATED_OPERATIONS = frozenset({"chat", "embeddings"})
 
 
 def cost_usd(pricing: Pricing, usage: Usage) -> float:
@@ -193,4 +220,6 @@ def finished_event(record: CallRecord) -> CallEvent:
         ttft_ms=record.ttft_ms,
         images=record.images,
         image_size=record.image_size,
+        usage_estimated=record.usage_estimated,
+        partial=record.partial,
     )

@@ -88,13 +88,16 @@ class Forwarder:
                         "failing over" if number < max_attempts else "giving up",
                     )
         except asyncio.CancelledError:
-            # the client went away: no further attempt, and the call is recorded
+            # the client went away: no further attempt, and the call is recorded;
+            # a provider already at work on it bills its input: estimated
             outcome(
                 status="cancelled",
                 http_status=499,
                 attempts=number,
                 error_code="client_disconnected",
                 deployment_id=deployment_id,
+                text=_nothing_sent if number else None,
+                cut=number > 0,
             )
             raise
         except GatewayError as exc:
@@ -114,6 +117,10 @@ class Forwarder:
             error_code=error.code,
         )
         raise error
+
+
+def _nothing_sent() -> int:
+    return 0  # no answer text had reached the gateway
 
 
 def _final_status(attempts: int, last: GatewayError | None) -> str:

@@ -13,6 +13,7 @@ element per response, written as the events arrive.
 
 from __future__ import annotations
 
+from junction_engine.estimates import StreamTally
 from junction_engine.upstream_replies import MALFORMED
 from junction_protocols.convert import StreamConverter
 from junction_protocols.sse import SSEDecoder, SSEError
@@ -28,6 +29,8 @@ class Relay:
         self._conv = converter
         self._array = _JsonArrayFraming() if json_array else None
         self.complete = False
+        #: what the provider sent, for an estimate of its text if its usage never comes
+        self.tally = StreamTally()
 
     @property
     def done(self) -> bool:
@@ -45,6 +48,7 @@ class Relay:
 
     def feed(self, chunk: bytes) -> bytes:
         """The client bytes for one provider chunk (often ``b""`` while an event is incomplete)."""
+        self.tally.add(chunk)
         try:
             out = self._conv.feed_bytes(chunk)
         except _UNREADABLE:

@@ -14,7 +14,8 @@ from typing import Any
 
 from junction_mockllm.settings import MockSettings
 
-NAMED_FAULTS = frozenset({"timeout", "cut", "badkey", "overloaded"})
+# `nousage`: an OpenAI-compatible server that reports no usage, plain or streamed
+NAMED_FAULTS = frozenset({"timeout", "cut", "badkey", "overloaded", "nousage"})
 
 # directive key -> (Knobs field, header carrying the same knob)
 _INT_KNOBS: dict[str, tuple[str, str]] = {

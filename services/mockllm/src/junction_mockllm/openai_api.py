@@ -242,12 +242,16 @@ class OpenAIEndpoints:
         if not isinstance(choices, int) or not 1 <= choices <= 128:
             return error_response("openai", 400, "'n' must be 1-128", param="n", headers=headers)
         reply = compose(chat_prompt(body, knobs.model), knobs)
+        reports_usage = knobs.fault != "nousage"
         if not body.get("stream"):
-            return await json_response(
-                completion(reply, knobs.model, choices), knobs, request, headers=headers
-            )
+            answer = completion(reply, knobs.model, choices)
+            if not reports_usage:
+                del answer["usage"]
+            return await json_response(answer, knobs, request, headers=headers)
         options = body.get("stream_options")
-        include_usage = isinstance(options, Mapping) and bool(options.get("include_usage"))
+        include_usage = (
+            reports_usage and isinstance(options, Mapping) and bool(options.get("include_usage"))
+        )
         events = completion_events(reply, knobs.model, choices, include_usage)
         return stream_response(events, knobs, headers=headers)
 

@@ -63,6 +63,7 @@ COUNTS = (
     "reasoning_tokens",
     "images",
 )
+FLAGS = ("stream", "usage_estimated", "partial")
 # a tuple, not a set: a status of the wrong JSON type (a list) must not raise
 _STATUSES: tuple[str, ...] = CALL_STATUSES
 
@@ -165,8 +166,9 @@ def refusal(event: Event) -> str | None:
         value = event[name]
         if value is not None and (not isinstance(value, str) or len(value) > width):
             return f"{name} must be a string of at most {width} characters"
-    if not isinstance(event["stream"], bool):
-        return "stream must be a boolean"
+    for name in FLAGS:
+        if not isinstance(event[name], bool):
+            return f"{name} must be a boolean"
     started_at = event["started_at"]
     if not _is_time(event["at"]) or not (started_at == 0 or _is_time(started_at)):
         return "at and started_at must be unix times"
@@ -212,7 +214,7 @@ def _valid(e: Event) -> bool:
             return False
     if kind == "finished" and e["status"] == REFUSED and e["cost_usd"] != 0:
         return False
-    if not isinstance(e["stream"], bool):
+    if not all(isinstance(e[name], bool) for name in FLAGS):
         return False
     status = e["http_status"]
     if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
@@ -255,7 +257,7 @@ def _columns_good(cols: dict[str, list[Any]]) -> bool:
         values = [v for v in cols[name] if v is not None]
         if values and (_types(values) != _STR or max(map(len, values)) > width):
             return False
-    if _types(cols["stream"]) != {bool}:
+    if any(_types(cols[name]) != {bool} for name in FLAGS):
         return False
     at, started_at = cols["at"], cols["started_at"]
     if not (_non_negative(at) and _non_negative(started_at) and _non_negative(cols["cost_usd"])):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import BigInteger, CheckConstraint, Index
+from sqlalchemy import BigInteger, CheckConstraint, Index, false
 from sqlmodel import Field, SQLModel
 
 from junction_contracts.telemetry import CALL_STATUSES
@@ -80,6 +80,10 @@ class ModelCall(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+    # some token figures are the engine's estimate (the provider reported none), and
+    # the answer was cut (last, where migration 0009 added the columns)
+    usage_estimated: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    partial: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     @property
     def is_open(self) -> bool:
