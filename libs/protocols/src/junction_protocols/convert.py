@@ -161,8 +161,14 @@ class Converter:
         """The client response for the provider's non-streamed ``body``."""
         return _response(self.client, self.provider, body, model)
 
-    def stream(self, *, model: str, include_usage: bool) -> StreamConverter:
-        """A fresh stream converter; ``include_usage`` is the OpenAI client's own ask."""
+    def stream(
+        self, *, model: str, include_usage: bool, scrub: Callable[[str], str] | None = None
+    ) -> StreamConverter:
+        """A fresh stream converter; ``include_usage`` is the OpenAI client's own ask.
+
+        ``scrub`` removes what a provider's error event may echo of the call's
+        credential before the client's error event is written.
+        """
         if self.identity:
             return StreamConverter(
                 self.client,
@@ -170,10 +176,11 @@ class Converter:
                 [],
                 passthrough=True,
                 drop_usage_chunks=self.client == "openai" and not include_usage,
+                scrub=scrub,
             )
         tracker = UsageTracker(self.provider)
         stages = _stages(self.client, self.provider, model, include_usage, lambda: tracker.usage)
-        return StreamConverter(self.client, self.provider, stages, tracker=tracker)
+        return StreamConverter(self.client, self.provider, stages, tracker=tracker, scrub=scrub)
 
     def error(self, status: int, body: bytes) -> tuple[int, Body]:
         """A provider error (status, raw body) → (status, body) for the client."""

@@ -19,6 +19,7 @@ refusal reads the same whichever SDK the client uses.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from .redaction import redact
@@ -161,13 +162,17 @@ def error_for(protocol: Protocol, status: int, message: str, *, code: str) -> di
     raise ValueError(f"unknown protocol {protocol!r}")
 
 
-def provider_error_message(protocol: Protocol, body: bytes) -> str:
+def provider_error_message(
+    protocol: Protocol, body: bytes, *, scrub: Callable[[str], str] | None = None
+) -> str:
     """The human message inside a provider error body, redacted and bounded.
 
     Tolerates any input: non-JSON text, HTML pages, an ``error`` that is a
     bare string, Gemini's list-wrapped errors, or a body of another protocol
     (the three shapes all keep the text in ``error.message``, so ``protocol``
-    only documents what the caller expects).
+    only documents what the caller expects). ``scrub`` (the call's credential
+    redactor) runs first, on the whole message, before ``redact`` and the
+    length bound could leave a piece of a key behind.
     """
     text = body.decode("utf-8", errors="replace").strip()
     message: str | None = None
@@ -183,6 +188,8 @@ def provider_error_message(protocol: Protocol, body: bytes) -> str:
         if text.startswith("<"):
             return "the provider returned a non-JSON error page"
         message = text
+    if scrub is not None:
+        message = scrub(message)
     message = redact(" ".join(message.split()))
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1] + "…"

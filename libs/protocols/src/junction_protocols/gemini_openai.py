@@ -1,6 +1,9 @@
 """Gemini ``generateContent`` client → OpenAI chat completions provider.
 
-Pure functions on decoded JSON, camelCase field names (the JSON the Gemini SDKs send).
+Pure functions on decoded JSON. Requests are read with their field names in camelCase, after
+:func:`~junction_protocols.gemini_field_names.camel_case_fields` (proto3 JSON lets a client
+send ``inline_data``/``mime_type`` for ``inlineData``/``mimeType``, and the ``google-genai``
+SDK does).
 
 Request (``gemini_request_to_openai``):
 
@@ -13,7 +16,8 @@ Request (``gemini_request_to_openai``):
   the oldest unanswered call of that name. ``response`` is sent as JSON text, except a lone
   ``{"output": ...}`` which is sent as its value.
 - ``inlineData``: ``image/*`` → ``image_url`` data URL, ``audio/wav|mp3|mpeg`` →
-  ``input_audio``, other types → ``file`` with ``file_data``. ``fileData`` with a public
+  ``input_audio``, other types → ``file`` with ``file_data``, the data in standard padded
+  base64 (proto3 JSON bytes may come URL-safe and unpadded). ``fileData`` with a public
   ``http(s)`` image URI → ``image_url``; Files API / ``gs://`` URIs and non-image URIs raise
   ``ConversionError`` (an OpenAI provider cannot fetch them).
 - ``tools[].functionDeclarations`` → function tools; ``parametersJsonSchema`` is used as is,
@@ -49,6 +53,7 @@ import json
 from typing import Any
 
 from .errors import ConversionError
+from .gemini_field_names import camel_case_fields
 from .gemini_openai_stream import (
     JSON,
     OpenAIStreamToGemini,
@@ -81,10 +86,12 @@ _INT64_KEYWORDS = frozenset(
     {"minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"}
 )
 _AUDIO_FORMAT = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
+_URL_SAFE = str.maketrans("-_", "+/")
 
 
 def gemini_request_to_openai(body: JSON, *, upstream_model: str, stream: bool) -> JSON:
     """Translate a Gemini ``GenerateContentRequest`` into an OpenAI chat completions request."""
+    body = camel_case_fields(body)
     for key, value in body.items():
         if value is not None and key not in _IGNORED and key not in _HANDLED:
             raise ConversionError(f"'{key}' is not supported by this model", key)
@@ -253,7 +260,7 @@ def _user_part(part: JSON, where: str) -> JSON:
         return {"type": "text", "text": part["text"]}
     if isinstance(part.get("inlineData"), dict):
         mime = str(part["inlineData"].get("mimeType", ""))
-        data = str(part["inlineData"].get("data", ""))
+        data = _standard_base64(str(part["inlineData"].get("data", "")))
         if mime.startswith("image/"):
             return {"type": "image_url", "image_url": {"url": data_url(mime, data)}}
         if mime in _AUDIO_FORMAT:
@@ -273,6 +280,14 @@ def _user_part(part: JSON, where: str) -> JSON:
             return {"type": "image_url", "image_url": {"url": uri}}
         raise ConversionError("only public http(s) image URIs can be passed on", where)
     raise ConversionError("unsupported part", where)
+
+
+def _standard_base64(data: str) -> str:
+    """proto3 JSON bytes may be URL-safe base64 and unpadded (the google-genai SDK sends
+    them so); data URLs and OpenAI or Anthropic providers take the standard alphabet, padded."""
+    data = data.translate(_URL_SAFE)
+    short = len(data) % 4  # 1 is no base64 length: left for the provider to refuse
+    return data + "=" * (4 - short) if short in (2, 3) else data
 
 
 # -- tools and generation config ------------------------------------------------------------

@@ -17,7 +17,10 @@ chunk holding ``error``) or a malformed JSON event ends the stream through
 ``feed_bytes``/``end`` take the provider's raw bytes. For a same-protocol
 stream they decode only the events that can carry usage, a finish reason or
 an error; the others (most of a stream: the text deltas) go out byte for
-byte as the provider framed them.
+byte as the provider framed them. An OpenAI provider's Responses API stream
+(``responses_wire``) is read the same way: its deltas pass as they came, the
+events that carry the response object or an error are decoded; it ends with
+no ``[DONE]``, and fails with a Responses ``error`` event.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .gemini_bridge import ChunkTranslator
 from .json_codec import loads
 from .openai_anthropic_stream import AnthropicStreamToOpenAI
 from .redaction import redact
+from .responses_wire import error_event, failure_of, last_sequence_in
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, encode_event, encode_json_event
 from .sse_split import EventSplitter
 from .usage import Usage, UsageTracker
@@ -48,10 +52,15 @@ Item = tuple[str | None, dict[str, Any]]  # (SSE event name, decoded data)
 # start with a literal are fast scans in C; an alternation of them is not.
 # OpenAI sends `"usage":null` and `"finish_reason":null` on every content
 # chunk of a stream that asked for usage: a null says nothing.
-_OPENAI_LITERALS = (b'"error"', b"[DONE]", b"event:")
+_OPENAI_LITERALS = (b'"error"', b"[DONE]")
 _OPENAI_VALUED = (
     re.compile(rb'"finish_reason"\s*:(?!\s*null)'),
     re.compile(rb'"usage"\s*:(?!\s*null)'),
+    # a named event, but for the Responses API's deltas and item events: only
+    # the lifecycle events (`response.created`… `response.failed`) and `error` matter
+    re.compile(
+        rb"event:(?! ?response\.(?!created\n|in_progress\n|completed\n|incomplete\n|failed\n))"
+    ),
 )
 # an Anthropic event that is neither a text delta nor a ping
 _ANTHROPIC_OTHER = re.compile(rb"\n\n(?!event: (?:content_block_delta|ping)\n|\Z)")
@@ -126,8 +135,11 @@ class StreamConverter:
         drop_usage_chunks: bool = False,
         tracker: UsageTracker | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        scrub: Callable[[str], str] | None = None,
     ) -> None:
         self.client = client
+        # removes what the provider's own error text may echo of the call's credential
+        self._scrub = scrub
         self.provider = provider
         self.failed = False
         self.error: str | None = None
@@ -137,6 +149,10 @@ class StreamConverter:
         # identity OpenAI streams ask upstream for usage even when the client did not
         self._drop_usage_chunks = drop_usage_chunks
         self._done = False
+        # Responses streams: the latest bytes relayed as they came, and the number of
+        # the provider's error event that the gateway's replaces (sequence numbers)
+        self._last_run = b""
+        self._replaced: int | None = None
         self._decoder = SSEDecoder(max_event_bytes=max_event_bytes)
         self._splitter = (
             EventSplitter(max_event_bytes=max_event_bytes)
@@ -172,6 +188,7 @@ class StreamConverter:
             return self.feed_bytes(fallback)
         if self._done or not run:
             return b""
+        self._last_run = run
         # events before each one that matters go out as they came; the ones
         # that matter and follow each other are decoded together
         provider, size = self.provider, len(run)
@@ -228,8 +245,14 @@ class StreamConverter:
         if not isinstance(data, dict):
             return b"" if not self._passthrough else _reencode(event)
         failure = _upstream_error(self.provider, event.event, data)
+        if failure is None and self.provider == "openai":
+            failure = failure_of(data)  # a Responses stream's `error` or `response.failed`
+            number = data.get("sequence_number")
+            if failure is not None and isinstance(number, int):
+                self._replaced = number  # the gateway's error event takes its place
         if failure is not None:
-            return self.fail(failure[1], status=failure[0])
+            status, message = failure
+            return self.fail(self._scrub(message) if self._scrub else message, status=status)
         self._tracker.observe(event.event, data)
         if self._passthrough:
             if self._drop_usage_chunks and not data.get("choices") and "usage" in data:
@@ -250,7 +273,7 @@ class StreamConverter:
             # what earlier stages flushed still has to pass through this one
             items = [out for item in items for out in stage.feed(item)] + stage.close()
         out = self._encode(items)
-        return out + _DONE if self.client == "openai" else out
+        return out + _DONE if self.client == "openai" and not self._tracker.responses else out
 
     def fail(self, message: str, *, status: int = 502) -> bytes:
         """End the stream with an error event in the client's protocol."""
@@ -259,6 +282,11 @@ class StreamConverter:
         self._done = True
         self.failed = True
         self.error = redact(message)
+        if self._tracker.responses:
+            number = self._replaced
+            if number is None:
+                number = max(self._tracker.sequence, last_sequence_in(self._last_run)) + 1
+            return error_event(self.error, code="upstream_error", sequence_number=number)
         body = error_for(self.client, status, self.error, code="upstream_error")
         if self.client == "anthropic":
             return encode_json_event(body, event="error")

@@ -18,8 +18,15 @@ One rule for every protocol, chosen to match what is billed:
   ``candidatesTokenCount + thoughtsTokenCount``).
 - ``reasoning_tokens`` ⊆ ``output_tokens``.
 
+OpenAI's Responses API names the same figures ``input_tokens``,
+``output_tokens``, ``input_tokens_details.cached_tokens`` and
+``output_tokens_details.reasoning_tokens``; ``from_openai`` reads either
+spelling (the Chat Completions one wins when both are there).
+
 ``UsageTracker`` watches a stream in the provider's own protocol (a
-pass-through) and keeps the latest usage and finish reason seen.
+pass-through) and keeps the latest usage and finish reason seen. An OpenAI
+stream may be Chat Completions chunks or Responses events (see
+``responses_wire``); the tracker tells them apart by the events themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 
 from .errors import Protocol
 from .finish import anthropic_to_openai_finish, gemini_to_openai_finish
+from .responses_wire import TERMINAL_EVENTS, finish_of, is_responses_event
 from .sse import SSEEvent
 
 __all__ = ["Usage", "UsageTracker", "from_anthropic", "from_gemini", "from_openai"]
@@ -66,6 +74,19 @@ class Usage:
             out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
         return out
 
+    def to_responses(self) -> dict[str, Any]:
+        """The usage object of an OpenAI Responses API response."""
+        return {
+            "input_tokens": self.input_tokens,
+            "input_tokens_details": {
+                "cached_tokens": self.cached_input_tokens,
+                "cache_write_tokens": self.cache_write_input_tokens,
+            },
+            "output_tokens": self.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+            "total_tokens": self.total_tokens,
+        }
+
     def to_anthropic(self) -> dict[str, Any]:
         """The usage object of an Anthropic message (cache counts split back out)."""
         uncached = self.input_tokens - self.cached_input_tokens - self.cache_write_input_tokens
@@ -100,7 +121,19 @@ def _int(obj: Any, *path: str) -> int:
 
 
 def from_openai(usage: Any) -> Usage:
-    """Usage from an OpenAI ``usage`` object (missing or malformed fields count 0)."""
+    """Usage from an OpenAI ``usage`` object (missing or malformed fields count 0).
+
+    Chat Completions and legacy completions say ``prompt_tokens``; a Responses
+    API usage object says ``input_tokens`` instead, and is read as such.
+    """
+    if isinstance(usage, dict) and "prompt_tokens" not in usage and "input_tokens" in usage:
+        return Usage(
+            input_tokens=_int(usage, "input_tokens"),
+            output_tokens=_int(usage, "output_tokens"),
+            cached_input_tokens=_int(usage, "input_tokens_details", "cached_tokens"),
+            reasoning_tokens=_int(usage, "output_tokens_details", "reasoning_tokens"),
+            cache_write_input_tokens=_int(usage, "input_tokens_details", "cache_write_tokens"),
+        )
     return Usage(
         input_tokens=_int(usage, "prompt_tokens"),
         output_tokens=_int(usage, "completion_tokens"),
@@ -162,6 +195,10 @@ class UsageTracker:
         self.usage = Usage()
         self.finish_reason: str | None = None
         self._saw_tool_call = False  # Gemini ends tool turns with STOP
+        #: the OpenAI stream is Responses events, not Chat Completions chunks
+        self.responses = False
+        #: the highest Responses ``sequence_number`` among the events decoded
+        self.sequence = -1
 
     def feed(self, event: SSEEvent) -> None:
         """Observe one raw event; events that are not JSON objects are ignored."""
@@ -182,11 +219,26 @@ class UsageTracker:
             self._gemini(data)
 
     def _openai(self, data: dict[str, Any]) -> None:
+        if is_responses_event(data):
+            self._responses(data)
+            return
         if isinstance(data.get("usage"), dict):
             self.usage = from_openai(data["usage"])
         for choice in data.get("choices") or ():
             if isinstance(choice, dict) and isinstance(choice.get("finish_reason"), str):
                 self.finish_reason = choice["finish_reason"]
+
+    def _responses(self, data: dict[str, Any]) -> None:
+        self.responses = True
+        number = data.get("sequence_number")
+        if isinstance(number, int) and number > self.sequence:
+            self.sequence = number
+        kind = data["type"]
+        response = data.get("response")
+        if kind in TERMINAL_EVENTS and isinstance(response, dict):
+            if isinstance(response.get("usage"), dict):
+                self.usage = from_openai(response["usage"])
+            self.finish_reason = finish_of(kind, response) or self.finish_reason
 
     def _anthropic(self, event: Any, data: dict[str, Any]) -> None:
         if event == "message_start":

@@ -10,11 +10,13 @@ from starlette.middleware import Middleware
 
 from junction_mockllm.anthropic_api import AnthropicEndpoints
 from junction_mockllm.catalog import CatalogEndpoints
+from junction_mockllm.completions_api import CompletionsEndpoints
 from junction_mockllm.delivery import quiet_deliberate_cuts
 from junction_mockllm.gemini_api import GeminiEndpoints
 from junction_mockllm.images import ImageEndpoints
 from junction_mockllm.openai_api import OpenAIEndpoints
 from junction_mockllm.recorder import Recorder, RecordingMiddleware, recorder_routes
+from junction_mockllm.responses_api import ResponsesEndpoints
 from junction_mockllm.settings import MockSettings
 
 
@@ -31,6 +33,8 @@ def create_app(settings: MockSettings | None = None) -> Starlette:
     recorder = Recorder(settings.recorder_size)
     routes = [
         *OpenAIEndpoints(settings).routes(),
+        *ResponsesEndpoints(settings).routes(),
+        *CompletionsEndpoints(settings).routes(),
         *ImageEndpoints(settings).routes(),
         *AnthropicEndpoints(settings).routes(),
         *GeminiEndpoints(settings).routes(),

@@ -1,8 +1,14 @@
 """Model lists: OpenAI and Anthropic share ``GET /v1/models`` (told apart by the
-``anthropic-version`` header), Gemini has ``GET /v1beta/models``.
+``anthropic-version`` header), Gemini has ``GET /v1beta/models`` and, as its
+API serves ``v1`` too, ``GET /v1/models`` for callers that authenticate the
+Google way (``x-goog-api-key`` or ``?key=``). ``{path}/{model}`` fetches one.
+
+Gemini's list pages: ``pageSize`` (50 by default, at most 1000), ``pageToken``
+and ``nextPageToken`` (absent on the last page).
 
 References: https://platform.openai.com/docs/api-reference/models/list,
 https://docs.anthropic.com/en/api/models-list, https://ai.google.dev/api/models
+(the ``Model`` resource, ``models.list``, ``models.get``)
 """
 
 from __future__ import annotations
@@ -35,14 +41,25 @@ def _anthropic_model(name: str) -> dict[str, Any]:
     }
 
 
+_GEMINI_METHODS = ["generateContent", "countTokens", "embedContent", "batchEmbedContents"]
+
+
 def _gemini_model(name: str) -> dict[str, Any]:
+    # the Model resource's fields, in the order the reference lists them
     return {
         "name": f"models/{name}",
+        "baseModelId": name,
         "version": "001",
         "displayName": name,
+        "description": f"The mock model {name}.",
         "inputTokenLimit": 1_048_576,
         "outputTokenLimit": 65_536,
-        "supportedGenerationMethods": ["generateContent", "countTokens", "embedContent"],
+        "supportedGenerationMethods": list(_GEMINI_METHODS),
+        "temperature": 1,
+        "maxTemperature": 2,
+        "topP": 0.95,
+        "topK": 64,
+        "thinking": False,
     }
 
 
@@ -58,6 +75,7 @@ class CatalogEndpoints:
             Route("/v1/models", self.list_v1, methods=["GET"]),
             Route("/v1/models/{name:path}", self.get_v1, methods=["GET"]),
             Route("/v1beta/models", self.list_gemini, methods=["GET"]),
+            Route("/v1beta/models/{name:path}", self.get_gemini, methods=["GET"]),
         ]
 
     async def _check(self, request: Request, provider: Provider) -> Response | None:
@@ -76,11 +94,17 @@ class CatalogEndpoints:
 
     @staticmethod
     def _provider(request: Request) -> Provider:
-        return "anthropic" if "anthropic-version" in request.headers else "openai"
+        if "anthropic-version" in request.headers:
+            return "anthropic"
+        if "x-goog-api-key" in request.headers or "key" in request.query_params:
+            return "gemini"
+        return "openai"
 
     async def list_v1(self, request: Request) -> Response:
-        """List the models, in OpenAI or Anthropic shape."""
+        """List the models, in OpenAI, Anthropic or Gemini shape."""
         provider = self._provider(request)
+        if provider == "gemini":
+            return await self.list_gemini(request)
         refusal = await self._check(request, provider)
         if refusal is not None:
             return refusal
@@ -100,6 +124,8 @@ class CatalogEndpoints:
     async def get_v1(self, request: Request) -> Response:
         """Retrieve one model; any name is known (directives included)."""
         provider = self._provider(request)
+        if provider == "gemini":
+            return await self.get_gemini(request)
         refusal = await self._check(request, provider)
         if refusal is not None:
             return refusal
@@ -109,8 +135,27 @@ class CatalogEndpoints:
         return JSONResponse(_anthropic_model(name), headers=response_headers(request))
 
     async def list_gemini(self, request: Request) -> Response:
-        """List the models in Gemini shape."""
+        """List the models in Gemini shape, a page at a time."""
         refusal = await self._check(request, "gemini")
         if refusal is not None:
             return refusal
-        return JSONResponse({"models": [_gemini_model(n) for n in self.settings.models]})
+        size, token = (
+            request.query_params.get("pageSize", "0"),
+            request.query_params.get("pageToken", "0"),
+        )
+        if not size.isdigit() or not token.isdigit():
+            return error_response("gemini", 400, "Invalid pageSize or pageToken.")
+        start, count = int(token), min(int(size) or 50, 1000)
+        names = list(self.settings.models)
+        body: dict[str, Any] = {"models": [_gemini_model(n) for n in names[start : start + count]]}
+        if start + count < len(names):
+            body["nextPageToken"] = str(start + count)
+        return JSONResponse(body)
+
+    async def get_gemini(self, request: Request) -> Response:
+        """Get one model in Gemini shape; any name is known (directives included)."""
+        refusal = await self._check(request, "gemini")
+        if refusal is not None:
+            return refusal
+        name = request.path_params["name"].removeprefix("models/")
+        return JSONResponse(_gemini_model(name))

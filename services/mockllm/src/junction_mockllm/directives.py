@@ -15,7 +15,9 @@ from typing import Any
 from junction_mockllm.settings import MockSettings
 
 # `nousage`: an OpenAI-compatible server that reports no usage, plain or streamed
-NAMED_FAULTS = frozenset({"timeout", "cut", "badkey", "overloaded", "nousage"})
+NAMED_FAULTS = frozenset({"timeout", "cut", "badkey", "overloaded", "nousage", "midstream"})
+#: how ``echo_key`` quotes the key the mock received back in its error message
+ECHO_FORMS = ("whole", "no_prefix", "fragment", "base64", "urlencoded", "hex")
 
 # directive key -> (Knobs field, header carrying the same knob)
 _INT_KNOBS: dict[str, tuple[str, str]] = {
@@ -29,6 +31,7 @@ _INT_KNOBS: dict[str, tuple[str, str]] = {
     "cache_write": ("cache_write_tokens", "x-mock-cache-write-tokens"),
 }
 FAULT_HEADER = "x-mock-fault"
+ECHO_HEADER = "x-mock-echo-key"
 
 
 class DirectiveError(ValueError):
@@ -49,6 +52,8 @@ class Knobs:
     input_tokens: int | None = None
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    #: quote the received key in the error message, in this form (`ECHO_FORMS`)
+    echo_key: str | None = None
 
     @property
     def fault_status(self) -> int | None:
@@ -69,6 +74,13 @@ def _check_fault(value: str) -> str:
     )
 
 
+def _check_echo(value: str) -> str:
+    form = value.strip().lower()
+    if form not in ECHO_FORMS:
+        raise DirectiveError(f"unknown echo_key form {value!r}: use one of {list(ECHO_FORMS)}")
+    return form
+
+
 def _check_int(key: str, value: str) -> int:
     try:
         number = int(value)
@@ -82,10 +94,12 @@ def _check_int(key: str, value: str) -> int:
 def _apply(values: dict[str, Any], key: str, value: str) -> None:
     if key == "fault":
         values["fault"] = _check_fault(value)
+    elif key == "echo_key":
+        values["echo_key"] = _check_echo(value)
     elif key in _INT_KNOBS:
         values[_INT_KNOBS[key][0]] = _check_int(key, value)
     else:
-        known = sorted(["fault", *_INT_KNOBS])
+        known = sorted(["fault", "echo_key", *_INT_KNOBS])
         raise DirectiveError(f"unknown mock directive {key!r}; known: {known}")
 
 
@@ -113,6 +127,8 @@ def read_knobs(raw_model: str | None, headers: Mapping[str, str], settings: Mock
         _apply(values, key, value)
     if FAULT_HEADER in headers:
         _apply(values, "fault", headers[FAULT_HEADER])
+    if ECHO_HEADER in headers:
+        _apply(values, "echo_key", headers[ECHO_HEADER])
     for key, (_, header) in _INT_KNOBS.items():
         if header in headers:
             _apply(values, key, headers[header])

@@ -90,6 +90,15 @@ def _gemini_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"code": status, "message": message, "status": code}}
 
 
+def error_body(provider: Provider, status: int, message: str) -> dict[str, Any]:
+    """The body of an error in ``provider``'s format (the same inside a stream's error event)."""
+    if provider == "openai":
+        return _openai_body(status, message, None)
+    if provider == "anthropic":
+        return _anthropic_body(status, message, None)
+    return _gemini_body(status, message)
+
+
 def error_response(
     provider: Provider,
     status: int,

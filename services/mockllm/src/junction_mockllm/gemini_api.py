@@ -1,15 +1,22 @@
-"""Gemini wire format: generateContent, streamGenerateContent, countTokens, embedContent.
+"""Gemini wire format: generateContent, streamGenerateContent, countTokens, embedContent,
+batchEmbedContents, under ``/v1beta/models/`` and ``/v1/models/`` (the API serves both).
 
 References: https://ai.google.dev/api/generate-content (GenerateContentResponse,
 ``?alt=sse`` streaming; without it the stream is one JSON array),
 https://ai.google.dev/api/tokens, https://ai.google.dev/api/embeddings,
 https://ai.google.dev/gemini-api/docs/troubleshooting (error codes).
+
+Request fields are read under their lowerCamelCase name or their snake_case
+proto name, as proto3 JSON parsers do (https://protobuf.dev/programming-guides/json/):
+the ``google-genai`` SDK sends ``inlineData.mime_type`` and
+``parameters_json_schema``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -34,11 +41,27 @@ from junction_mockllm.replies import (
 from junction_mockllm.settings import MockSettings
 
 _FINISH = {"end": "STOP", "length": "MAX_TOKENS", "stop_sequence": "STOP", "tool_use": "STOP"}
-_METHODS = ("generateContent", "streamGenerateContent", "countTokens", "embedContent")
+_METHODS = (
+    "generateContent",
+    "streamGenerateContent",
+    "countTokens",
+    "embedContent",
+    "batchEmbedContents",
+)
+_UPPER = re.compile(r"([A-Z])")
+
+
+def field(obj: Any, name: str) -> Any:
+    """The field ``name`` (camelCase) of ``obj``, given under that name or its snake_case one."""
+    if not isinstance(obj, Mapping):
+        return None
+    if name in obj:
+        return obj[name]
+    return obj.get(_UPPER.sub(r"_\1", name).lower())
 
 
 def _parts(content: Any) -> list[Mapping[str, Any]]:
-    parts = content.get("parts") if isinstance(content, Mapping) else None
+    parts = field(content, "parts")
     return [p for p in parts or [] if isinstance(p, Mapping)]
 
 
@@ -48,7 +71,7 @@ def parts_text(content: Any) -> str:
 
 
 def _function_result(part: Mapping[str, Any]) -> str:
-    response = (part.get("functionResponse") or {}).get("response")
+    response = field(field(part, "functionResponse"), "response")
     # a single text field ({"result": "sunny"}) reads as its text, so a tool
     # result converted from another protocol yields the same reply
     if isinstance(response, Mapping) and len(response) == 1:
@@ -59,11 +82,11 @@ def _function_result(part: Mapping[str, Any]) -> str:
 
 
 def _tool_choice(config: Any) -> tuple[ToolMode, str | None]:
-    calling = config.get("functionCallingConfig") if isinstance(config, Mapping) else None
+    calling = field(config, "functionCallingConfig")
     if not isinstance(calling, Mapping):
         return "auto", None
     mode = str(calling.get("mode", "AUTO")).upper()
-    allowed = calling.get("allowedFunctionNames") or []
+    allowed = field(calling, "allowedFunctionNames") or []
     if mode == "NONE":
         return "none", None
     if mode in ("ANY", "VALIDATED") and allowed:
@@ -73,22 +96,22 @@ def _tool_choice(config: Any) -> tuple[ToolMode, str | None]:
 
 def content_prompt(body: Mapping[str, Any], model: str) -> Prompt:
     """The provider-neutral prompt of a GenerateContentRequest."""
-    contents = [c for c in body.get("contents") or [] if isinstance(c, Mapping)]
+    contents = [c for c in field(body, "contents") or [] if isinstance(c, Mapping)]
     users = [parts_text(c) for c in contents if c.get("role", "user") == "user"]
     users = [text for text in users if text]
     last = _parts(contents[-1]) if contents else []
-    results = [_function_result(p) for p in last if "functionResponse" in p]
+    results = [_function_result(p) for p in last if field(p, "functionResponse") is not None]
     tools = tuple(
-        Tool(str(d.get("name")), d.get("parameters") or d.get("parametersJsonSchema"))
+        Tool(str(d.get("name")), field(d, "parameters") or field(d, "parametersJsonSchema"))
         for t in body.get("tools") or []
         if isinstance(t, Mapping)
-        for d in t.get("functionDeclarations") or []
+        for d in field(t, "functionDeclarations") or []
         if isinstance(d, Mapping)
     )
-    mode, forced = _tool_choice(body.get("toolConfig"))
-    config = body.get("generationConfig") or {}
-    limit = config.get("maxOutputTokens")
-    texts = [parts_text(body.get("systemInstruction")), *(parts_text(c) for c in contents)]
+    mode, forced = _tool_choice(field(body, "toolConfig"))
+    config = field(body, "generationConfig") or {}
+    limit = field(config, "maxOutputTokens")
+    texts = [parts_text(field(body, "systemInstruction")), *(parts_text(c) for c in contents)]
     return Prompt(
         model=model,
         user_text=users[-1] if users else "",
@@ -98,7 +121,7 @@ def content_prompt(body: Mapping[str, Any], model: str) -> Prompt:
         forced_tool=forced,
         input_tokens=prompt_tokens(texts),
         max_tokens=limit if isinstance(limit, int) else None,
-        stop=tuple(str(s) for s in config.get("stopSequences") or ()),
+        stop=tuple(str(s) for s in field(config, "stopSequences") or ()),
     )
 
 
@@ -176,15 +199,26 @@ def _array_events(chunks: list[dict[str, Any]]) -> list[bytes]:
     return [e.encode() for e in events] + [b"]"]
 
 
+def _embedding(request: Any, model: str, default_size: int) -> dict[str, Any] | str:
+    """The ``ContentEmbedding`` for one ``EmbedContentRequest``, or what is wrong with it."""
+    size = field(request, "outputDimensionality") or default_size
+    if not isinstance(size, int) or not 1 <= size <= 4096:
+        return "outputDimensionality must be 1-4096."
+    return {"values": embedding(model, parts_text(field(request, "content")), size)}
+
+
 class GeminiEndpoints:
-    """``POST /v1beta/models/{model}:{method}``."""
+    """``POST /v1beta/models/{model}:{method}`` and ``POST /v1/models/{model}:{method}``."""
 
     def __init__(self, settings: MockSettings) -> None:
         self.settings = settings
 
     def routes(self) -> list[Route]:
         """The routes served by this class."""
-        return [Route("/v1beta/models/{target:path}", self.dispatch, methods=["POST"])]
+        return [
+            Route("/v1beta/models/{target:path}", self.dispatch, methods=["POST"]),
+            Route("/v1/models/{target:path}", self.dispatch, methods=["POST"]),
+        ]
 
     async def dispatch(self, request: Request) -> Response:
         """Route ``{model}:{method}`` to the method, after key, knobs and faults."""
@@ -202,19 +236,24 @@ class GeminiEndpoints:
         refusal = await preflight(request, self.settings, "gemini", knobs, key, {})
         if refusal is not None:
             return refusal
+        size = self.settings.embedding_dimensions
         if method == "embedContent":
-            size = body.get("outputDimensionality") or self.settings.embedding_dimensions
-            if not isinstance(size, int) or not 1 <= size <= 4096:
-                return error_response("gemini", 400, "outputDimensionality must be 1-4096.")
-            values = embedding(knobs.model, parts_text(body.get("content")), size)
-            return await json_response({"embedding": {"values": values}}, knobs, request)
+            single = _embedding(body, knobs.model, size)
+            if isinstance(single, str):
+                return error_response("gemini", 400, single)
+            return await json_response({"embedding": single}, knobs, request)
+        if method == "batchEmbedContents":
+            answer = _batch(body, model, knobs.model, size)
+            if isinstance(answer, str):
+                return error_response("gemini", 400, answer)
+            return await json_response(answer, knobs, request)
         if method == "countTokens":
-            inner = body.get("generateContentRequest")
+            inner = field(body, "generateContentRequest")
             prompt = content_prompt(inner if isinstance(inner, Mapping) else body, knobs.model)
             tokens = compose(prompt, knobs).input_tokens
             details = [{"modality": "TEXT", "tokenCount": tokens}]
             return JSONResponse({"totalTokens": tokens, "promptTokensDetails": details})
-        if not body.get("contents"):
+        if not field(body, "contents"):
             return error_response("gemini", 400, "* contents: contents is not specified")
         reply = compose(content_prompt(body, knobs.model), knobs)
         if method == "generateContent":
@@ -224,3 +263,23 @@ class GeminiEndpoints:
             events = [sse_data(chunk, crlf=True) for chunk in chunks]
             return stream_response(events, knobs)
         return stream_response(_array_events(chunks), knobs, media_type="application/json")
+
+
+def _batch(body: Mapping[str, Any], url_model: str, model: str, size: int) -> dict[str, Any] | str:
+    """A ``BatchEmbedContentsResponse``; each request names the model of the URL."""
+    requests = field(body, "requests")
+    if not isinstance(requests, list) or not requests:
+        return "* requests: requests is not specified"
+    embeddings = []
+    for i, request in enumerate(requests):
+        named = field(request, "model")
+        if named != f"models/{url_model}":
+            return (
+                f"* requests[{i}].model: the model of each request must be the model of the "
+                f"URL, models/{url_model}"
+            )
+        one = _embedding(request, model, size)
+        if isinstance(one, str):
+            return one
+        embeddings.append(one)
+    return {"embeddings": embeddings}
