@@ -129,6 +129,7 @@ async def demo(database: Database, settings: ControlSettings) -> Demo:
             base_url="http://127.0.0.1:8100/v1",
             egress=settings.egress,
             extra_headers={"x-team": "core"},
+            keyring=settings.keyring,
         )
         credential = await providers.add_credential(
             session, settings.keyring, provider, "default", PROVIDER_KEY

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from junction_contracts.provider_headers import open_headers
 from junction_contracts.route import Route
 from junction_contracts.sealing import derive_sealing_key, unseal
 from junction_control.app import create_internal_app
@@ -121,10 +122,13 @@ def test_building_a_tenant_from_commands_gives_a_working_route(
     assert model is not None
     (deployment,) = model.deployments
     assert (deployment.upstream_model, deployment.priority, deployment.weight) == ("mock-gpt", 1, 3)
-    assert deployment.provider.extra_headers == {"x-org": "acme"}
+    secret = ControlSettings.from_env(environ=cli_env, env_file=None).internal_secret
+    sealed = deployment.provider.sealed_headers
+    assert open_headers(derive_sealing_key(secret), deployment.provider.id, sealed) == {
+        "x-org": "acme"
+    }
     assert route.token.rpm == 60
     assert route.token.expires_at is not None
-    secret = ControlSettings.from_env(environ=cli_env, env_file=None).internal_secret
     credential = deployment.credentials[0]
     assert (
         unseal(derive_sealing_key(secret), credential.sealed_key, context=credential.id)

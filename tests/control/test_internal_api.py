@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from junction_contracts.provider_headers import open_headers
 from junction_contracts.route import Route
 from junction_contracts.sealing import derive_sealing_key, unseal
 from junction_contracts.signing import HEADER_SIGNATURE, sign
@@ -44,11 +45,14 @@ async def test_resolve_returns_a_contract_route_with_sealed_keys(
     assert deployment.upstream_model == "mock-gpt"
     assert deployment.weight == 2
     assert deployment.provider.type == "openai"
-    assert deployment.provider.extra_headers == {"x-team": "core"}
+    sealing_key = derive_sealing_key(settings.internal_secret)
+    # header values travel sealed, like keys
+    assert deployment.provider.extra_headers == {}
+    provider = deployment.provider
+    assert open_headers(sealing_key, provider.id, provider.sealed_headers) == {"x-team": "core"}
     (credential,) = deployment.credentials
     assert credential.id == demo.credential_id
     assert demo.provider_key not in response.text
-    sealing_key = derive_sealing_key(settings.internal_secret)
     assert unseal(sealing_key, credential.sealed_key, context=credential.id) == demo.provider_key
 
 

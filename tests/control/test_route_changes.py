@@ -80,7 +80,12 @@ async def test_a_provider_change_announces_every_live_key_of_the_tenant(
         resp = await admin.patch(
             f"/tenants/{world.acme.tenant_id}/providers/{world.acme.provider_id}",
             headers=world["admin"].headers,
-            json={"base_url": "http://127.0.0.1:9999/v1"},
+            # a new base URL takes the provider's key and headers entered again
+            json={
+                "base_url": "http://127.0.0.1:9999/v1",
+                "keys": {"default": world.acme.provider_key},
+                "headers": {"x-team": "core"},
+            },
         )
         assert resp.status_code == 200, resp.text
     await _wait(announced, 2)

@@ -58,7 +58,7 @@ def _call(tenant_id: str, call_id: str, status: str, **fields: object) -> ModelC
 
 
 # model_calls columns added after revision 0006
-_LATER_CALL_COLUMNS = {"usage_estimated", "partial"}
+_LATER_CALL_COLUMNS = {"usage_estimated", "partial", "request_id"}
 
 
 async def _insert(database: Database, *calls: ModelCall) -> None:
@@ -167,7 +167,18 @@ async def test_upgrading_to_call_estimates_keeps_every_call_billed_as_reported(
         before = await _dump(database, "model_calls")
         await upgrade(database.engine, "0009")
         async with database.session() as session:
-            calls = (await session.exec(select(ModelCall).order_by(ModelCall.id))).all()
+            # the columns of 0009 (the model has later ones)
+            calls = (
+                await session.exec(
+                    select(
+                        ModelCall.id,
+                        ModelCall.input_tokens,
+                        ModelCall.cost_usd,
+                        ModelCall.usage_estimated,
+                        ModelCall.partial,
+                    ).order_by(ModelCall.id)
+                )
+            ).all()
         # every stored call is kept, with its figures, and none is flagged
         assert [(c.id, c.input_tokens, c.cost_usd) for c in calls] == [
             ("broke", 0, 0.0),
@@ -178,6 +189,27 @@ async def test_upgrading_to_call_estimates_keeps_every_call_billed_as_reported(
         after = await _dump(database, "model_calls")
         assert [row[: len(before[0])] for row in after] == before
         await _downgrade(database, "0008")
+        assert await _dump(database, "model_calls") == before
+    finally:
+        await database.dispose()
+
+
+async def test_upgrading_to_request_ids_keeps_every_call_with_no_id(at_0006: Database) -> None:
+    database = at_0006
+    try:
+        await upgrade(database.engine, "0013")
+        before = await _dump(database, "model_calls")
+        await upgrade(database.engine, "0014")
+        async with database.session() as session:
+            calls = (await session.exec(select(ModelCall).order_by(ModelCall.id))).all()
+        assert [(c.id, c.request_id) for c in calls] == [
+            ("broke", None),
+            ("ok", None),
+            ("open", None),
+        ]
+        after = await _dump(database, "model_calls")
+        assert [row[: len(before[0])] for row in after] == before
+        await _downgrade(database, "0013")
         assert await _dump(database, "model_calls") == before
     finally:
         await database.dispose()

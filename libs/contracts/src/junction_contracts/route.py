@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 from junction_contracts.errors import ContractError
+from junction_contracts.periods import BudgetWindow, check_period
 
 CONTRACT_VERSION = 1
 
@@ -32,6 +33,9 @@ class ProviderRoute:
     type: ProviderType
     base_url: str
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: the extra headers, sealed as one value (`provider_headers.seal_headers`) since
+    #: their values may be secrets; the control plane sends them only this way
+    sealed_headers: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +83,22 @@ class TokenRoute:
     allowed_models: tuple[str, ...] | None = None  # None: every model of the tenant
     rpm: int | None = None
     tpm: int | None = None
-    #: spending cap in USD over the key's life, and what it had spent when resolved
+    #: spending cap in USD, and what the key had spent when resolved: over its
+    #: life, or in `budget_window` when the budget has a period
     budget_usd: float | None = None
     spent_usd: float = 0.0
+    budget_window: BudgetWindow | None = None
     #: the tenant's credit: prepaid tenants are refused what granted - charged cannot
     #: cover; postpaid ones only past their credit limit (None: no limit)
     billing: Literal["prepaid", "postpaid"] = "postpaid"
     credit_granted_usd: float = 0.0
     credit_charged_usd: float = 0.0
     credit_limit_usd: float | None = None
+    #: the tenant's budget over all its keys (None: none) and what they had spent:
+    #: over the tenant's life, or in `tenant_budget_window` when it has a period
+    tenant_budget_usd: float | None = None
+    tenant_spent_usd: float = 0.0
+    tenant_budget_window: BudgetWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +150,12 @@ class Route:
                 credit_limit_usd=(
                     None if t.get("credit_limit_usd") is None else float(t["credit_limit_usd"])
                 ),
+                budget_window=_window(t.get("budget_window")),
+                tenant_budget_usd=(
+                    None if t.get("tenant_budget_usd") is None else float(t["tenant_budget_usd"])
+                ),
+                tenant_spent_usd=float(t.get("tenant_spent_usd") or 0.0),
+                tenant_budget_window=_window(t.get("tenant_budget_window")),
             )
             models = tuple(_model_from_dict(m) for m in data["models"])
             return cls(
@@ -151,6 +168,19 @@ class Route:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ContractError(f"malformed route: {exc!r}") from exc
+
+
+def _window(data: Any) -> BudgetWindow | None:
+    """A budget's period from a route; absent (older control planes): over its life."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ContractError("a budget window must be an object")
+    period = check_period(str(data["period"]))
+    start, end = float(data["start"]), float(data["end"])
+    if period == "lifetime" or not start < end:
+        raise ContractError(f"malformed budget window {period!r} [{start}, {end})")
+    return BudgetWindow(period, str(data.get("timezone") or "UTC"), start, end)
 
 
 def _billing(value: Any) -> Literal["prepaid", "postpaid"]:
@@ -190,6 +220,7 @@ def _deployment_from_dict(d: dict[str, Any]) -> DeploymentRoute:
             type=cast(ProviderType, ptype),
             base_url=str(p["base_url"]),
             extra_headers={str(k): str(v) for k, v in (p.get("extra_headers") or {}).items()},
+            sealed_headers=str(p.get("sealed_headers") or ""),
         ),
         upstream_model=str(d["upstream_model"]),
         priority=int(d.get("priority", 0)),

@@ -26,6 +26,11 @@ reported none (or the answer was cut before it could), the engine estimates
 the missing figures and sets ``usage_estimated``; ``partial`` says the answer
 was cut (the client left, the stream broke off or stalled). A control plane
 older than these flags ignores them and bills the figures as sent.
+
+``request_id`` is the call's ``x-request-id`` (the client's when it sent a
+valid one, else the engine's) and ``trace_id`` the W3C trace id of the
+client's ``traceparent``; both are on both events. A control plane older than
+``request_id`` ignores it.
 """
 
 from __future__ import annotations
@@ -80,6 +85,8 @@ class CallEvent:
     usage_estimated: bool = False
     #: the answer was cut (client left, stream broke off or stalled)
     partial: bool = False
+    #: the call's `x-request-id`, as the client and the provider saw it
+    request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # every field is a scalar: no deep copy (asdict) needed

@@ -19,6 +19,7 @@ from junction_control.admin.errors import ADMIN_EXCEPTION_HANDLERS
 from junction_control.admin.routes import admin_routes
 from junction_control.context import AdminContext, InternalContext
 from junction_control.db import Database
+from junction_control.health import routes as health_routes
 from junction_control.internal.metrics import InternalMetrics
 from junction_control.internal.routes import internal_routes
 from junction_control.internal.sealed_keys import SealedKeys
@@ -34,7 +35,7 @@ def create_internal_app(
     """The internal API (route resolve, telemetry, health, metrics)."""
     db = database or Database(settings.database_url)
     app = Starlette(
-        routes=internal_routes(),
+        routes=[*internal_routes(), *health_routes.internal_routes()],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=_lifespan(db, owned=database is None),
     )

@@ -9,8 +9,10 @@
                                   [--deployment PROVIDER:UPSTREAM[:PRIORITY[:WEIGHT]] ...]
                                   [--input-price X --output-price Y --cached-input-price Z]
                                   [--free]
+    junction-control tenant budget NAME (--usd X [--period P] [--timezone TZ] | --clear)
     junction-control token create --tenant T --name N [--models a,b] [--rpm N] [--tpm N]
-                                  [--budget-usd X] [--expires-in-days D] [--json]
+                                  [--budget-usd X] [--budget-period P] [--budget-timezone TZ]
+                                  [--expires-in-days D] [--json]
     junction-control token revoke --tenant T --name N
     junction-control user create --email E --password-env VAR [--name N] [--platform-admin]
                                  [--tenant T --role owner|admin|member|viewer]
@@ -37,12 +39,15 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from junction_contracts.log_format import LogFormat, configure_logging
+from junction_contracts.periods import PERIODS
 from junction_contracts.route import PROVIDER_TYPES
 from junction_control import commands
 from junction_control.errors import ConfigError, Conflict, ControlError, InvalidInput, NotFound
 from junction_control.models.service import ModelPricing
 from junction_control.server import serve
 from junction_control.settings import ControlSettings
+from junction_control.tenants.budgets import BudgetSpec
 from junction_control.tokens.service import TokenLimits
 from junction_control.users.models import ROLES
 
@@ -58,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.command
     try:
         settings = ControlSettings.from_env()
-        _configure_logging(settings.log_level if args.command is _serve else "warning")
+        _configure_logging(
+            settings.log_level if args.command is _serve else "warning", settings.log_format
+        )
         _run(command(args, settings))
     except _USER_ERRORS as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -155,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     tenant_create = tenant.add_parser("create", help="add a tenant")
     tenant_create.add_argument("name")
     tenant_create.set_defaults(command=_tenant_create)
+    tb = tenant.add_parser("budget", help="set or lift a tenant's budget over all its keys")
+    tb.add_argument("name")
+    tb_what = tb.add_mutually_exclusive_group(required=True)
+    tb_what.add_argument("--usd", type=float, help="the limit, in USD")
+    tb_what.add_argument("--clear", action="store_true", help="lift the budget")
+    tb.add_argument("--period", choices=PERIODS, default="lifetime", help="when it resets")
+    tb.add_argument("--timezone", default="UTC", help="IANA zone of the reset (default UTC)")
+    tb.set_defaults(command=_tenant_budget)
 
     provider = sub.add_parser("provider", help="manage providers").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -204,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--rpm", type=int)
     tc.add_argument("--tpm", type=int)
     tc.add_argument("--budget-usd", type=float)
+    tc.add_argument("--budget-period", choices=PERIODS, default="lifetime")
+    tc.add_argument("--budget-timezone", default="UTC", help="IANA zone of the budget's reset")
     tc.add_argument("--expires-in-days", type=float)
     tc.add_argument("--json", action="store_true", help="print a JSON object")
     tc.set_defaults(command=_token_create)
@@ -282,6 +299,11 @@ async def _tenant_create(args: argparse.Namespace, settings: ControlSettings) ->
     await commands.create_tenant(settings, args.name, sys.stdout)
 
 
+async def _tenant_budget(args: argparse.Namespace, settings: ControlSettings) -> None:
+    spec = None if args.clear else BudgetSpec(args.usd, args.period, args.timezone)
+    await commands.set_tenant_budget(settings, tenant=args.name, spec=spec, out=sys.stdout)
+
+
 async def _provider_create(args: argparse.Namespace, settings: ControlSettings) -> None:
     key: str | None = args.key
     if args.key_env:
@@ -326,7 +348,12 @@ async def _token_create(args: argparse.Namespace, settings: ControlSettings) -> 
         tenant=args.tenant,
         name=args.name,
         limits=TokenLimits(
-            allowed_models=allowed, rpm=args.rpm, tpm=args.tpm, budget_usd=args.budget_usd
+            allowed_models=allowed,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            budget_usd=args.budget_usd,
+            budget_period=args.budget_period,
+            budget_timezone=args.budget_timezone,
         ),
         expires_in_days=args.expires_in_days,
         as_json=args.json,
@@ -364,15 +391,12 @@ def _headers(pairs: Sequence[str]) -> dict[str, str]:
     return headers
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, fmt: LogFormat = "text") -> None:
     # "trace" is uvicorn's level below debug; the stdlib knows debug at most
     numeric = logging.DEBUG if level == "trace" else getattr(logging, level.upper())
-    logging.basicConfig(
-        level=numeric,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpcore"):
+    configure_logging(numeric, fmt)
+    # casbin dumps its model and policy at INFO; decisions are ours, at DEBUG (`rbac`)
+    for noisy in ("httpx", "httpcore", "casbin"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if os.environ.get("JUNCTION_SQL_ECHO"):
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)

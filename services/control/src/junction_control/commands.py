@@ -11,13 +11,14 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from junction_control.alerts import service as alerts
 from junction_control.audit.service import record
 from junction_control.columns import utcnow
 from junction_control.credits import service as credits
@@ -31,6 +32,7 @@ from junction_control.providers import service as providers
 from junction_control.route_changes import RouteChanges, note_tenant_changed, take_changed
 from junction_control.secret_files import write_secret_file
 from junction_control.settings import ControlSettings
+from junction_control.tenants import budgets as tenant_budgets
 from junction_control.tenants import service as tenants
 from junction_control.tokens import service as tokens
 from junction_control.usage import service as usage
@@ -131,6 +133,7 @@ async def create_provider(
             base_url=base_url,
             egress=settings.egress,
             extra_headers=headers,
+            keyring=settings.keyring,
         )
         credential = None
         if key is not None:
@@ -180,13 +183,7 @@ async def create_token(
     if expires_in_days is not None:
         if expires_in_days <= 0:
             raise InvalidInput("--expires-in-days must be positive")
-        limits = tokens.TokenLimits(
-            allowed_models=limits.allowed_models,
-            rpm=limits.rpm,
-            tpm=limits.tpm,
-            budget_usd=limits.budget_usd,
-            expires_at=utcnow() + timedelta(days=expires_in_days),
-        )
+        limits = replace(limits, expires_at=utcnow() + timedelta(days=expires_in_days))
     async with migrated_session(settings) as session:
         owner = await tenants.get_tenant(session, tenant)
         if limits.allowed_models:
@@ -281,6 +278,7 @@ async def rotate_master_key(settings: ControlSettings, out: TextIO) -> None:
     """
     async with migrated_session(settings) as session:
         count = await providers.rewrap_credentials(session, settings.keyring)
+        count += await alerts.rewrap_secrets(session, settings.keyring)
     version = settings.keyring.primary.version
     print(f"re-wrapped {count} credential(s) under master key {version}", file=out)
 
@@ -380,6 +378,30 @@ async def set_billing(
     await _publish_changes(settings, changed)
     limit = "" if account.credit_limit_usd is None else f", credit limit {credit_limit_usd} USD"
     print(f"tenant {tenant} is {billing}{limit}: balance {account.balance_usd:.6f} USD", file=out)
+
+
+async def set_tenant_budget(
+    settings: ControlSettings,
+    *,
+    tenant: str,
+    spec: tenant_budgets.BudgetSpec | None,
+    out: TextIO,
+) -> None:
+    """Set (or, with no spec, lift) a tenant's budget over all its keys; audited."""
+    async with migrated_session(settings) as session:
+        owner = await tenants.get_tenant(session, tenant)
+        actor = tenant_budgets.Actor(via="cli")
+        if spec is None:
+            lifted = await tenant_budgets.remove_budget(session, owner, actor)
+        else:
+            await tenant_budgets.set_budget(session, owner, spec, actor)
+        changed = await take_changed(session)
+    await _publish_changes(settings, changed)
+    if spec is None:
+        print(f"tenant {tenant}: " + ("budget lifted" if lifted else "had no budget"), file=out)
+    else:
+        period = "" if spec.period == "lifetime" else f" {spec.period} ({spec.timezone})"
+        print(f"tenant {tenant}: budget of {spec.limit_usd:.2f} USD{period}", file=out)
 
 
 async def rollup(

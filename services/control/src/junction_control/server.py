@@ -1,7 +1,9 @@
 """Serving both APIs from one process: two uvicorn servers on one event loop.
 
-Migrations run first; both apps share one `Database`, and so does the
-stuck-call reaper and the usage upkeep (hourly rollups, retention prune),
+Migrations run first (unless JUNCTION_MIGRATE_ON_START is off: then the
+schema must already be current); both apps share one `Database`, and so does the
+stuck-call reaper, the usage upkeep (hourly rollups, retention prune), the
+budget job (budget periods, threshold alerts) and the alert deliveries,
 which run beside them. SIGINT/SIGTERM stop
 both servers gracefully (uvicorn's own per-server signal capture is turned
 off so neither server steals the signal from the other).
@@ -17,9 +19,15 @@ from collections.abc import Generator
 from datetime import timedelta
 
 import uvicorn
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from junction_control import migrations
+from junction_control.alerts.delivery import Deliverer
+from junction_control.alerts.job import run_budget_job, run_deliveries
 from junction_control.app import create_admin_app, create_internal_app
 from junction_control.db import Database
+from junction_control.errors import ConfigError, DatabaseUnavailable
+from junction_control.providers.headers import seal_plain_headers_at_start
 from junction_control.settings import ControlSettings
 from junction_control.usage.reaper import run_reaper
 from junction_control.usage.upkeep import run_upkeep
@@ -38,7 +46,9 @@ async def serve(settings: ControlSettings) -> None:
     """Run the admin and internal APIs until SIGINT or SIGTERM."""
     database = Database(settings.database_url)
     try:
-        await database.migrate()
+        await _migrate_or_check(database, settings.migrate_on_start)
+        # a migration has no master key: header values from before 0012 are sealed here
+        await seal_plain_headers_at_start(database, settings.keyring)
         apps = (
             (create_admin_app(settings, database=database), settings.admin_port),
             (create_internal_app(settings, database=database), settings.internal_port),
@@ -50,6 +60,8 @@ async def serve(settings: ControlSettings) -> None:
                     host=settings.host,
                     port=port,
                     log_level=settings.log_level,
+                    # uvicorn's lines go through the root logger, in JUNCTION_LOG_FORMAT
+                    log_config=None,
                     lifespan="on",
                     server_header=False,
                 )
@@ -79,7 +91,10 @@ async def serve(settings: ControlSettings) -> None:
             run_upkeep(database, timedelta(days=settings.call_retention_days)),
             name="usage-upkeep",
         )
-        jobs = (reaper, upkeep)
+        deliverer = Deliverer(database, settings.keyring, settings.egress, settings.alerts)
+        budgets = asyncio.create_task(run_budget_job(database, settings.alerts), name="budget-job")
+        deliveries = asyncio.create_task(run_deliveries(deliverer), name="alert-deliveries")
+        jobs = (reaper, upkeep, budgets, deliveries)
         for job in jobs:
             job.add_done_callback(_report_crash)
         try:
@@ -88,10 +103,34 @@ async def serve(settings: ControlSettings) -> None:
             for job in jobs:
                 job.cancel()
             await asyncio.wait(jobs)  # a crash was logged already; never raised here
+            await deliverer.aclose()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
     finally:
         await database.dispose()
+
+
+async def _migrate_or_check(database: Database, migrate: bool) -> None:
+    """Apply pending migrations, or (JUNCTION_MIGRATE_ON_START off) refuse a stale schema.
+
+    With several replicas and a rolling update, migrating in every `serve`
+    runs two migrations at once; the shipped manifests run `migrate` once,
+    as its own step, and each server only checks it found the schema it
+    was built for (a missed step is a clear error, not a crash later).
+    """
+    if migrate:
+        await database.migrate()
+        return
+    try:
+        current = await migrations.current_revision(database.engine)
+    except (OperationalError, InterfaceError, OSError) as exc:
+        raise DatabaseUnavailable("the database cannot be reached") from exc
+    head = migrations.head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database schema is at revision {current or 'none'}, this release needs {head}:"
+            " run `junction-control migrate` first (or set JUNCTION_MIGRATE_ON_START=true)"
+        )
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:

@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from junction_contracts.egress import Egress
+from junction_contracts.log_format import LogFormat, log_format
+from junction_control.alerts.settings import AlertSettings
 from junction_control.crypto import Keyring, generate_master_key, parse_keyring
 from junction_control.envfile import read_env_file
 from junction_control.errors import ConfigError
@@ -52,6 +54,8 @@ class ControlSettings:
     admin_port: int = 8081
     internal_port: int = 8082
     log_level: str = "info"
+    # one JSON object per log line, or text for a terminal (JUNCTION_LOG_FORMAT)
+    log_format: LogFormat = "text"
     # calls still `processing` this long after they started are marked failed (stuck)
     stuck_call_minutes: int = 30
     # model_calls rows older than this are pruned (their hourly rollups stay)
@@ -62,6 +66,11 @@ class ControlSettings:
     redis_url: str | None = None
     # provider addresses allowed besides public ones (the engine's setting, checked on save)
     egress: Egress = field(default_factory=Egress)
+    # budget periods and threshold webhooks (JUNCTION_BUDGET_*, JUNCTION_WEBHOOK_*)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    # whether `serve` applies pending migrations before it listens (JUNCTION_MIGRATE_ON_START);
+    # off in the shipped manifests, where one migration step runs before any server
+    migrate_on_start: bool = True
 
     @classmethod
     def from_env(
@@ -86,6 +95,7 @@ class ControlSettings:
             admin_port=_port(env, "JUNCTION_ADMIN_PORT", 8081),
             internal_port=_port(env, "JUNCTION_INTERNAL_PORT", 8082),
             log_level=_log_level(env.get("JUNCTION_LOG_LEVEL")),
+            log_format=_log_format(env.get("JUNCTION_LOG_FORMAT")),
             stuck_call_minutes=_positive_int(
                 env, "JUNCTION_STUCK_CALL_MINUTES", 30, MAX_STUCK_CALL_MINUTES
             ),
@@ -97,6 +107,8 @@ class ControlSettings:
             ),
             redis_url=env.get("JUNCTION_REDIS_URL") or None,
             egress=_egress(env.get("JUNCTION_EGRESS_ALLOW")),
+            alerts=AlertSettings.from_env(env),
+            migrate_on_start=_on_off(env, "JUNCTION_MIGRATE_ON_START", default=True),
         )
 
 
@@ -185,6 +197,13 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int)
     return value
 
 
+def _log_format(raw: str | None) -> LogFormat:
+    try:
+        return log_format(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _log_level(raw: str | None) -> str:
     level = (raw or "info").strip().lower()
     if level not in LOG_LEVELS:
@@ -197,3 +216,14 @@ def _ensure_dir(var_dir: Path) -> None:
         var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create JUNCTION_VAR_DIR {var_dir}: {exc.strerror}") from None
+
+
+def _on_off(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")

@@ -6,13 +6,17 @@ knows the whole schema.
 
 from sqlmodel import SQLModel
 
+from junction_control.alerts.models import AlertAttempt, AlertEvent, AlertWebhook
 from junction_control.audit.models import AuditEntry
 from junction_control.auth.models import AdminSession
+from junction_control.budgets.models import BudgetState
 from junction_control.credits.models import CreditAccount, LedgerEntry
+from junction_control.health.models import ProviderHealth
 from junction_control.models.models import AiModel, Deployment
 from junction_control.providers.models import Credential, Provider
-from junction_control.tenants.models import Tenant
+from junction_control.tenants.models import Tenant, TenantBudget
 from junction_control.tokens.models import UserToken
+from junction_control.usage.coverage import RollupCoverage
 from junction_control.usage.models import ModelCall, UsageHour
 from junction_control.users.models import Membership, User
 
@@ -21,7 +25,11 @@ metadata = SQLModel.metadata
 __all__ = [
     "AdminSession",
     "AiModel",
+    "AlertAttempt",
+    "AlertEvent",
+    "AlertWebhook",
     "AuditEntry",
+    "BudgetState",
     "Credential",
     "CreditAccount",
     "Deployment",
@@ -29,7 +37,10 @@ __all__ = [
     "Membership",
     "ModelCall",
     "Provider",
+    "ProviderHealth",
+    "RollupCoverage",
     "Tenant",
+    "TenantBudget",
     "UsageHour",
     "User",
     "UserToken",

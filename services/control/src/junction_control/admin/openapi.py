@@ -70,7 +70,12 @@ def _operation(ep: Endpoint, refs: Mapping[tuple[Any, JsonMode], dict[str, Any]]
             "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
         }
     responses: dict[str, Any] = {}
-    if ep.response is None:
+    if ep.produces is not None:
+        responses[str(ep.status)] = {
+            "description": "OK (a download)",
+            "content": {ep.produces: {"schema": {"type": "string"}}},
+        }
+    elif ep.response is None:
         responses[str(ep.status)] = {"description": "Done"}
     else:
         responses[str(ep.status)] = {

@@ -5,7 +5,8 @@ body and response. The registry turns it into a Starlette route that, per
 request: checks path ids, runs the permission (`admin.access`), parses the
 query and body with their models (422 naming the field), calls the handler
 in one database session, commits, and renders the handler's result through
-the response model. The OpenAPI document is built from the same endpoints,
+the response model (a download's handler answers with its own streamed
+Response instead). The OpenAPI document is built from the same endpoints,
 so it describes exactly what runs.
 """
 
@@ -29,7 +30,7 @@ from junction_control.context import AdminContext, admin_context
 from junction_control.route_changes import note_tenant_changed, take_changed
 
 M = TypeVar("M", bound=BaseModel)
-Handler = Callable[["Call"], Awaitable[BaseModel | None]]
+Handler = Callable[["Call"], Awaitable[BaseModel | Response | None]]
 
 MAX_BODY_BYTES = 1_000_000
 # ids are UUIDs here, but anything id-like is looked up (and simply not found)
@@ -109,7 +110,9 @@ class Endpoint:
     permission: Permission | None  # None: public
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None  # None: 204 No Content
+    response: type[BaseModel] | None = None  # None: 204 No Content, unless `produces`
+    # a download (e.g. "text/csv"): the handler answers with a Response of this type
+    produces: str | None = None
     status: int = 200
     errors: tuple[int, ...] = ()  # error statuses beyond those the shape implies
 
@@ -147,6 +150,8 @@ class Endpoint:
                 note_tenant_changed(session, access.tenant.id)
             await session.commit()
             await ctx.route_changes.publish(await take_changed(session))
+        if self.produces is not None and isinstance(result, Response):
+            return result
         if self.response is None:
             return Response(status_code=204)
         if not isinstance(result, self.response):  # pragma: no cover - registry invariant
@@ -171,6 +176,7 @@ class Router:
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
+        produces: str | None = None,
         status: int = 200,
         errors: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
@@ -190,7 +196,8 @@ class Router:
                     body=body,
                     query=query,
                     response=response,
-                    status=204 if response is None else status,
+                    produces=produces,
+                    status=204 if response is None and produces is None else status,
                     errors=errors,
                 )
             )

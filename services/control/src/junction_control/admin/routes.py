@@ -16,11 +16,13 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from junction_control.admin.openapi import build_openapi
 from junction_control.admin.registry import Endpoint
+from junction_control.alerts.routes import router as alerts
 from junction_control.audit.routes import router as audit
 from junction_control.auth.routes import router as auth
 from junction_control.context import app_context
 from junction_control.credits.routes import router as credits
 from junction_control.errors import DatabaseUnavailable
+from junction_control.health.routes import router as breakers
 from junction_control.models.routes import router as models
 from junction_control.providers.routes import router as providers
 from junction_control.tenants.routes import router as tenants
@@ -31,7 +33,19 @@ from junction_control.users.routes import router as members
 
 def endpoints() -> list[Endpoint]:
     """Every endpoint of the admin API, in the order of the document."""
-    routers = (auth, tenants, members, tokens, providers, models, usage, credits, audit)
+    routers = (
+        auth,
+        tenants,
+        members,
+        tokens,
+        providers,
+        breakers,
+        models,
+        usage,
+        credits,
+        alerts,
+        audit,
+    )
     return [ep for router in routers for ep in router.endpoints]
 
 

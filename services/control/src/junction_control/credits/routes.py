@@ -1,15 +1,17 @@
-"""Credit endpoints: a tenant's balance and ledger; grants by platform admins."""
+"""Credit endpoints: a tenant's balance and ledger (pages, or a CSV); grants by platform admins."""
 
 from __future__ import annotations
 
 from sqlmodel import col
+from starlette.responses import Response
 
 from junction_control.admin.access import requires
 from junction_control.admin.errors import invalid_field
+from junction_control.admin.export import CSV_MEDIA_TYPE, csv_response
 from junction_control.admin.pagination import keyset_page
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
-from junction_control.credits import service
+from junction_control.credits import export, service
 from junction_control.credits.models import LedgerEntry
 from junction_control.credits.schemas import (
     BillingIn,
@@ -50,6 +52,26 @@ async def get_credits(call: Call) -> CreditsOut:
         credit_limit_usd=account.credit_limit_usd,
         entries=[LedgerEntryOut.of(e) for e in rows],
         next_cursor=next_cursor,
+    )
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/credits/ledger.csv",
+    summary="The tenant's ledger entries in [since, until), oldest first, as a CSV download",
+    permission=requires("credits", "read"),
+    query=export.LedgerQuery,
+    produces=CSV_MEDIA_TYPE,
+)
+async def export_ledger(call: Call) -> Response:
+    query = call.query(export.LedgerQuery)
+    if query.since is not None and query.until is not None and query.since >= query.until:
+        raise invalid_field("since", "must be before until")
+    tenant = call.access.current_tenant
+    return csv_response(
+        export.filename(tenant.name),
+        export.HEADER,
+        export.ledger_pages(call.context.database, tenant.id, query.since, query.until),
     )
 
 

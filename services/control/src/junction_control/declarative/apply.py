@@ -27,9 +27,11 @@ from junction_control.declarative.spec import (
 )
 from junction_control.errors import Conflict, InvalidInput
 from junction_control.models import service as models
+from junction_control.providers import headers as provider_headers
 from junction_control.providers import service as providers
 from junction_control.providers.models import Provider
 from junction_control.route_changes import note_changed
+from junction_control.tenants import budgets as tenant_budgets
 from junction_control.tenants import service as tenants
 from junction_control.tenants.models import Tenant
 from junction_control.tokens import service as tokens
@@ -120,6 +122,20 @@ async def _apply_tenant(
     _unique([u.email for u in spec.users], f"tenant {spec.name}: user")
     for user_spec in spec.users:
         await _apply_user(session, tenant, user_spec, report)
+    if spec.budget is not None:
+        await _apply_budget(session, tenant, spec.budget, report)
+
+
+async def _apply_budget(
+    session: AsyncSession, tenant: Tenant, spec: tenant_budgets.BudgetSpec, report: ApplyReport
+) -> None:
+    current = await tenant_budgets.get_budget(session, tenant.id)
+    if current is not None and tenant_budgets.spec_of(current) == spec:
+        report.record("budget", tenant.name, "unchanged")
+        return
+    actor = tenant_budgets.Actor(via="apply")
+    await tenant_budgets.set_budget(session, tenant, spec, actor)
+    report.record("budget", tenant.name, "created" if current is None else "updated")
 
 
 async def _apply_provider(
@@ -141,24 +157,29 @@ async def _apply_provider(
             base_url=spec.base_url,
             egress=egress,
             extra_headers=spec.headers,
+            keyring=keyring,
         )
         report.record("provider", name, "created")
     else:
+        headers = provider_headers.check_headers(spec.headers)
         wanted = {
             "type": providers.check_provider_type(spec.type),
             "base_url": providers.check_base_url(spec.base_url, egress),
-            "headers": providers.check_headers(spec.headers),
         }
-        current = {
-            "type": provider.type,
-            "base_url": provider.base_url,
-            "headers": provider.extra_headers,
-        }
+        current = {"type": provider.type, "base_url": provider.base_url}
         changed = [k for k in wanted if wanted[k] != current[k]]
+        # compared by decrypting: the file holds the values, the row only their envelope
+        if headers != provider_headers.opened_headers(keyring, provider):
+            changed.append("headers")
+        if "base_url" in changed:
+            # the file states every header; its keys must name every key of the provider
+            entered = {k.name for k in spec.keys}
+            await providers.check_rekeyed(session, provider, entered, headers_given=True)
         if changed:
             provider.type = str(wanted["type"])
             provider.base_url = str(wanted["base_url"])
-            provider.extra_headers = providers.check_headers(spec.headers)
+            if "headers" in changed:
+                provider_headers.set_headers(keyring, provider, headers)
             session.add(provider)
         report.record("provider", name, "updated" if changed else "unchanged", changed)
     _unique([k.name for k in spec.keys], f"provider {name}: key")
@@ -270,12 +291,19 @@ async def _apply_token(
     current = tokens.limits_of(token)
     changed = [
         f
-        for f in ("allowed_models", "rpm", "tpm", "budget_usd", "expires_at")
+        for f in (
+            "allowed_models",
+            "rpm",
+            "tpm",
+            "budget_usd",
+            "budget_period",
+            "budget_timezone",
+            "expires_at",
+        )
         if getattr(current, f) != getattr(spec.limits, f)
     ]
     if changed:
-        tokens.apply_limits(token, spec.limits)
-        note_changed(session, token.token_hash)
+        await tokens.update_limits(session, token, spec.limits)
     if spec.value is not None:
         digest = tokens.hash_token(tokens.check_raw_token(spec.value))
         if digest != token.token_hash:

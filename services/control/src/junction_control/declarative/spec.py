@@ -19,14 +19,15 @@ import yaml
 from junction_control.errors import InvalidInput
 from junction_control.models.service import ModelPricing
 from junction_control.naming import check_model_name, check_slug, check_upstream_model
+from junction_control.providers.headers import check_headers
 from junction_control.providers.service import (
-    check_headers,
     check_key,
     check_provider_type,
     check_status,
     check_url_shape,
     check_weight,
 )
+from junction_control.tenants.budgets import BudgetSpec
 from junction_control.tokens.service import TokenLimits, check_raw_token
 from junction_control.users.passwords import check_password
 from junction_control.users.service import check_email, check_role
@@ -90,6 +91,7 @@ class TenantSpec:
     models: tuple[ModelSpec, ...]
     tokens: tuple[TokenSpec, ...]
     users: tuple[UserSpec, ...] = ()
+    budget: BudgetSpec | None = None  # None: the tenant's budget is left as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +120,30 @@ def parse_spec(data: Any, environ: Mapping[str, str]) -> Spec:
 
 
 def _tenant(node: _Node) -> TenantSpec:
-    node.allow("name", "providers", "models", "tokens", "users")
+    node.allow("name", "providers", "models", "tokens", "users", "budget")
     return TenantSpec(
         name=node.checked("name", lambda v: check_slug(v, what="tenant")),
         providers=tuple(_provider(p) for p in node.items("providers")),
         models=tuple(_model(m) for m in node.items("models")),
         tokens=tuple(_token(t) for t in node.items("tokens")),
         users=tuple(_user(u) for u in node.items("users")),
+        budget=_budget(node.child("budget", default=None)),
+    )
+
+
+def _budget(node: _Node) -> BudgetSpec | None:
+    if node.data is None:
+        return None
+    node.allow("limit_usd", "period", "timezone")
+    limit = node.optional_number("limit_usd")
+    if limit is None:
+        raise node.error("is required", "limit_usd")
+    return node.wrap(
+        lambda: BudgetSpec(
+            limit_usd=limit,
+            period=node.text("period", default="lifetime"),
+            timezone=node.text("timezone", default="UTC"),
+        )
     )
 
 
@@ -197,7 +216,17 @@ def _deployment(node: _Node) -> DeploymentSpec:
 
 
 def _token(node: _Node) -> TokenSpec:
-    node.allow("name", "value", "models", "rpm", "tpm", "budget_usd", "expires_at")
+    node.allow(
+        "name",
+        "value",
+        "models",
+        "rpm",
+        "tpm",
+        "budget_usd",
+        "budget_period",
+        "budget_timezone",
+        "expires_at",
+    )
     models = node.child("models", default=None)
     if models.data is not None and (
         not isinstance(models.data, list) or not all(isinstance(m, str) for m in models.data)
@@ -213,6 +242,8 @@ def _token(node: _Node) -> TokenSpec:
                 tpm=node.optional_whole("tpm"),
                 budget_usd=node.optional_number("budget_usd"),
                 expires_at=node.optional_datetime("expires_at"),
+                budget_period=node.text("budget_period", default="lifetime"),
+                budget_timezone=node.text("budget_timezone", default="UTC"),
             )
         ),
     )

@@ -16,7 +16,13 @@ CREDENTIAL_STATUSES: tuple[str, ...] = ("active", "disabled")
 
 
 class Provider(SQLModel, table=True):
-    """An upstream API of one tenant (OpenAI, Anthropic, Gemini or compatible)."""
+    """An upstream API of one tenant (OpenAI, Anthropic, Gemini or compatible).
+
+    Extra header values may be secrets: they are kept as one encrypted
+    envelope (the ``headers_*`` columns), and ``extra_headers`` holds their
+    names only (each with an empty value). A row written before revision 0012
+    may still hold plain values there until `seal_plain_headers` runs.
+    """
 
     __tablename__ = "providers"
     __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_providers_tenant_name"),)
@@ -29,7 +35,36 @@ class Provider(SQLModel, table=True):
     extra_headers: dict[str, str] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
+    headers_ciphertext: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    headers_nonce: str | None = Field(default=None, max_length=32)
+    headers_wrapped_key: str | None = Field(default=None, max_length=128)
+    headers_key_version: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+
+    @property
+    def encrypted_headers(self) -> EncryptedSecret | None:
+        """The stored envelope of the extra header values, if there is one."""
+        if (
+            self.headers_ciphertext is None
+            or self.headers_nonce is None
+            or self.headers_wrapped_key is None
+            or self.headers_key_version is None
+        ):
+            return None
+        return EncryptedSecret(
+            ciphertext=self.headers_ciphertext,
+            nonce=self.headers_nonce,
+            wrapped_data_key=self.headers_wrapped_key,
+            key_version=self.headers_key_version,
+        )
+
+    def store_headers(self, names: list[str], secret: EncryptedSecret | None) -> None:
+        """Keep the header `names` and the envelope `secret` of their values (None: no headers)."""
+        self.extra_headers = dict.fromkeys(names, "")
+        self.headers_ciphertext = None if secret is None else secret.ciphertext
+        self.headers_nonce = None if secret is None else secret.nonce
+        self.headers_wrapped_key = None if secret is None else secret.wrapped_data_key
+        self.headers_key_version = None if secret is None else secret.key_version
 
 
 class Credential(SQLModel, table=True):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlmodel import col
 
 from junction_control.admin.access import requires
+from junction_control.admin.errors import ApiError
 from junction_control.admin.pagination import keyset_page
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
 from junction_control.providers import service
+from junction_control.providers.errors import ProviderRefusal
 from junction_control.providers.models import Credential, Provider
 from junction_control.providers.schemas import (
     CredentialIn,
@@ -36,6 +41,15 @@ async def _provider(call: Call) -> Provider:
 async def _credential(call: Call) -> Credential:
     provider = await _provider(call)
     return await service.get_credential_by_id(call.session, provider, call.path("credential_id"))
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refused header or a base URL moved without its keys: 422 with its own code."""
+    try:
+        yield
+    except ProviderRefusal as exc:
+        raise ApiError(422, exc.code, str(exc), field=exc.field) from None
 
 
 @router.add(
@@ -69,15 +83,17 @@ async def list_providers(call: Call) -> ProviderPage:
 )
 async def create_provider(call: Call) -> ProviderOut:
     data = call.body(ProviderIn)
-    provider = await service.create_provider(
-        call.session,
-        call.access.current_tenant,
-        data.name,
-        type=data.type,
-        base_url=data.base_url,
-        egress=call.context.settings.egress,
-        extra_headers=data.headers,
-    )
+    with _refusals():
+        provider = await service.create_provider(
+            call.session,
+            call.access.current_tenant,
+            data.name,
+            type=data.type,
+            base_url=data.base_url,
+            egress=call.context.settings.egress,
+            extra_headers=data.headers,
+            keyring=call.context.settings.keyring,
+        )
     await call.audit("provider.create", "provider", provider.id, name=data.name, type=data.type)
     return ProviderOut.of(provider)
 
@@ -96,7 +112,7 @@ async def get_provider(call: Call) -> ProviderOut:
 @router.add(
     "PATCH",
     PROVIDER,
-    summary="Change a provider (headers are replaced as a whole)",
+    summary="Change a provider (headers are replaced as a whole; a new base URL needs its keys)",
     permission=requires("providers", "write"),
     body=ProviderPatch,
     response=ProviderOut,
@@ -104,15 +120,18 @@ async def get_provider(call: Call) -> ProviderOut:
 async def update_provider(call: Call) -> ProviderOut:
     data = call.body(ProviderPatch)
     provider = await _provider(call)
-    await service.update_provider(
-        call.session,
-        provider,
-        name=data.name,
-        type=data.type,
-        base_url=data.base_url,
-        egress=call.context.settings.egress,
-        extra_headers=data.headers,
-    )
+    with _refusals():
+        await service.update_provider(
+            call.session,
+            provider,
+            name=data.name,
+            type=data.type,
+            base_url=data.base_url,
+            egress=call.context.settings.egress,
+            extra_headers=data.headers,
+            keyring=call.context.settings.keyring,
+            keys=data.keys,
+        )
     await call.audit(
         "provider.update", "provider", provider.id, fields=sorted(data.model_fields_set)
     )

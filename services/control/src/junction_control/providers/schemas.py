@@ -1,6 +1,7 @@
 """Request and response bodies of the provider and credential endpoints.
 
 A credential's key is write-only: bodies take it, responses show ``last4``.
+Extra header values are write-only too: responses show names, values masked.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from junction_control.admin.schemas import Input, Page, PositiveInt, Slug, printable
 from junction_control.errors import InvalidInput
+from junction_control.providers.headers import masked
 from junction_control.providers.models import Credential, Provider
 from junction_control.providers.service import check_key, check_provider_type, check_url_shape
 
@@ -37,9 +39,12 @@ def _key_ok(value: str) -> str:
 
 ProviderType = Annotated[str, Field(max_length=32), printable, _checked(check_provider_type)]
 BaseUrl = Annotated[str, Field(min_length=1, max_length=2000), printable, _checked(check_url_shape)]
-HeaderValue = Annotated[str, Field(max_length=4000), printable]
+# names and values are judged by the service (`header_not_allowed`, `invalid_header`),
+# the same way for the API, the CLI and `apply -f`
+HeaderValue = Annotated[str, Field(max_length=4000)]
 Headers = Annotated[dict[Annotated[str, Field(max_length=200)], HeaderValue], Field(max_length=50)]
 Key = Annotated[str, Field(min_length=1, max_length=10000), AfterValidator(_key_ok)]
+Keys = Annotated[dict[Slug, Key], Field(max_length=100)]
 Status = Literal["active", "disabled"]
 
 
@@ -51,20 +56,29 @@ class ProviderIn(Input):
 
 
 class ProviderPatch(Input):
+    """Fields to change; `headers` replace the old ones as a whole.
+
+    A new `base_url` needs every key of the provider entered again in `keys`
+    (key name -> key), and its `headers` when it has any: else 422
+    ``key_required`` / ``headers_required``.
+    """
+
     name: Slug | None = None
     type: ProviderType | None = None
     base_url: BaseUrl | None = None
     headers: Headers | None = None
+    keys: Keys | None = None
 
 
 class ProviderOut(BaseModel):
-    """A provider; header values may be secrets, so only their names are shown."""
+    """A provider; header values may be secrets, so they are shown masked."""
 
     id: str
     name: str
     type: str
     base_url: str
     header_names: list[str]
+    headers: dict[str, str]
     created_at: datetime
 
     @classmethod
@@ -75,6 +89,7 @@ class ProviderOut(BaseModel):
             type=provider.type,
             base_url=provider.base_url,
             header_names=sorted(provider.extra_headers),
+            headers=masked(provider),
             created_at=provider.created_at,
         )
 

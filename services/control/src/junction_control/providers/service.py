@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -16,10 +15,17 @@ from junction_contracts.route import PROVIDER_TYPES
 from junction_control.crypto import Keyring, decrypt_secret, encrypt_secret, rewrap_secret
 from junction_control.errors import Conflict, InvalidInput, NotFound
 from junction_control.naming import check_slug
+from junction_control.providers.errors import ProviderRefusal
+from junction_control.providers.headers import (
+    check_headers,
+    has_headers,
+    rewrap_headers,
+    seal_plain_headers,
+    set_headers,
+)
 from junction_control.providers.models import CREDENTIAL_STATUSES, Credential, Provider
 from junction_control.tenants.models import Tenant
 
-_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _MIN_KEY_CHARS_FOR_LAST4 = 8
 
 
@@ -56,18 +62,6 @@ def check_base_url(value: str, egress: Egress) -> str:
             "it; and no credentials in the URL)"
         ) from None
     return value.rstrip("/")
-
-
-def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Extra upstream headers, refusing names or values that could split a request."""
-    clean: dict[str, str] = {}
-    for name, value in headers.items():
-        if not _HEADER_NAME_RE.match(name):
-            raise InvalidInput(f"header name {name!r} is not a valid HTTP header name")
-        if "\r" in value or "\n" in value:
-            raise InvalidInput(f"header {name!r} has a line break in its value")
-        clean[name] = value
-    return clean
 
 
 def check_key(key: str) -> str:
@@ -107,9 +101,14 @@ async def create_provider(
     base_url: str,
     egress: Egress,
     extra_headers: Mapping[str, str] | None = None,
+    keyring: Keyring | None = None,
 ) -> Provider:
-    """Add a provider (flushed, not committed); Conflict if the name is taken."""
+    """Add a provider (flushed, not committed); Conflict if the name is taken.
+
+    Extra header values are kept encrypted under `keyring` (needed when there are any).
+    """
     check_slug(name, what="provider")
+    headers = check_headers(extra_headers or {})
     if await find_provider(session, tenant, name) is not None:
         raise Conflict(f"provider {name!r} already exists in tenant {tenant.name!r}")
     provider = Provider(
@@ -117,8 +116,9 @@ async def create_provider(
         name=name,
         type=check_provider_type(type),
         base_url=check_base_url(base_url, egress),
-        extra_headers=check_headers(extra_headers or {}),
     )
+    if headers:
+        set_headers(keyring, provider, headers)
     session.add(provider)
     await session.flush()
     return provider
@@ -186,8 +186,20 @@ def credential_key_equals(keyring: Keyring, credential: Credential, key: str) ->
     return hmac.compare_digest(credential_key(keyring, credential).encode(), key.encode())
 
 
+def _needed(keyring: Keyring | None) -> Keyring:
+    if keyring is None:
+        raise ValueError("a keyring is needed to store a provider key")
+    return keyring
+
+
 async def rewrap_credentials(session: AsyncSession, keyring: Keyring) -> int:
-    """Re-wrap every credential not yet under the primary master key; the count changed."""
+    """Re-wrap every credential not yet under the primary master key; the count changed.
+
+    Provider header envelopes are re-wrapped too (and plain ones from before
+    revision 0012 sealed); they are not counted.
+    """
+    await seal_plain_headers(session, keyring)
+    await rewrap_headers(session, keyring)
     primary = keyring.primary.version
     result = await session.exec(select(Credential).where(col(Credential.key_version) != primary))
     changed = 0
@@ -237,8 +249,20 @@ async def update_provider(
     base_url: str | None = None,
     egress: Egress | None = None,
     extra_headers: Mapping[str, str] | None = None,
+    keyring: Keyring | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> None:
-    """Change the given fields of `provider` (flushed); Conflict if the new name is taken."""
+    """Change the given fields of `provider` (flushed); Conflict if the new name is taken.
+
+    `keys` (credential name -> key) enters keys again; a new base URL needs
+    every key of the provider, and its headers when it has any (`check_rekeyed`).
+    """
+    headers = None if extra_headers is None else check_headers(extra_headers)
+    url = None if base_url is None else check_base_url(base_url, egress or Egress())
+    moving = url is not None and url != provider.base_url
+    credentials = await _entered_again(session, provider, keys or {})
+    if moving:
+        await check_rekeyed(session, provider, set(keys or {}), headers_given=headers is not None)
     if name is not None and name != provider.name:
         check_slug(name, what="provider")
         taken = await session.exec(providers_query(provider.tenant_id).where(Provider.name == name))
@@ -247,12 +271,55 @@ async def update_provider(
         provider.name = name
     if type is not None:
         provider.type = check_provider_type(type)
-    if base_url is not None:
-        provider.base_url = check_base_url(base_url, egress or Egress())
-    if extra_headers is not None:
-        provider.extra_headers = check_headers(extra_headers)
+    if url is not None:
+        provider.base_url = url
+    if headers is not None:
+        set_headers(keyring, provider, headers)
+    for credential, key in credentials:
+        set_credential_key(_needed(keyring), credential, key)
+        session.add(credential)
     session.add(provider)
     await session.flush()
+
+
+async def check_rekeyed(
+    session: AsyncSession, provider: Provider, entered: set[str], *, headers_given: bool
+) -> None:
+    """Refuse a new base URL unless every secret that would follow it is entered again.
+
+    Whoever may edit a provider must not be able to point its stored keys
+    (or header values) at a host of their choosing: moving the base URL
+    takes every key of the provider again (`key_required`), and its extra
+    headers when it has any (`headers_required`).
+    """
+    names = [c.name for c in (await session.exec(credentials_query(provider.id))).all()]
+    missing = sorted(set(names) - entered)
+    if missing:
+        raise ProviderRefusal(
+            "key_required",
+            f"a new base_url needs every key of provider {provider.name!r} entered again "
+            f"(missing: {', '.join(missing)})",
+            field="keys",
+        )
+    if has_headers(provider) and not headers_given:
+        raise ProviderRefusal(
+            "headers_required",
+            f"a new base_url needs the extra headers of provider {provider.name!r} entered again",
+            field="headers",
+        )
+
+
+async def _entered_again(
+    session: AsyncSession, provider: Provider, keys: Mapping[str, str]
+) -> list[tuple[Credential, str]]:
+    """The credentials named in `keys`, with their keys checked; InvalidInput if one is unknown."""
+    found: list[tuple[Credential, str]] = []
+    for name, key in keys.items():
+        credential = await find_credential(session, provider, name)
+        if credential is None:
+            raise InvalidInput(f"provider {provider.name!r} has no key named {name!r}")
+        found.append((credential, check_key(key)))
+    return found
 
 
 async def delete_row(session: AsyncSession, row: Provider | Credential) -> None:

@@ -6,10 +6,15 @@ grouping rules are replaced by the ones just read from it: a role granted or
 taken away (by this process, another replica or the CLI) counts from the next
 request on. Syncing and enforcing run without an ``await`` in between, so
 concurrent requests never see each other's half-synced rules.
+
+Each decision is logged at DEBUG (``junction.control.authz``): who, what,
+where and the verdict. Casbin's own loggers stay off: they log every
+decision at INFO and every refusal at WARNING.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from importlib.resources import files
 
@@ -18,6 +23,8 @@ import casbin
 from junction_control.rbac.policy import ALL_DOMAINS, PLATFORM_ADMIN, policy_rules
 
 MODEL_FILE = "model.conf"
+
+log = logging.getLogger("junction.control.authz")
 
 
 def load_model_text() -> str:
@@ -53,7 +60,14 @@ class Authorizer:
         if is_platform_admin:
             rules.append([user_id, PLATFORM_ADMIN, ALL_DOMAINS])
         self._sync(user_id, rules)
-        return bool(self._enforcer.enforce(user_id, domain, obj, act))
+        allowed = bool(self._enforcer.enforce(user_id, domain, obj, act))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "authorization %s",
+                "allowed" if allowed else "denied",
+                extra={"user_id": user_id, "domain": domain, "object": obj, "action": act},
+            )
+        return allowed
 
     def _sync(self, user_id: str, rules: list[list[str]]) -> None:
         current = self._enforcer.get_filtered_grouping_policy(0, user_id)

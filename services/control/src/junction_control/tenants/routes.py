@@ -1,16 +1,27 @@
-"""Tenant endpoints: list (your own; all for platform admins), create, read, rename, delete."""
+"""Tenant endpoints: list (your own; all for platform admins), create, read, rename, delete.
+
+And each tenant's budget over all its keys: read (with its spend), set, lift.
+"""
 
 from __future__ import annotations
 
 from sqlmodel import col
 
 from junction_control.admin.access import authenticated, requires
+from junction_control.admin.errors import not_found
 from junction_control.admin.pagination import keyset_page
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
-from junction_control.tenants import service
+from junction_control.tenants import budgets, service
 from junction_control.tenants.models import Tenant
-from junction_control.tenants.schemas import TenantIn, TenantOut, TenantPage, TenantPatch
+from junction_control.tenants.schemas import (
+    TenantBudgetIn,
+    TenantBudgetOut,
+    TenantIn,
+    TenantOut,
+    TenantPage,
+    TenantPatch,
+)
 
 router = Router("tenants")
 
@@ -89,3 +100,45 @@ async def delete_tenant(call: Call) -> None:
     tenant = call.access.current_tenant
     await call.audit("tenant.delete", "tenant", tenant.id, name=tenant.name)
     await service.delete_tenant(call.session, tenant)
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/budget",
+    summary="The tenant's budget over all its keys, with its spend in the current period",
+    permission=requires("tenants", "read"),
+    response=TenantBudgetOut,
+)
+async def get_tenant_budget(call: Call) -> TenantBudgetOut:
+    budget = await budgets.get_budget(call.session, call.access.tenant_id)
+    if budget is None:
+        raise not_found("budget")
+    return TenantBudgetOut.of(budget, await budgets.spend_of(call.session, budget))
+
+
+@router.add(
+    "PUT",
+    "/tenants/{tenant_id}/budget",
+    summary="Set the tenant's budget (a cap over all its keys, apart from credits)",
+    permission=requires("tenants", "write"),
+    body=TenantBudgetIn,
+    response=TenantBudgetOut,
+)
+async def set_tenant_budget(call: Call) -> TenantBudgetOut:
+    data = call.body(TenantBudgetIn)
+    spec = budgets.BudgetSpec(data.limit_usd, data.period, data.timezone)
+    actor = budgets.Actor(user_id=call.access.user.id)
+    budget = await budgets.set_budget(call.session, call.access.current_tenant, spec, actor)
+    return TenantBudgetOut.of(budget, await budgets.spend_of(call.session, budget))
+
+
+@router.add(
+    "DELETE",
+    "/tenants/{tenant_id}/budget",
+    summary="Lift the tenant's budget",
+    permission=requires("tenants", "write"),
+)
+async def delete_tenant_budget(call: Call) -> None:
+    actor = budgets.Actor(user_id=call.access.user.id)
+    if not await budgets.remove_budget(call.session, call.access.current_tenant, actor):
+        raise not_found("budget")

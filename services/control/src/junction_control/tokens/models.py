@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from junction_control.columns import UtcDateTime, new_id, utcnow
@@ -14,7 +14,13 @@ class UserToken(SQLModel, table=True):
     """A client key of one tenant, with its limits."""
 
     __tablename__ = "user_tokens"
-    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_user_tokens_tenant_name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_user_tokens_tenant_name"),
+        CheckConstraint(
+            "budget_period IN ('lifetime', 'daily', 'weekly', 'monthly')",
+            name="ck_user_tokens_budget_period",
+        ),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     tenant_id: str = Field(foreign_key="tenants.id", ondelete="CASCADE", index=True, max_length=36)
@@ -39,3 +45,7 @@ class UserToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
     last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # when the budget starts again: never ('lifetime'), or at midnight in
+    # budget_timezone (an IANA name) every day, Monday or first of the month
+    budget_period: str = Field(default="lifetime", max_length=16, nullable=False)
+    budget_timezone: str = Field(default="UTC", max_length=64, nullable=False)

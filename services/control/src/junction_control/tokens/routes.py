@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 from sqlmodel import col
 
 from junction_control.admin.access import requires
@@ -9,9 +12,9 @@ from junction_control.admin.errors import invalid_field
 from junction_control.admin.pagination import keyset_page
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
+from junction_control.budgets.spend import PeriodSpend, key_spends
 from junction_control.errors import NotFound
 from junction_control.models.service import check_models_exist
-from junction_control.route_changes import note_changed
 from junction_control.tokens import service
 from junction_control.tokens.models import UserToken
 from junction_control.tokens.schemas import (
@@ -35,6 +38,14 @@ async def _token(call: Call) -> UserToken:
     return await service.get_token_by_id(
         call.session, call.access.tenant_id, call.path("token_id"), owner_user_id=_owner(call)
     )
+
+
+async def _spends(call: Call, tokens: Sequence[UserToken]) -> dict[str, PeriodSpend]:
+    return await key_spends(await call.session.connection(), tokens, time.time())
+
+
+async def _out(call: Call, token: UserToken) -> TokenOut:
+    return TokenOut.of(token, (await _spends(call, [token]))[token.id])
 
 
 async def _check_models(call: Call, models: list[str] | None) -> None:
@@ -61,7 +72,8 @@ async def list_tokens(call: Call) -> TokenPage:
         key=lambda t: (t.created_at, t.id),
         page=call.query(PageQuery),
     )
-    return TokenPage(items=[TokenOut.of(t) for t in rows], next_cursor=next_cursor)
+    spends = await _spends(call, rows)
+    return TokenPage(items=[TokenOut.of(t, spends[t.id]) for t in rows], next_cursor=next_cursor)
 
 
 @router.add(
@@ -84,7 +96,7 @@ async def create_token(call: Call) -> TokenCreated:
         owner_user_id=call.access.user.id,
     )
     await call.audit("token.create", "token", new.token.id, name=data.name)
-    return created(new.token, new.raw)
+    return created(new.token, new.raw, (await _spends(call, [new.token]))[new.token.id])
 
 
 @router.add(
@@ -95,7 +107,7 @@ async def create_token(call: Call) -> TokenCreated:
     response=TokenOut,
 )
 async def get_token(call: Call) -> TokenOut:
-    return TokenOut.of(await _token(call))
+    return await _out(call, await _token(call))
 
 
 @router.add(
@@ -111,12 +123,9 @@ async def update_token(call: Call) -> TokenOut:
     token = await _token(call)
     if "models" in data.model_fields_set:
         await _check_models(call, data.models)
-    service.apply_limits(token, data.limits(service.limits_of(token)))
-    call.session.add(token)
-    await call.session.flush()
-    note_changed(call.session, token.token_hash)
+    await service.update_limits(call.session, token, data.limits(service.limits_of(token)))
     await call.audit("token.update", "token", token.id, fields=sorted(data.model_fields_set))
-    return TokenOut.of(token)
+    return await _out(call, token)
 
 
 @router.add(
@@ -130,4 +139,4 @@ async def revoke_token(call: Call) -> TokenOut:
     token = await _token(call)
     await service.revoke_token(call.session, token)
     await call.audit("token.revoke", "token", token.id, name=token.name)
-    return TokenOut.of(token)
+    return await _out(call, token)

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from junction_control.admin.schemas import Input, ModelName, Money, Page, PositiveInt, Slug, UtcTime
+from junction_control.budgets.schemas import BudgetPeriod, TimeZone
+from junction_control.budgets.spend import PeriodSpend
 from junction_control.tokens.models import UserToken
 from junction_control.tokens.service import TokenLimits
 
@@ -22,6 +24,8 @@ class TokenPatch(Input):
     tpm: PositiveInt | None = None
     budget_usd: Money | None = None
     expires_at: UtcTime | None = None
+    budget_period: BudgetPeriod = "lifetime"
+    budget_timezone: TimeZone = "UTC"
 
     def limits(self, current: TokenLimits | None = None) -> TokenLimits:
         """`current` with the fields this body sets replaced."""
@@ -37,6 +41,10 @@ class TokenPatch(Input):
             tpm=self.tpm if "tpm" in given else base.tpm,
             budget_usd=self.budget_usd if "budget_usd" in given else base.budget_usd,
             expires_at=self.expires_at if "expires_at" in given else base.expires_at,
+            budget_period=self.budget_period if "budget_period" in given else base.budget_period,
+            budget_timezone=(
+                self.budget_timezone if "budget_timezone" in given else base.budget_timezone
+            ),
         )
 
 
@@ -55,14 +63,20 @@ class TokenOut(BaseModel):
     rpm: int | None
     tpm: int | None
     budget_usd: float | None
+    budget_period: str
+    budget_timezone: str
+    #: spent in the current period (over the key's life for a lifetime budget)
+    spent_usd: float
+    period_start: datetime | None
+    resets_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
     created_at: datetime
     last_used_at: datetime | None
 
     @classmethod
-    def of(cls, token: UserToken) -> TokenOut:
-        return cls.model_validate(_fields(token))
+    def of(cls, token: UserToken, spend: PeriodSpend) -> TokenOut:
+        return cls.model_validate(_fields(token, spend))
 
 
 class TokenCreated(TokenOut):
@@ -71,7 +85,7 @@ class TokenCreated(TokenOut):
     token: str
 
 
-def _fields(token: UserToken) -> dict[str, object]:
+def _fields(token: UserToken, spend: PeriodSpend) -> dict[str, object]:
     return {
         "id": token.id,
         "name": token.name,
@@ -81,6 +95,11 @@ def _fields(token: UserToken) -> dict[str, object]:
         "rpm": token.rpm,
         "tpm": token.tpm,
         "budget_usd": token.budget_usd,
+        "budget_period": token.budget_period,
+        "budget_timezone": token.budget_timezone,
+        "spent_usd": spend.spent_usd,
+        "period_start": spend.period_start,
+        "resets_at": spend.resets_at,
         "expires_at": token.expires_at,
         "revoked_at": token.revoked_at,
         "created_at": token.created_at,
@@ -88,9 +107,9 @@ def _fields(token: UserToken) -> dict[str, object]:
     }
 
 
-def created(token: UserToken, raw: str) -> TokenCreated:
+def created(token: UserToken, raw: str, spend: PeriodSpend) -> TokenCreated:
     """The response to a token creation."""
-    return TokenCreated.model_validate({**_fields(token), "token": raw})
+    return TokenCreated.model_validate({**_fields(token, spend), "token": raw})
 
 
 TokenPage = Page[TokenOut]

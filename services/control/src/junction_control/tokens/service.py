@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from junction_contracts.periods import PERIODS, check_timezone
+from junction_control.budgets.spend import reset_state, window_of
 from junction_control.columns import utcnow
 from junction_control.errors import Conflict, InvalidInput, NotFound
 from junction_control.naming import check_slug
@@ -41,6 +44,9 @@ class TokenLimits:
     tpm: int | None = None
     budget_usd: float | None = None
     expires_at: datetime | None = None
+    #: when the budget starts again: never, or at midnight in `budget_timezone`
+    budget_period: str = "lifetime"
+    budget_timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         for what, value in (("rpm", self.rpm), ("tpm", self.tpm)):
@@ -50,6 +56,14 @@ class TokenLimits:
             raise InvalidInput(f"budget_usd must not be negative, got {self.budget_usd}")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
             raise InvalidInput("expires_at needs a time zone")
+        if self.budget_period not in PERIODS:
+            raise InvalidInput(
+                f"budget_period must be one of {', '.join(PERIODS)}, got {self.budget_period!r}"
+            )
+        try:
+            check_timezone(self.budget_timezone)
+        except ValueError as exc:
+            raise InvalidInput(f"budget_timezone: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +133,8 @@ async def create_token(
     apply_limits(token, limits or TokenLimits())
     session.add(token)
     await session.flush()
+    if token.budget_period != "lifetime":
+        await _new_period(session, token)
     return CreatedToken(token=token, raw=value)
 
 
@@ -138,6 +154,32 @@ def apply_limits(token: UserToken, limits: TokenLimits) -> None:
     token.tpm = limits.tpm
     token.budget_usd = limits.budget_usd
     token.expires_at = limits.expires_at
+    token.budget_period = limits.budget_period
+    token.budget_timezone = limits.budget_timezone
+
+
+async def update_limits(session: AsyncSession, token: UserToken, limits: TokenLimits) -> None:
+    """Give `token` new limits (flushed), its budget's period state following them.
+
+    Engines hear of the change after the commit (`note_changed`).
+    """
+    moved = (token.budget_period, token.budget_timezone) != (
+        limits.budget_period,
+        limits.budget_timezone,
+    )
+    apply_limits(token, limits)
+    session.add(token)
+    await session.flush()
+    if moved:
+        await _new_period(session, token)
+    note_changed(session, token.token_hash)
+
+
+async def _new_period(session: AsyncSession, token: UserToken) -> None:
+    """Write the state of the token's current budget period (none for a lifetime budget)."""
+    now = time.time()
+    window = window_of(token.budget_period, token.budget_timezone, now)
+    await reset_state(await session.connection(), "key", token.id, token.tenant_id, window, now)
 
 
 def limits_of(token: UserToken) -> TokenLimits:
@@ -148,6 +190,8 @@ def limits_of(token: UserToken) -> TokenLimits:
         tpm=token.tpm,
         budget_usd=token.budget_usd,
         expires_at=token.expires_at,
+        budget_period=token.budget_period,
+        budget_timezone=token.budget_timezone,
     )
 
 

@@ -38,6 +38,7 @@ from junction_control.usage.models import (
     LABEL_CHARS,
     MODEL_CHARS,
     REFUSED,
+    REQUEST_ID_CHARS,
     TENANT_ID_CHARS,
     TRACE_ID_CHARS,
 )
@@ -85,6 +86,7 @@ _OPTIONAL_TEXT = (
     ("credential_id", ID_CHARS),
     ("image_size", LABEL_CHARS),
     ("trace_id", TRACE_ID_CHARS),
+    ("request_id", REQUEST_ID_CHARS),
 )
 
 # what the whole-batch check lets through; anything else is looked at event by event

@@ -27,6 +27,7 @@ MODEL_CHARS = 200
 LABEL_CHARS = 32
 ERROR_CODE_CHARS = 100
 TRACE_ID_CHARS = 128
+REQUEST_ID_CHARS = 128
 
 
 class ModelCall(SQLModel, table=True):
@@ -84,6 +85,8 @@ class ModelCall(SQLModel, table=True):
     # the answer was cut (last, where migration 0009 added the columns)
     usage_estimated: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     partial: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # the call's x-request-id (last, where migration 0014 added the column)
+    request_id: str | None = Field(default=None, max_length=REQUEST_ID_CHARS)
 
     @property
     def is_open(self) -> bool:

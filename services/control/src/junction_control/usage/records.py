@@ -23,8 +23,8 @@ FINISHED_COLUMNS = bulk.columns(
     "credential_id text, attempts int4, input_tokens int4, output_tokens int4, "
     "cached_input_tokens int4, cache_write_input_tokens int4, reasoning_tokens int4, "
     "images int4, cost_usd float8, latency_ms float8, ttft_ms float8, image_size text, "
-    "trace_id text, usage_estimated bool, partial bool, finished_at timestamptz, "
-    "updated_at timestamptz"
+    "trace_id text, usage_estimated bool, partial bool, request_id text, "
+    "finished_at timestamptz, updated_at timestamptz"
 )
 # a whole new row: the key, what only the first event sets, then the rest
 ROW_COLUMNS = (
@@ -44,6 +44,7 @@ def started_row(event: Event, now: datetime) -> Row:
         *_LABELS(event),
         PROCESSING,
         *_NO_OUTCOME,
+        event["request_id"],  # known from the start: a call still open can be found by it
         None,  # finished_at
         now,
     )
@@ -84,7 +85,14 @@ _OUTCOME = itemgetter(
 )
 _COUNT_VALUES = itemgetter(*COUNTS)
 _MEASURES = itemgetter(
-    "cost_usd", "latency_ms", "ttft_ms", "image_size", "trace_id", "usage_estimated", "partial"
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "image_size",
+    "trace_id",
+    "usage_estimated",
+    "partial",
+    "request_id",
 )
 # a started call's outcome, counts and measures: none yet
 _NO_OUTCOME = (None,) * 5 + (0,) * len(COUNTS) + (0.0,) + (None,) * 4 + (False, False)

@@ -1,21 +1,28 @@
 """Hourly usage rollups and the retention prune of raw calls.
 
 `rollup_hours` (re)computes `usage_hourly` from model_calls for complete UTC
-hours, by the hour each call *started* in (like `usage_summary`). `calls`
+hours, by the hour each call *started* in (like the usage endpoints). `calls`
 counts every call, `failed_calls` the failed ones and `refused_calls`, apart
-from them, those refused before any provider was tried. It is
-idempotent: an hour's rows are upserted from the raw rows, and rows of the
-hour that no longer match any call are deleted, so re-running gives the same
-table. Each run re-rolls the last `REROLL_HOURS` (24) complete hours, which
-picks up calls that finished late (a call counts in its start hour, and its
-tokens arrive with its `finished` event) and events that waited in an
-engine's spool; anything that changes an hour more than 24 hours after it
-ended is not reflected until the hour is rolled explicitly (``since``).
-Hours after the newest rolled hour are always included, so a control plane
-that was down for days catches up in one run. Rows of an hour before the
-retention cut-off that has no calls left are never deleted, whatever
-``since`` says: its calls were pruned, and the rollup is all that is left of
-them.
+from them, those refused before any provider was tried. Cost is summed in
+whole nano-USD (each call's cost rounded to 1e-9 USD first), so an hour's
+total is an exact decimal and the usage readers add rollups and raw calls
+to the same figure. It is idempotent: an hour's rows are upserted from the
+raw rows, and rows of the hour that no longer match any call are deleted,
+so re-running gives the same table.
+
+Which hours a run rolls: every hour from the coverage mark on (`usage.coverage`:
+a control plane that was down for days catches up in one run; the first
+run of a database rolls every hour that has calls), the last `REROLL_HOURS`
+(24) complete hours, and every hour holding a call changed since the
+previous run (a call counts in its start hour, and its tokens arrive with
+its `finished` event, perhaps days later from an engine's spool). With
+``since``, every hour from the one holding `since` as well. The run then
+moves the coverage marks on, so readers know which rollups match the calls.
+
+Rows of an hour before the retention cut-off are never re-rolled from a
+late change, and never deleted when the hour has no calls left, whatever
+``since`` says: its calls were pruned, and the rollup is all that is left
+of them.
 
 `prune_calls` deletes model_calls that started before the retention cut-off
 (truncated to the hour, so an hour is either wholly kept or wholly pruned);
@@ -25,20 +32,37 @@ prunes, so an hour is rolled before its calls go.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, case, delete, func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from junction_control import bulk
+from junction_control.columns import utcnow
+from junction_control.usage.coverage import lock_coverage, save_coverage
 from junction_control.usage.models import REFUSED, ModelCall, UsageHour
 
 REROLL_HOURS = 24
 HOUR = timedelta(hours=1)
-CHUNK = 500
+CHUNK = 10_000  # rollup rows per upsert statement
+# hours aggregated per statement: bounds the rows a catch-up run holds at once
+SPAN_HOURS = 24 * 7
+NANOS_PER_USD = 1_000_000_000
 
 _calls: Table = ModelCall.__table__  # type: ignore[attr-defined]
 _hours: Table = UsageHour.__table__  # type: ignore[attr-defined]
@@ -51,11 +75,26 @@ _TOTALS = (
     "output_tokens",
     "cached_input_tokens",
 )
+_ROW_COLUMNS = bulk.columns(
+    "tenant_id text, hour timestamptz, model text, token_id text, calls int4, "
+    "failed_calls int4, refused_calls int4, input_tokens int8, output_tokens int8, "
+    "cached_input_tokens int8, cost_usd float8"
+)
+_UPSERT = bulk.insert_sql(
+    "usage_hourly",
+    _ROW_COLUMNS,
+    conflict="ON CONFLICT (tenant_id, hour, model, token_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in (*_TOTALS, "cost_usd")),
+)
 
 
 @dataclass(frozen=True, slots=True)
 class RollupResult:
-    """The hours rolled, ``[start, end)``, and how many rollup rows they hold."""
+    """The hours rolled, ``[start, end)``, and how many rollup rows they hold.
+
+    `start` is the first hour rolled: a run may also re-roll older hours
+    whose calls changed, so not every hour of the range was necessarily rolled.
+    """
 
     start: datetime
     end: datetime
@@ -67,6 +106,16 @@ def floor_hour(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def nanos(cost: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A USD amount in whole nano-USD (an integer in SQL): costs add up exactly."""
+    return cast(func.round(cost * literal_column(str(NANOS_PER_USD))), BigInteger)
+
+
+def usd(total_nanos: Any) -> float:
+    """A sum of `nanos` back in USD (the nearest float, whose shortest text is that decimal)."""
+    return int(total_nanos or 0) / NANOS_PER_USD
+
+
 async def rollup_hours(
     session: AsyncSession,
     *,
@@ -74,22 +123,36 @@ async def rollup_hours(
     retention: timedelta,
     since: datetime | None = None,
 ) -> RollupResult:
-    """Recompute the rollups of the complete hours before `until` (not committed).
+    """Recompute the rollups of the hours the run owes before `until` (not committed).
 
-    Without `since`: the last REROLL_HOURS hours, plus every hour since the
-    newest rolled one. With `since`: every hour from the one holding `since`.
-    An hour before the retention cut-off of `until` that has no calls left
-    (`prune_calls` deleted them) keeps its rows as they are.
+    See the module doc for which hours; an hour before the retention
+    cut-off of `until` that has no calls left (`prune_calls` deleted them)
+    keeps its rows as they are.
     """
     end = floor_hour(until)
     conn = await session.connection()
-    start = floor_hour(since) if since is not None else await _default_start(conn, end)
-    if start >= end:
-        return RollupResult(start, end, 0)
-    rows = await _aggregate(conn, start, end)
-    await _upsert(conn, rows)
-    await _delete_stale(conn, start, end, rows, cutoff=retention_cutoff(until, retention))
-    return RollupResult(start, end, len(rows))
+    coverage = await lock_coverage(conn)
+    started = utcnow()  # after the lock: every change committed before it is seen
+    cutoff = retention_cutoff(until, retention)
+    start = await _first_hour(conn, end, None if coverage is None else coverage.rolled_until)
+    if since is not None:
+        start = min(start, floor_hour(since))
+    hours: set[datetime] = set()
+    if coverage is not None:
+        owed_until = max(end, coverage.rolled_until)
+        hours = {
+            h
+            for h in await changed_hours(conn, coverage.changes_before)
+            if cutoff <= h < owed_until and not start <= h < end
+        }
+    rows = 0
+    for span_start, span_end in _spans(start, end, hours):
+        found = await _aggregate(conn, span_start, span_end)
+        await _upsert(conn, found)
+        await _delete_stale(conn, span_start, span_end, found, cutoff=cutoff)
+        rows += len(found)
+    await save_coverage(conn, coverage, rolled_until=end, started=started)
+    return RollupResult(min([start, *hours]), end, rows)
 
 
 def retention_cutoff(now: datetime, retention: timedelta) -> datetime:
@@ -109,17 +172,54 @@ async def prune_calls(session: AsyncSession, *, retention: timedelta, now: datet
     return int(result.rowcount)
 
 
-async def _default_start(conn: AsyncConnection, end: datetime) -> datetime:
+async def changed_hours(
+    conn: AsyncConnection,
+    changed_since: datetime,
+    *,
+    tenant_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> set[datetime]:
+    """The start hours of the calls changed at or after `changed_since` (by ``updated_at``)."""
+    hour = hour_of(conn)
+    c = _calls.c
+    query = select(hour).distinct().where(c.updated_at >= changed_since)
+    if tenant_id is not None:
+        query = query.where(c.tenant_id == tenant_id)
+    if start is not None:
+        query = query.where(c.started_at >= start)
+    if end is not None:
+        query = query.where(c.started_at < end)
+    return {as_hour(h) for h in (await conn.execute(query)).scalars()}
+
+
+async def _first_hour(
+    conn: AsyncConnection, end: datetime, rolled_until: datetime | None
+) -> datetime:
+    """The re-roll window, or the coverage mark (or the first call) when that is earlier."""
     start = end - REROLL_HOURS * HOUR
-    newest = (await conn.execute(select(func.max(_hours.c.hour)))).scalar()
-    query = select(func.min(_calls.c.started_at)).where(_calls.c.started_at < start)
-    if newest is not None:
-        query = query.where(_calls.c.started_at >= newest + HOUR)
-    earliest = (await conn.execute(query)).scalar()
-    return start if earliest is None else min(start, floor_hour(earliest))
+    if rolled_until is not None:
+        return min(start, rolled_until)
+    # the first run on this schema: every hour that still has calls
+    earliest = (await conn.execute(select(func.min(_calls.c.started_at)))).scalar()
+    return start if earliest is None else min(start, floor_hour(_as_aware(earliest)))
 
 
-def _hour_of(conn: AsyncConnection) -> ColumnElement[Any]:
+def _spans(
+    start: datetime, end: datetime, hours: Iterable[datetime]
+) -> list[tuple[datetime, datetime]]:
+    """``[start, end)`` and the single `hours`, as ranges of at most SPAN_HOURS, in order."""
+    ranges = [(h, h + HOUR) for h in sorted(hours)]
+    step = SPAN_HOURS * HOUR
+    at = start
+    while at < end:
+        ranges.append((at, min(at + step, end)))
+        at += step
+    return sorted(ranges)
+
+
+def hour_of(conn: AsyncConnection) -> ColumnElement[Any]:
+    """The UTC hour a call started in, as the dialect computes it (see `as_hour`)."""
     # constants as literals: PostgreSQL matches GROUP BY expressions by text, and a
     # bound parameter would appear as two different $n in SELECT and GROUP BY
     if conn.dialect.name == "postgresql":
@@ -130,16 +230,21 @@ def _hour_of(conn: AsyncConnection) -> ColumnElement[Any]:
     return func.strftime(literal_column("'%Y-%m-%d %H:00:00'"), _calls.c.started_at)
 
 
-def _as_hour(value: Any) -> datetime:
+def as_hour(value: Any) -> datetime:
+    """A value of `hour_of` (or of ``usage_hourly.hour`` read raw) as an aware UTC datetime."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):  # pragma: no cover - both drivers give one of the two
         raise TypeError(f"unexpected hour value {value!r}")
+    return _as_aware(value)
+
+
+def _as_aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 async def _aggregate(conn: AsyncConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    hour = _hour_of(conn).label("hour")
+    hour = hour_of(conn).label("hour")
     c = _calls.c
     query = (
         select(
@@ -153,7 +258,7 @@ async def _aggregate(conn: AsyncConnection, start: datetime, end: datetime) -> l
             func.coalesce(func.sum(c.input_tokens), 0),
             func.coalesce(func.sum(c.output_tokens), 0),
             func.coalesce(func.sum(c.cached_input_tokens), 0),
-            func.coalesce(func.sum(c.cost_usd), 0.0),
+            func.coalesce(func.sum(nanos(c.cost_usd)), 0),
         )
         .where(c.started_at >= start, c.started_at < end)
         .group_by(hour, c.tenant_id, c.model, c.token_id)
@@ -162,27 +267,22 @@ async def _aggregate(conn: AsyncConnection, start: datetime, end: datetime) -> l
     for h, tenant_id, model, token_id, *totals in (await conn.execute(query)).all():
         row: dict[str, Any] = {
             "tenant_id": tenant_id,
-            "hour": _as_hour(h),
+            "hour": as_hour(h),
             "model": model,
             "token_id": token_id,
         }
         row.update({name: int(v) for name, v in zip(_TOTALS, totals[:-1], strict=True)})
-        row["cost_usd"] = float(totals[-1])
+        row["cost_usd"] = usd(totals[-1])
         rows.append(row)
     return rows
 
 
 async def _upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    # in key order: concurrent runs (every control process has the job) queue, not deadlock
+    # in key order, as one set-based statement per chunk (no per-row SQL compiling)
     rows = sorted(rows, key=lambda r: tuple(r[k] for k in _KEY))
-    for i in range(0, len(rows), CHUNK):
-        statement = insert(_hours).values(rows[i : i + CHUNK])
-        statement = statement.on_conflict_do_update(
-            index_elements=list(_KEY),
-            set_={name: statement.excluded[name] for name in (*_TOTALS, "cost_usd")},
-        )
-        await conn.execute(statement)
+    values = [tuple(r[c.name] for c in _ROW_COLUMNS) for r in rows]
+    for i in range(0, len(values), CHUNK):
+        await bulk.with_batch(conn, _ROW_COLUMNS, values[i : i + CHUNK], _UPSERT)
 
 
 async def _delete_stale(
@@ -205,7 +305,7 @@ async def _delete_stale(
         select(h.tenant_id, h.hour, h.model, h.token_id).where(h.hour >= start, h.hour < end)
     )
     for key in [tuple(row) for row in existing.all()]:
-        hour = _as_hour(key[1])
+        hour = as_hour(key[1])
         if key not in keep and (hour >= cutoff or hour in rolled):
             await conn.execute(
                 delete(_hours).where(and_(*(h[k] == v for k, v in zip(_KEY, key, strict=True))))

@@ -1,16 +1,19 @@
-"""Usage endpoints: per-model totals over a time range, and the list of model calls."""
+"""Usage endpoints: per-model totals over a time range (JSON or CSV), and the model calls."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from starlette.responses import Response
 
 from junction_control.admin.access import requires
 from junction_control.admin.errors import ApiError, invalid_field
+from junction_control.admin.export import CSV_MEDIA_TYPE, csv_response
 from junction_control.admin.pagination import decode_cursor, encode_cursor
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
 from junction_control.columns import utcnow
-from junction_control.usage import service
+from junction_control.usage import export, service
 from junction_control.usage.schemas import CallOut, CallPage, ModelUsageOut, UsageOut, UsageQuery
 
 router = Router("usage")
@@ -26,7 +29,36 @@ DEFAULT_RANGE = timedelta(days=30)
     response=UsageOut,
 )
 async def usage_summary(call: Call) -> UsageOut:
-    query = call.query(UsageQuery)
+    since, until = _range(call.query(UsageQuery))
+    rows = await service.usage_totals(
+        call.session, call.access.tenant_id, since, until, retention=_retention(call)
+    )
+    return UsageOut(since=since, until=until, models=[ModelUsageOut.of(r) for r in rows])
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/usage.csv",
+    summary="The usage of [since, until) per hour, model and token, as a CSV download",
+    permission=requires("usage", "read"),
+    query=UsageQuery,
+    produces=CSV_MEDIA_TYPE,
+)
+async def export_usage(call: Call) -> Response:
+    since, until = _range(call.query(UsageQuery))
+    tenant = call.access.current_tenant
+    spans = await service.usage_spans(
+        call.session, tenant.id, since, until, retention=_retention(call)
+    )
+    return csv_response(
+        export.filename(tenant.name, since, until),
+        export.HEADER,
+        export.usage_pages(call.context.database, tenant.id, spans),
+    )
+
+
+def _range(query: UsageQuery) -> tuple[datetime, datetime]:
+    """``[since, until)`` of the query: 30 days up to now unless it says otherwise."""
     until = query.until or utcnow()
     try:
         since = query.since or until - DEFAULT_RANGE
@@ -40,8 +72,12 @@ async def usage_summary(call: Call) -> UsageOut:
         ) from None
     if since >= until:
         raise invalid_field("since", "must be before until")
-    rows = await service.usage_summary(call.session, call.access.tenant_id, since, until)
-    return UsageOut(since=since, until=until, models=[ModelUsageOut.of(r) for r in rows])
+    return since, until
+
+
+def _retention(call: Call) -> timedelta:
+    # hours before the retention cut-off count from their rollups alone
+    return timedelta(days=call.context.settings.call_retention_days)
 
 
 @router.add(

@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
 from junction_control.admin.schemas import Page, UtcTime
 from junction_control.usage.models import ModelCall
 from junction_control.usage.service import ModelUsage
 
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _midnight(value: object) -> object:
+    # a plain date stands for 00:00 UTC of that day
+    if isinstance(value, str) and _PLAIN_DATE.fullmatch(value):
+        return value + "T00:00:00Z"
+    return value
+
+
+#: an ISO 8601 time with a zone, or a plain date (that day, 00:00 UTC)
+TimeOrDate = Annotated[
+    UtcTime,
+    BeforeValidator(_midnight),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
+    ),
+]
+
 
 class UsageQuery(BaseModel):
-    """``?since=&until=`` (ISO 8601 with a zone); the default is the last 30 days."""
+    """``?since=&until=``: ISO 8601 times with a zone, or plain dates (00:00 UTC).
+
+    The default is the 30 days before `until` (by default now); `until` is
+    exclusive, so a plain date ends the range as that day begins.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
-    since: UtcTime | None = None
-    until: UtcTime | None = None
+    since: TimeOrDate | None = None
+    until: TimeOrDate | None = None
 
 
 class ModelUsageOut(BaseModel):
@@ -76,6 +101,9 @@ class CallOut(BaseModel):
     ttft_ms: float | None
     started_at: datetime
     finished_at: datetime | None
+    #: the call's x-request-id, and the trace id of the client's traceparent
+    request_id: str | None = None
+    trace_id: str | None = None
 
     @classmethod
     def of(cls, call: ModelCall) -> CallOut:

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import case, func, or_, update
-from sqlalchemy import select as sql_select
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_control.columns import utcnow
 from junction_control.errors import InvalidInput
-from junction_control.usage.models import PROCESSING, REFUSED, STUCK, ModelCall
+from junction_control.usage.models import PROCESSING, STUCK, ModelCall
+from junction_control.usage.rollup import usd
+from junction_control.usage.sources import Span, plan_range
+from junction_control.usage.totals import Totals, totals_by_model
 
 MAX_LIST_LIMIT = 500
 
@@ -38,6 +40,8 @@ class ModelUsage:
     `calls` counts every call; `failed_calls` and `refused_calls` are part of
     it, apart from each other: a refused call never reached a provider, so it
     says nothing of the providers' health (leave it out of an error rate).
+    `cost_usd` is exact to the nano-USD: each call's cost is rounded to
+    1e-9 USD before adding, so the float's shortest text is that decimal.
     """
 
     model: str
@@ -76,47 +80,66 @@ async def list_calls(
     return result.all()
 
 
-async def usage_summary(
-    session: AsyncSession, tenant_id: str, since: datetime, until: datetime
+async def usage_totals(
+    session: AsyncSession,
+    tenant_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    retention: timedelta,
+    now: datetime | None = None,
 ) -> list[ModelUsage]:
     """Per-model totals of the tenant's calls that started in ``[since, until)``.
 
-    Every call counts, whatever its status; tokens and cost are what the
-    finished calls reported (a call still processing adds none yet).
+    Whole hours come from the hourly rollups where they are known to match
+    the calls, the rest from the calls themselves (`usage.sources`): the
+    same figures as `usage_summary` wherever calls are kept, in O(hours)
+    rows; hours before the retention cut-off count from their rollups.
     """
-    status = col(ModelCall.status)
-    # seven columns: more than sqlmodel's typed select takes, so plain SQLAlchemy
-    query = (
-        sql_select(
-            col(ModelCall.model),
-            func.count(),
-            func.coalesce(func.sum(case((status == "failed", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((status == REFUSED, 1), else_=0)), 0),
-            func.coalesce(func.sum(ModelCall.input_tokens), 0),
-            func.coalesce(func.sum(ModelCall.output_tokens), 0),
-            func.coalesce(func.sum(ModelCall.cost_usd), 0.0),
-        )
-        .where(
-            col(ModelCall.tenant_id) == tenant_id,
-            col(ModelCall.started_at) >= since,
-            col(ModelCall.started_at) < until,
-        )
-        .group_by(col(ModelCall.model))
-        .order_by(col(ModelCall.model))
-    )
+    spans = await usage_spans(session, tenant_id, since, until, retention=retention, now=now)
+    return _by_model(await totals_by_model(await session.connection(), tenant_id, spans))
+
+
+async def usage_spans(
+    session: AsyncSession,
+    tenant_id: str,
+    since: datetime,
+    until: datetime,
+    *,
+    retention: timedelta,
+    now: datetime | None = None,
+) -> list[Span]:
+    """Where each part of ``[since, until)`` is read from (rollups or calls), in order."""
     conn = await session.connection()
-    rows = (await conn.execute(query)).all()
+    return await plan_range(conn, tenant_id, since, until, now=now or utcnow(), retention=retention)
+
+
+async def usage_summary(
+    session: AsyncSession, tenant_id: str, since: datetime, until: datetime
+) -> list[ModelUsage]:
+    """Per-model totals of the tenant's calls that started in ``[since, until)``, from the calls.
+
+    Every call counts, whatever its status; tokens and cost are what the
+    finished calls reported (a call still processing adds none yet). Cost
+    is added in whole nano-USD, as the rollups add it.
+    """
+    conn = await session.connection()
+    spans = [Span(since, until, rolled=False)]
+    return _by_model(await totals_by_model(conn, tenant_id, spans))
+
+
+def _by_model(found: dict[str, Totals]) -> list[ModelUsage]:
     return [
         ModelUsage(
             model=model,
-            calls=int(calls),
-            failed_calls=int(failed),
-            refused_calls=int(refused),
-            input_tokens=int(input_tokens),
-            output_tokens=int(output_tokens),
-            cost_usd=float(cost),
+            calls=t.calls,
+            failed_calls=t.failed_calls,
+            refused_calls=t.refused_calls,
+            input_tokens=t.input_tokens,
+            output_tokens=t.output_tokens,
+            cost_usd=usd(t.cost_nanos),
         )
-        for model, calls, failed, refused, input_tokens, output_tokens, cost in rows
+        for model, t in found.items()
     ]
 
 

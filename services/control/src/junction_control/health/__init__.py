@@ -1,0 +1,1 @@
+"""Provider health: the breaker states engines report, and the admin read of them."""
