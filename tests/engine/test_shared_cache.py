@@ -166,3 +166,35 @@ async def test_a_published_change_reaches_every_replica_at_once(redis_url: str) 
             resp = await engine.client.get("/v1/models", headers=headers)
             assert resp.status_code == 401
             assert resp.json()["error"]["code"] == "revoked_api_key"
+
+
+async def test_a_stale_route_in_redis_is_served_at_once_and_refreshed_behind(
+    redis: Redis,
+) -> None:
+    control = Control()
+    key = secrets.token_hex(16)
+    written_at = time.time() - 120  # another replica fetched it two minutes ago
+    await SharedRouteCache(redis, keep_seconds=600).put(key, control.route, written_at)
+    held = asyncio.Event()
+    asked: list[str] = []
+
+    async def slow_control(token_hash: str):  # type: ignore[no-untyped-def]
+        asked.append(token_hash)
+        await held.wait()
+        return control.route
+
+    cache = RouteCache(
+        slow_control, ttl=30, max_stale=600, shared=SharedRouteCache(redis, keep_seconds=600)
+    )
+    assert await cache.get(key) == control.route  # before the control plane was even asked
+    for _ in range(200):  # the refresh reads Redis first, then asks the control plane
+        if asked:
+            break
+        await asyncio.sleep(0.01)
+    assert asked == [key]
+    assert cache.refreshing == 1
+    held.set()
+    await cache.drain()
+    hit = await SharedRouteCache(redis, keep_seconds=600).get(key)
+    assert hit is not None
+    assert hit[1] > written_at  # the refresh wrote the new route back for the other replicas

@@ -20,6 +20,7 @@ from junction_contracts import (
     TokenRoute,
 )
 from junction_contracts.egress import Egress
+from junction_contracts.health import HEALTH_PATH
 from junction_contracts.sealing import derive_sealing_key, seal
 from junction_contracts.signing import SignatureVerifier
 from junction_contracts.telemetry import TELEMETRY_PATH
@@ -106,6 +107,7 @@ class FakeControl:
         self.calls = 0
         self.down = False
         self.events: list[dict[str, object]] = []
+        self.health: list[dict[str, object]] = []
         self._verifier = SignatureVerifier(secret)
 
     def transport(self) -> httpx.MockTransport:
@@ -116,6 +118,12 @@ class FakeControl:
             raise httpx.ConnectError("control plane is down", request=request)
         if request.url.path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
+        if request.url.path == HEALTH_PATH:
+            self._verifier.verify(
+                request.method, request.url.path, request.content, dict(request.headers)
+            )
+            self.health.extend(json.loads(request.content)["reports"])
+            return httpx.Response(202, json={"accepted": len(self.health), "rejected": 0})
         if request.url.path == TELEMETRY_PATH:
             self._verifier.verify(
                 request.method, request.url.path, request.content, dict(request.headers)

@@ -164,19 +164,23 @@ class Stack:
             self.engine_ports.append(port)
         return port
 
-    def start_caddy(self) -> None:
+    def start_caddy(self, extra_env: dict[str, str] | None = None) -> None:
         caddy = shutil.which("caddy")
         if caddy is None:
             raise RuntimeError("caddy is not installed")
-        env = self.env() | {
-            "JUNCTION_PUBLIC_PORT": str(self.public_port),
-            "JUNCTION_ENGINE_UPSTREAMS": " ".join(f"127.0.0.1:{p}" for p in self.engine_ports),
-            "JUNCTION_ADMIN_UPSTREAM": f"127.0.0.1:{self.admin_port}",
-            "JUNCTION_CADDY_ADMIN": f"127.0.0.1:{self.caddy_admin_port}",
-            "JUNCTION_CONSOLE_DIR": str(ROOT / "services/console"),
-            "XDG_DATA_HOME": str(self.workdir / "caddy-data"),
-            "XDG_CONFIG_HOME": str(self.workdir / "caddy-config"),
-        }
+        env = (
+            self.env()
+            | {
+                "JUNCTION_PUBLIC_PORT": str(self.public_port),
+                "JUNCTION_ENGINE_UPSTREAMS": " ".join(f"127.0.0.1:{p}" for p in self.engine_ports),
+                "JUNCTION_ADMIN_UPSTREAM": f"127.0.0.1:{self.admin_port}",
+                "JUNCTION_CADDY_ADMIN": f"127.0.0.1:{self.caddy_admin_port}",
+                "JUNCTION_CONSOLE_DIR": str(ROOT / "services/console"),
+                "XDG_DATA_HOME": str(self.workdir / "caddy-data"),
+                "XDG_CONFIG_HOME": str(self.workdir / "caddy-config"),
+            }
+            | (extra_env or {})
+        )
         proc = self._spawn(
             "caddy",
             [caddy, "run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile"],

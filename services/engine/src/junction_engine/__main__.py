@@ -5,28 +5,40 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 import uvicorn
 
+from junction_contracts import log_format
 from junction_engine.app import create_app
+from junction_engine.connection_timeouts import protocol_class
 from junction_engine.settings import EngineSettings, SettingsError
 
-_UVICORN = {
-    "log_level": "warning",
-    "access_log": False,
-    "timeout_graceful_shutdown": 30,
-    # longer than Caddy's keep-alive to the engine (60 s): the proxy, not the
-    # engine, closes an idle connection, so it never sends on one being closed
-    "timeout_keep_alive": 75,
-    "proxy_headers": True,
-}
+
+def uvicorn_options(settings: EngineSettings) -> dict[str, Any]:
+    """How uvicorn serves the engine: its HTTP protocol, with the client deadlines."""
+    return {
+        "log_level": "warning",
+        "access_log": False,
+        # uvicorn's own lines go through the root logger, in JUNCTION_LOG_FORMAT
+        "log_config": None,
+        "timeout_graceful_shutdown": 30,
+        # longer than Caddy's keep-alive to the engine (60 s) by default: the proxy,
+        # not the engine, closes an idle connection, so it never sends on one being closed
+        "timeout_keep_alive": settings.keepalive_timeout_seconds,
+        "proxy_headers": True,
+        # the head and write-idle deadlines uvicorn lacks (`connection_timeouts`)
+        "http": protocol_class(
+            header_timeout=settings.header_timeout_seconds,
+            write_idle_timeout=settings.write_idle_timeout_seconds,
+        ),
+    }
 
 
 def configure_logging(settings: EngineSettings) -> None:
     """The engine's log format and level (each worker process calls it for itself)."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    level = "DEBUG" if settings.log_level == "trace" else settings.log_level.upper()
+    log_format.configure_logging(level, "json" if settings.log_format == "json" else "text")
     # httpx logs every request line at INFO: one line per telemetry batch is
     # noise, and URLs do not belong in logs
     for noisy in ("httpx", "httpcore"):
@@ -61,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             workers=settings.workers,
             host=host,
             port=port,
-            **_UVICORN,  # type: ignore[arg-type]
+            **uvicorn_options(settings),
         )
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, **_UVICORN)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
     return 0
 
 

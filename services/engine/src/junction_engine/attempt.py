@@ -29,7 +29,7 @@ from junction_engine.estimates import text_chars
 from junction_engine.json_body import dump_json
 from junction_engine.providers import Protocol, upstream_request
 from junction_engine.relay import Relay
-from junction_engine.responses import StreamBody
+from junction_engine.responses import ClientStalled, StreamBody
 from junction_engine.routing import HealthBoard
 from junction_engine.sealed_keys import OpenedKeys
 from junction_engine.settings import EngineSettings
@@ -83,6 +83,7 @@ class Attempt:
         ups, call = self._ups, self.call
         try:
             key = ups.keys.open(self.credential)
+            provider_headers = ups.keys.headers(self.deployment.provider)
         except SealError:
             self._apply(verdict.sealed_key_unusable())
         passthrough = call.passthrough_headers if self.provider == call.client else None
@@ -93,6 +94,8 @@ class Attempt:
             call.operation,
             stream=call.stream,
             extra=passthrough,
+            provider_headers=provider_headers,
+            identity=call.identity.upstream_headers if call.identity is not None else None,
         )
         ups.board.enter(self.deployment.id)
         self._released = False
@@ -136,23 +139,34 @@ class Attempt:
 
     def _apply(self, v: verdict.Verdict) -> NoReturn:
         """Cool down what the verdict names, then raise it."""
-        board = self._ups.board
+        board, code = self._ups.board, v.error.code
         if v.cool == "deployment":
-            board.failed(self.deployment.id, retry_after=v.cool_for)
+            board.failed(self.deployment.id, retry_after=v.cool_for, error=code, counts=v.counts)
         elif v.cool == "credential":
-            board.failed(self.credential.id, retry_after=v.cool_for)
+            board.failed(
+                self.credential.id,
+                retry_after=v.cool_for,
+                error=code,
+                kind="credential",
+                counts=v.counts and not v.invalid,
+            )
+            if v.invalid:
+                board.invalid(self.credential, error=code)
         if v.retry:
             raise TryNext(v.error, deployment_down=v.deployment_down)
         raise v.error
 
     def _refuse(self, reply: Reply, raw: bytes, key: str) -> NoReturn:
-        # the provider's error is mapped once: its message read, redacted and scrubbed here
-        message = scrub(
-            provider_error_message(self.provider, raw),
-            self.deployment.provider.base_url,
-            key,
-        )
+        # the provider's error is mapped once: its message read, redacted and scrubbed here;
+        # the credential's redactor (built once, kept with its opened key) removes every
+        # trace of `key`: whole, without its prefix, in fragments and encoded
+        message = provider_error_message(self.provider, raw, scrub=self._scrub)
         self._apply(verdict.on_status(reply.status, message, reply.header("retry-after")))
+
+    def _scrub(self, text: str) -> str:
+        """Provider text without a trace of this attempt's key, base URL or host."""
+        redactor = self._ups.keys.redactor(self.credential)
+        return scrub(text, self.deployment.provider.base_url, redactor)
 
     def _plain(self, raw: bytes) -> Response:
         call = self.call
@@ -199,7 +213,9 @@ class Attempt:
         """
         call = self.call
         relay = Relay(
-            self.converter.stream(model=call.public_model, include_usage=call.include_usage),
+            self.converter.stream(
+                model=call.public_model, include_usage=call.include_usage, scrub=self._scrub
+            ),
             json_array=call.json_array_stream,
         )
         first = b""
@@ -213,6 +229,7 @@ class Attempt:
             self._apply(verdict.stream_failed_early())
         # from here on the total deadline bounds the stream, not the first-byte one
         timer.reschedule(None)
+        self._succeeded()  # the provider answered: its breakers hear it now, not at the end
         ttft_ms = (time.monotonic() - call.started) * 1000
         body = self._stream_body(reply, relay, first, ttft_ms)
 
@@ -245,6 +262,7 @@ class Attempt:
     ) -> AsyncIterator[bytes]:
         deadline = self.call.started + self._ups.settings.total_timeout
         idle = self._ups.settings.idle_timeout
+        left = "client_disconnected"  # how a client that left before the end left
         try:
             yield first
             try:
@@ -261,22 +279,24 @@ class Attempt:
                     if out:
                         yield out
             except (UpstreamError, TimeoutError) as exc:
-                self._ups.board.failed(self.deployment.id)
+                self._ups.board.failed(self.deployment.id, error="upstream_incomplete")
                 timed_out = isinstance(exc, TimeoutError | UpstreamTimeout)
                 yield relay.fail(
                     "the provider's stream timed out"
                     if timed_out
                     else "the provider's stream broke off"
                 )
+        except ClientStalled:
+            left = "client_stalled"  # connected, but it stopped reading
+            raise
         finally:
             await self._release()
             if relay.complete:
-                self._succeeded()
                 status, code, http_status = "success", None, 200
             elif relay.done:
                 status, code, http_status = "failed", "upstream_incomplete", 200
             else:  # the client left before the end
-                status, code, http_status = "cancelled", "client_disconnected", 499
+                status, code, http_status = "cancelled", left, 499
             self._outcome(
                 status=status,
                 http_status=http_status,

@@ -7,6 +7,11 @@ admission of a budgeted key, so it must not cost more as the key's history
 grows: each account keeps a running total with the times at which it grew,
 and "spent since t" is the total minus the running sum just before t, found
 by bisection.
+
+A budget with a period has one account per period (see `reservations`), so
+accounts go idle for good at each boundary: those with nothing in the keep
+window are forgotten now and then, and memory stays bounded by the accounts
+active within the last hour.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _KEEP_SECONDS = 3600.0
+_SWEEP_SECONDS = 600.0  # how often idle accounts are looked for
 
 
 @dataclass(slots=True)
@@ -37,6 +43,7 @@ class SpendLedger:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._keys: dict[str, _Spend] = {}
+        self._next_sweep = clock() + _SWEEP_SECONDS
 
     def add(self, token_id: str, cost_usd: float) -> None:
         if cost_usd <= 0:
@@ -48,6 +55,8 @@ class SpendLedger:
         spend.times.append(now)
         spend.totals.append(spend.total() + cost_usd)
         self._prune(spend, now)
+        if now >= self._next_sweep:
+            self._sweep(now)
 
     def since(self, token_id: str, when: float) -> float:
         """What the key spent on this replica at or after `when` (within the keep window)."""
@@ -59,6 +68,18 @@ class SpendLedger:
             return 0.0
         before = spend.totals[i - 1] if i > spend.dropped else _base(spend)
         return spend.total() - before
+
+    def __len__(self) -> int:
+        """Accounts with figures kept."""
+        return len(self._keys)
+
+    def _sweep(self, now: float) -> None:
+        """Forget the accounts whose last call ended before the keep window."""
+        self._next_sweep = now + _SWEEP_SECONDS
+        cut = now - _KEEP_SECONDS
+        idle = [k for k, spend in self._keys.items() if not spend.times or spend.times[-1] < cut]
+        for account in idle:
+            del self._keys[account]
 
     @staticmethod
     def _prune(spend: _Spend, now: float) -> None:

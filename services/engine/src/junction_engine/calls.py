@@ -12,6 +12,7 @@ from junction_contracts.telemetry import CallEvent
 from junction_engine import estimates
 from junction_engine.json_body import JsonBody
 from junction_engine.providers import Operation, Protocol
+from junction_engine.request_identity import Identity
 from junction_protocols.usage import Usage
 
 
@@ -35,10 +36,20 @@ class ClientCall:
     call_id: str = field(default_factory=lambda: os.urandom(16).hex())
     started: float = field(default_factory=time.monotonic)
     started_at: float = field(default_factory=time.time)
+    #: the request's x-request-id and trace context (set by the handler, `endpoints._serve`)
+    identity: Identity | None = None
 
     @property
     def public_model(self) -> str:
         return self.model.name
+
+    @property
+    def request_id(self) -> str:
+        return self.identity.request_id if self.identity is not None else self.call_id
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.identity.trace_id if self.identity is not None else None
 
 
 @dataclass(slots=True)
@@ -72,6 +83,10 @@ class CallRecord:
     usage_estimated: bool = False
     #: the answer was cut: the client left, or the provider's stream broke off
     partial: bool = False
+    request_id: str | None = None
+    trace_id: str | None = None
+    #: the key's public prefix (never the key), for the per-call log line
+    token_prefix: str = ""
 
 
 Recorder = Callable[[CallRecord], None]
@@ -152,13 +167,16 @@ class Outcome:
             image_size=image_size,
             usage_estimated=estimated,
             partial=cut,
+            request_id=call.request_id,
+            trace_id=call.trace_id,
+            token_prefix=call.route.token.prefix,
         )
         self.recorded = record
         self._record(record)
 
 
 # operations billed by tokens; images are counted by the image
-_ESTIMATED_OPERATIONS = frozenset({"chat", "embeddings"})
+_ESTIMATED_OPERATIONS = frozenset({"chat", "embeddings", "responses", "completions"})
 
 
 def cost_usd(pricing: Pricing, usage: Usage) -> float:
@@ -186,6 +204,8 @@ def started_event(call: ClientCall) -> CallEvent:
         client_protocol=call.client,
         stream=call.stream,
         started_at=call.started_at,
+        trace_id=call.trace_id,
+        request_id=call.request_id,
     )
 
 
@@ -222,4 +242,6 @@ def finished_event(record: CallRecord) -> CallEvent:
         image_size=record.image_size,
         usage_estimated=record.usage_estimated,
         partial=record.partial,
+        trace_id=record.trace_id,
+        request_id=record.request_id,
     )

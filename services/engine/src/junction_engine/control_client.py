@@ -1,19 +1,56 @@
-"""Signed calls from the engine to the control plane's internal API."""
+"""Signed calls from the engine to the control plane's internal API.
+
+Every signed call also tells whether the control plane accepts this engine's
+signature: `health` keeps what the latest answer said, so /readyz can report
+a wrong internal secret without a call of its own while traffic flows;
+`probe` asks once when nothing has been said for a while.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 import orjson
 
 from junction_contracts import ContractError, Route
+from junction_contracts.health import HEALTH_PATH, BreakerReport, health_batch
 from junction_contracts.signing import sign
 from junction_contracts.telemetry import TELEMETRY_PATH, TELEMETRY_VERSION, CallEvent
 from junction_engine.settings import EngineSettings
 from junction_engine.upstream import Upstream, UpstreamError
 
 RESOLVE_PATH = "/internal/v1/route/resolve"
+#: a hash no key has: the control plane checks the signature, then answers 404
+PROBE_HASH = "0" * 64
+#: answers that mean "your signature is refused" (wrong secret, clock skew)
+_REFUSED = frozenset({401, 403})
+
+Signature = Literal["unknown", "accepted", "refused"]
+
+
+@dataclass(slots=True)
+class ControlHealth:
+    """What the control plane's latest answer to a signed call said."""
+
+    signature: Signature = "unknown"
+    #: None until the first signed call; False after an error, a timeout or a 5xx
+    available: bool | None = None
+    #: when that was (monotonic clock)
+    checked_at: float | None = None
+
+    def note(self, status: int | None, now: float) -> None:
+        self.checked_at = now
+        if status is None or status >= 500:
+            self.available = False
+            return
+        self.available = True
+        self.signature = "refused" if status in _REFUSED else "accepted"
 
 
 def create_control_http(
@@ -46,8 +83,11 @@ class ControlClient:
         secret: bytes,
         *,
         events: Upstream | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
+        self._clock = clock
+        self.health = ControlHealth()
         self._base_url = base_url.rstrip("/")
         self._secret = secret
         # telemetry batches are large and steady: sent on the lean HTTP/1.1
@@ -56,17 +96,17 @@ class ControlClient:
 
     async def resolve(self, token_hash: str) -> Route | None:
         """The route of a key, or None when the control plane does not know the key."""
-        body = json.dumps({"token_hash": token_hash}, separators=(",", ":")).encode()
-        headers = {"content-type": "application/json"}
-        headers.update(sign(self._secret, "POST", RESOLVE_PATH, body))
         try:
-            resp = await self._http.post(
-                self._base_url + RESOLVE_PATH, content=body, headers=headers
-            )
+            resp = await self._post_resolve(token_hash)
         except httpx.HTTPError as exc:
             raise ControlError(f"control plane unreachable: {type(exc).__name__}") from exc
         if resp.status_code == 404:
             return None
+        if resp.status_code in _REFUSED:
+            raise ControlError(
+                f"control plane refused this engine's signature ({resp.status_code}); "
+                "check JUNCTION_INTERNAL_SECRET"
+            )
         if resp.status_code != 200:
             raise ControlError(f"control plane answered {resp.status_code}")
         try:
@@ -87,16 +127,33 @@ class ControlClient:
             try:
                 resp = await self._http.post(url, content=body, headers=headers, timeout=15.0)
             except httpx.HTTPError as exc:
+                self.health.note(None, self._clock())
                 raise ControlError(f"control plane unreachable: {type(exc).__name__}") from exc
             status, text = resp.status_code, resp.text
+        self.health.note(status, self._clock())
         if status == 400:
             raise RejectedBatch(text[:500])
         if status >= 300:
             raise ControlError(f"control plane answered {status}")
 
-    @staticmethod
+    async def post_health(self, reports: list[BreakerReport]) -> None:
+        """Deliver breaker changes (`health_reports`); ControlError when it may be retried."""
+        body = orjson.dumps(health_batch(reports))
+        headers = {"content-type": "application/json"}
+        headers.update(sign(self._secret, "POST", HEALTH_PATH, body))
+        try:
+            resp = await self._http.post(
+                self._base_url + HEALTH_PATH, content=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            raise ControlError(f"control plane unreachable: {type(exc).__name__}") from exc
+        if resp.status_code == 400:
+            raise RejectedBatch(resp.text[:500])
+        if resp.status_code >= 300:
+            raise ControlError(f"control plane answered {resp.status_code}")
+
     async def _post_lean(
-        client: Upstream, url: str, headers: dict[str, str], body: bytes
+        self, client: Upstream, url: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str]:
         try:
             reply = await client.post(url, headers, body)
@@ -105,13 +162,30 @@ class ControlClient:
             finally:
                 await reply.close()
         except UpstreamError as exc:
+            self.health.note(None, self._clock())
             raise ControlError(f"control plane unreachable: {type(exc).__name__}") from exc
         return reply.status, answer.decode("utf-8", "replace")
 
-    async def ready(self) -> bool:
-        """Whether the control plane answers its health check."""
+    async def probe(self, within: float = 2.0) -> None:
+        """Refresh `health` with one signed resolve of a hash no key has (never raises)."""
+        with contextlib.suppress(httpx.HTTPError):  # noted as unavailable
+            await self._post_resolve(PROBE_HASH, within=within)
+
+    async def _post_resolve(
+        self, token_hash: str, *, within: float | None = None
+    ) -> httpx.Response:
+        body = json.dumps({"token_hash": token_hash}, separators=(",", ":")).encode()
+        headers = {"content-type": "application/json"}
+        headers.update(sign(self._secret, "POST", RESOLVE_PATH, body))
         try:
-            resp = await self._http.get(self._base_url + "/healthz")
+            resp = await self._http.post(
+                self._base_url + RESOLVE_PATH,
+                content=body,
+                headers=headers,
+                timeout=within if within is not None else httpx.USE_CLIENT_DEFAULT,
+            )
         except httpx.HTTPError:
-            return False
-        return resp.status_code == 200
+            self.health.note(None, self._clock())
+            raise
+        self.health.note(resp.status_code, self._clock())
+        return resp

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,11 +11,13 @@ from starlette.responses import Response
 
 from junction_contracts import Route
 from junction_engine.calls import ClientCall
-from junction_engine.errors import BadRequest, GatewayError, NotFound
+from junction_engine.errors import BadRequest, GatewayError
 from junction_engine.gateway import Engine
 from junction_engine.json_body import JsonBody
-from junction_engine.policy import pick_model, visible_models
+from junction_engine.policy import pick_model
 from junction_engine.providers import Operation, Protocol
+from junction_engine.readiness import Readiness
+from junction_engine.request_identity import identity_of
 from junction_engine.responses import json_response
 
 _PASSED_ON_ANTHROPIC = ("anthropic-beta", "anthropic-version")
@@ -65,6 +66,9 @@ async def _serve(request: Request, protocol: Protocol, build: CallBuilder) -> Re
         route = await engine.authorize(request)
         body = await engine.read_json(request)
         call = build(route, body)
+        identity = call.identity = identity_of(request.scope)
+        if identity.generated:
+            call.call_id = identity.request_id  # one id for the client, the logs and the record
         await engine.enforce_limits(call)
     except GatewayError as err:
         return engine.refuse(protocol, err)
@@ -186,103 +190,20 @@ def _anthropic_call(request: Request, operation: Operation) -> CallBuilder:
     return build
 
 
-_GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
-    "generateContent": ("chat", False),
-    "streamGenerateContent": ("chat", True),
-    "countTokens": ("count_tokens", False),
-}
-
-
-async def gemini(request: Request) -> Response:
-    """Gemini `POST /v1beta/models/{model}:generateContent|streamGenerateContent|countTokens`."""
-    model_name, _, action = str(request.path_params["target"]).rpartition(":")
-    array = request.query_params.get("alt") != "sse"
-
-    def build(route: Route, body: JsonBody) -> ClientCall:
-        if action not in _GEMINI_ACTIONS or not model_name:
-            raise NotFound(f"no route for {request.url.path}", code="not_found")
-        operation, stream = _GEMINI_ACTIONS[action]
-        model = pick_model(route, model_name.removeprefix("models/"))
-        if operation == "chat":
-            _require_list(body.data, "contents")
-        return ClientCall(
-            client="gemini",
-            route=route,
-            model=model,
-            body=body,
-            stream=stream,
-            include_usage=True,
-            operation=operation,
-            json_array_stream=stream and array,
-        )
-
-    return await _serve(request, "gemini", build)
-
-
-async def list_models(request: Request) -> Response:
-    """`GET /v1/models`: OpenAI's list shape, or Anthropic's when the caller speaks it."""
-    engine = _engine(request)
-    anthropic = "anthropic-version" in request.headers
-    protocol: Protocol = "anthropic" if anthropic else "openai"
-    try:
-        route = await engine.authorize(request)
-    except GatewayError as err:
-        return engine.refuse(protocol, err)
-    models = visible_models(route)
-    if anthropic:
-        data = [
-            {
-                "type": "model",
-                "id": m.name,
-                "display_name": m.name,
-                "created_at": _rfc3339(m.created),
-            }
-            for m in models
-        ]
-        return json_response(
-            {
-                "data": data,
-                "has_more": False,
-                "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
-            }
-        )
-    return json_response(
-        {
-            "object": "list",
-            "data": [
-                {"id": m.name, "object": "model", "created": m.created, "owned_by": m.owned_by}
-                for m in models
-            ],
-        }
-    )
-
-
-def _rfc3339(ts: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
 async def healthz(request: Request) -> Response:
+    """Liveness: the process answers. No I/O, so a slow dependency never restarts it."""
     return json_response({"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the control plane answers, or when cached routes can carry an outage.
+    """Readiness: `ready`, `degraded` (serving from local state) or `not_ready` (503).
 
-    Pulling every replica out of rotation because the control plane is down
-    would turn its outage into a full one; known keys still work from cache.
+    The states and why a degraded replica stays in rotation are in
+    `readiness.py`; a poll costs no call to the control plane or Redis.
     """
-    engine = _engine(request)
-    control = await engine.control.ready()
-    ready = control or engine.routes.size > 0
-    return json_response(
-        {
-            "status": "ready" if control else ("degraded" if ready else "unavailable"),
-            "control_plane": control,
-            "cached_routes": engine.routes.size,
-        },
-        status=200 if ready else 503,
-    )
+    readiness: Readiness = request.app.state.readiness
+    report = await readiness.report()
+    return json_response(report.body(), status=report.http_status)
 
 
 async def metrics(request: Request) -> Response:

@@ -12,7 +12,8 @@ flagged ``usage_estimated`` (and ``partial`` when the answer was cut):
   ``IMAGE_TOKENS`` per inline image (their base64 is not text);
 - output tokens: the characters of the answer's text fields in what the
   provider had sent (``content``, ``text``, ``arguments``, ``partial_json``,
-  ``thinking``, ``refusal``…) divided by four.
+  ``thinking``, ``refusal``, the Responses API's string ``delta``…) divided
+  by four.
 
 Four characters per token is the rule of thumb providers document for
 English text; it is an estimate and labelled as one. Where the provider
@@ -42,7 +43,7 @@ SAMPLE_CHUNKS = 8
 
 # a JSON string member holding answer text, in any of the three protocols
 _TEXT = re.compile(
-    rb'"(?:content|text|arguments|partial_json|thinking|refusal|reasoning_content|reasoning)"'
+    rb'"(?:content|text|arguments|partial_json|thinking|refusal|reasoning_content|reasoning|delta)"'
     rb'\s*:\s*"((?:[^"\\]|\\.)*)"'
 )
 _ESCAPE = re.compile(rb"\\(?:u[0-9a-fA-F]{4}|.)")

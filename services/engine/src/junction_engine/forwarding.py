@@ -12,21 +12,33 @@ A call that ends before any provider was tried (no deployment offers the
 operation, or the request cannot be put in a provider's protocol) is
 recorded as ``refused``, not ``failed``: no provider failed, and nothing is
 billed. The client's answer is the same error either way.
+
+Provider health bounds what a call may cost the providers: deployments and
+credentials behind an open breaker are not in the plan (a half-open one
+gets a single probe), and attempts beyond the first need the retry budget
+(`retry_budget`). A call whose every deployment is behind an open breaker
+is answered 503 ``no_healthy_deployment`` with Retry-After (the seconds
+until the first breaker half-opens) and no attempt; a 502 after real
+attempts carries Retry-After too once a breaker knows when to try again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from collections.abc import Iterator
+from typing import Protocol as Interface
 
 from starlette.responses import Response
 
-from junction_contracts import DeploymentRoute
+from junction_contracts import DeploymentRoute, ModelRoute
 from junction_engine.attempt import Attempt, Upstreams
 from junction_engine.calls import ClientCall, Outcome, Recorder, Starter
 from junction_engine.errors import BadRequest, GatewayError, TryNext, UpstreamFailed
 from junction_engine.json_body import dump_json
 from junction_engine.providers import Protocol, Unsupported, offers, protocol_of
+from junction_engine.retry_budget import RetryBudget
 from junction_engine.routing import HealthBoard, plan
 from junction_protocols.convert import Converter, get_converter
 from junction_protocols.errors import ConversionError
@@ -34,15 +46,44 @@ from junction_protocols.errors import ConversionError
 log = logging.getLogger("junction.engine.forwarding")
 
 
+class Counters(Interface):
+    """What the forwarder counts (the engine's metrics; nothing in tests that do not ask)."""
+
+    def attempted(self, outcome: str) -> None: ...
+    def budget_exhausted(self) -> None: ...
+    def shed(self) -> None: ...
+
+
+class _Uncounted:
+    def attempted(self, outcome: str) -> None:
+        pass
+
+    def budget_exhausted(self) -> None:
+        pass
+
+    def shed(self) -> None:
+        pass
+
+
 class Forwarder:
-    def __init__(self, ups: Upstreams, recorder: Recorder, starter: Starter | None = None) -> None:
+    def __init__(
+        self,
+        ups: Upstreams,
+        recorder: Recorder,
+        starter: Starter | None = None,
+        *,
+        budget: RetryBudget | None = None,
+        counters: Counters | None = None,
+    ) -> None:
         self._ups = ups
         self._record = recorder
         self._start = starter
+        self.budget = budget or RetryBudget()
+        self._counters: Counters = counters or _Uncounted()
 
     @property
     def board(self) -> HealthBoard:
-        """Cooldowns and in-flight counts of this engine's deployments and credentials."""
+        """Cooldowns, breakers and in-flight counts of this engine's deployments and credentials."""
         return self._ups.board
 
     async def forward(self, call: ClientCall) -> Response:
@@ -51,12 +92,14 @@ class Forwarder:
             self._start(call)
         outcome = Outcome(call, self._record)
         max_attempts = self._ups.settings.max_attempts
+        board, budget, counters = self._ups.board, self.budget, self._counters
         last: GatewayError | None = None
         down: set[str] = set()
         number = 0
         deployment_id: str | None = None
+        pairs = plan(call.model, board)
         try:
-            for deployment, credential in plan(call.model, self._ups.board):
+            for deployment, credential in pairs:
                 if deployment.id in down:
                     continue
                 if number >= max_attempts:
@@ -68,14 +111,29 @@ class Forwarder:
                 except Unsupported:
                     down.add(deployment.id)  # this deployment cannot serve the operation
                     continue
+                if number and not budget.can_retry():
+                    counters.budget_exhausted()
+                    log.warning("call %s: retry budget exhausted, not failing over", call.call_id)
+                    break
+                if not board.admit(deployment, credential):
+                    pairs.shed = True  # its breaker closed the door since the plan was made
+                    continue
+                if number:
+                    budget.retry()
+                else:
+                    budget.first()
                 number += 1
                 deployment_id = deployment.id
                 attempt = Attempt(
                     call, deployment, credential, provider, converter, number, outcome, self._ups
                 )
+                answer = "rejected"
                 try:
-                    return await attempt.run(content)
+                    response = await attempt.run(content)
+                    answer = "answered"
+                    return response
                 except TryNext as exc:
+                    answer = "failed"
                     last = exc.error
                     if exc.deployment_down:
                         down.add(deployment.id)
@@ -87,6 +145,12 @@ class Forwarder:
                         exc.error.code,
                         "failing over" if number < max_attempts else "giving up",
                     )
+                except asyncio.CancelledError:
+                    answer = "cancelled"
+                    raise
+                finally:
+                    counters.attempted(answer)
+                    board.settle(deployment.id, credential.id)
         except asyncio.CancelledError:
             # the client went away: no further attempt, and the call is recorded;
             # a provider already at work on it bills its input: estimated
@@ -109,14 +173,43 @@ class Forwarder:
                 deployment_id=deployment_id,
             )
             raise
-        error = _no_answer(call, number, last)
+        wait = board.reopens_in(_health_keys(call.model)) if pairs.shed or last else None
+        if number == 0 and pairs.shed:
+            counters.shed()
+            error = _no_healthy_deployment(call, wait)
+        else:
+            error = _no_answer(call, number, last)
+            if wait is not None and error.status in (502, 503, 504):
+                error.headers.setdefault("retry-after", _seconds(wait))
         outcome(
-            status=_final_status(number, last),
+            status="failed" if number == 0 and pairs.shed else _final_status(number, last),
             http_status=error.status,
             attempts=number,
             error_code=error.code,
         )
         raise error
+
+
+def _health_keys(model: ModelRoute) -> Iterator[str]:
+    for d in model.deployments:
+        yield d.id
+        for c in d.credentials:
+            yield c.id
+
+
+def _seconds(wait: float) -> str:
+    return str(max(1, math.ceil(wait)))
+
+
+def _no_healthy_deployment(call: ClientCall, wait: float | None) -> GatewayError:
+    """Every deployment of the model is behind an open breaker: nothing was tried."""
+    return GatewayError(
+        f"no deployment of the model '{call.public_model}' is healthy right now; "
+        "retry after the time in Retry-After",
+        status=503,
+        code="no_healthy_deployment",
+        headers={"retry-after": _seconds(wait if wait is not None else 1.0)},
+    )
 
 
 def _nothing_sent() -> int:

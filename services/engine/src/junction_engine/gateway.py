@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from junction_contracts import Route
+from junction_engine.admission import Admission
 from junction_engine.calls import ClientCall
 from junction_engine.client_keys import hash_key, read_key
 from junction_engine.control_client import ControlClient
@@ -31,6 +32,9 @@ from junction_engine.route_cache import RouteCache
 from junction_engine.settings import EngineSettings
 from junction_engine.telemetry_sink import TelemetrySink
 
+# operations whose answer is generated text: their output cap is held too
+_GENERATING = frozenset({"chat", "responses", "completions"})
+
 
 @dataclass(slots=True)
 class Engine:
@@ -44,6 +48,7 @@ class Engine:
     telemetry: TelemetrySink
     limits: RateLimiter
     reservations: Reservations
+    admission: Admission = field(default_factory=Admission)
 
     async def authorize(self, request: Request) -> Route:
         key = read_key(request)
@@ -56,6 +61,8 @@ class Engine:
         if route is None:
             raise Unauthorized("the API key is not valid", code="invalid_api_key")
         check_token(route)
+        if self.admission.per_tenant:  # off by default: then this test is all it costs
+            self.admission.enter_tenant(request.scope, route.token.tenant_id)
         return route
 
     async def read_json(self, request: Request) -> JsonBody:
@@ -104,7 +111,7 @@ class Engine:
             return
         pricing = call.model.pricing
         output = 0
-        if call.operation == "chat":
+        if call.operation in _GENERATING:
             output = output_cap(call.body.data, call.client) or self.settings.reserve_output_tokens
         wanted = worst_case_usd(
             pricing.input_per_mtok, pricing.output_per_mtok, len(call.body.raw), output

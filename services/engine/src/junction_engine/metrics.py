@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
+from junction_engine.breakers import Change
 from junction_engine.calls import CallRecord
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -64,6 +68,38 @@ class EngineMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, str, bool], _Children] = {}
+        # --- admission: requests in flight, and those shed at the in-flight cap ---
+        self.in_flight = Gauge(
+            "junction_engine_requests_in_flight",
+            "Requests this process is serving (health, readiness and metrics aside)",
+            registry=self.registry,
+        )
+        self.requests_shed = Counter(
+            "junction_engine_requests_shed",
+            "Requests answered 503 overloaded at once: the process was at its in-flight cap",
+            registry=self.registry,
+        )
+        # --- provider health: breakers, the retry budget, calls shed ---
+        self.upstream_attempts = Counter(
+            "junction_engine_upstream_attempts",
+            "Upstream attempts by how they ended (answered, failed, rejected, cancelled)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self._attempt_outcomes = {
+            o: self.upstream_attempts.labels(o)
+            for o in ("answered", "failed", "rejected", "cancelled")
+        }
+        self.retry_budget_exhausted = Counter(
+            "junction_engine_retry_budget_exhausted",
+            "Failovers not made because the retry budget was spent",
+            registry=self.registry,
+        )
+        self.breaker_shed = Counter(
+            "junction_engine_breaker_shed",
+            "Calls answered 503 because every deployment's breaker was open",
+            registry=self.registry,
+        )
 
     def observe(self, record: CallRecord) -> None:
         labels = (record.model, record.client_protocol, record.status, record.stream)
@@ -86,5 +122,38 @@ class EngineMetrics:
         if record.images:
             self.images.labels(record.model, record.image_size or "default").inc(record.images)
 
+    def attempted(self, outcome: str) -> None:
+        self._attempt_outcomes[outcome].inc()
+
+    def budget_exhausted(self) -> None:
+        self.retry_budget_exhausted.inc()
+
+    def shed(self) -> None:
+        self.breaker_shed.inc()
+
+    def watch_breakers(self, changes: Callable[[], list[Change]]) -> None:
+        """Expose each breaker's state, read when scraped (half-open comes with time)."""
+        self.registry.register(_BreakerStates(changes))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+#: the breaker gauge's values: 0 closed, 1 half-open, 2 open, 3 invalid credential
+BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2, "invalid": 3}
+
+
+class _BreakerStates(Collector):
+    def __init__(self, changes: Callable[[], list[Change]]) -> None:
+        self._changes = changes
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "junction_engine_breaker_state",
+            "Circuit breaker per deployment or credential: 0 closed, 1 half-open, 2 open, "
+            "3 invalid credential",
+            labels=["kind", "id"],
+        )
+        for c in self._changes():
+            gauge.add_metric([c.kind, c.key], BREAKER_STATE_VALUES[c.state])
+        yield gauge

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
 from junction_contracts import ProviderRoute
+from junction_contracts.provider_headers import header_problem
 
 Protocol = Literal["openai", "anthropic", "gemini"]
-Operation = Literal["chat", "count_tokens", "embeddings", "images"]
+Operation = Literal["chat", "count_tokens", "embeddings", "images", "responses", "completions"]
+#: OpenAI's own surfaces that only its API is known to offer: an `openai-compatible`
+#: server is reached through a chat call instead (`responses_endpoints`)
+_OPENAI_ONLY: frozenset[Operation] = frozenset({"responses", "completions"})
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -33,6 +38,8 @@ def protocol_of(provider: ProviderRoute) -> Protocol:
 
 def offers(provider: ProviderRoute, operation: Operation) -> bool:
     """Whether the provider type has an endpoint for `operation`."""
+    if operation in _OPENAI_ONLY and provider.type != "openai":
+        return False
     return operation in _PATHS[protocol_of(provider)]
 
 
@@ -48,21 +55,33 @@ def upstream_request(
     *,
     stream: bool = False,
     extra: dict[str, str] | None = None,
+    provider_headers: Mapping[str, str] | None = None,
+    identity: Mapping[str, str] | None = None,
 ) -> UpstreamRequest:
     """The URL and headers of one call to `provider` (the body is built elsewhere).
 
     Base URL conventions follow each vendor's SDK: OpenAI-style bases include
     the version (`https://api.openai.com/v1`), Anthropic and Gemini bases do not.
-    Raises Unsupported when the provider type has no such endpoint.
+    `provider_headers` are the provider's extra headers, opened (default: the
+    route's plain ones). One the control plane would refuse (a name the
+    gateway sets itself or that frames the request, a value with a line
+    break) is dropped: a route is not trusted to have been checked. Raises
+    Unsupported when the provider type has no such endpoint. `identity` is
+    the request's x-request-id and trace context (`request_identity`): the
+    gateway's own, so they win over a provider's extra header of that name.
     """
     base = provider.base_url.rstrip("/")
     headers = {"content-type": "application/json", "accept-encoding": "identity"}
-    headers.update(provider.extra_headers)
+    chosen = provider.extra_headers if provider_headers is None else provider_headers
+    if chosen:
+        for name, value in chosen.items():
+            if header_problem(name, value) is None:
+                headers[name.lower()] = value  # one entry per name, whatever its case
     if stream:
         headers["accept"] = "text/event-stream"
     proto = protocol_of(provider)
     path = _PATHS[proto].get(operation)
-    if path is None:
+    if path is None or not offers(provider, operation):
         raise Unsupported(f"{provider.type} providers do not offer {operation}")
     if proto == "openai":
         headers["authorization"] = f"Bearer {api_key}"
@@ -74,6 +93,8 @@ def upstream_request(
         if operation == "chat" and stream:
             path = ":streamGenerateContent?alt=sse"
         path = f"/v1beta/models/{quote(upstream_model, safe='')}{path}"
+    if identity:
+        headers.update(identity)
     if extra:
         headers.update(extra)
     return UpstreamRequest(url=base + path, headers=headers)
@@ -84,7 +105,14 @@ _PATHS: dict[Protocol, dict[Operation, str]] = {
         "chat": "/chat/completions",
         "embeddings": "/embeddings",
         "images": "/images/generations",
+        "responses": "/responses",
+        "completions": "/completions",
     },
     "anthropic": {"chat": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"},
-    "gemini": {"chat": ":generateContent", "count_tokens": ":countTokens"},
+    # Gemini embeddings always go as a batch (an embedContent is a batch of one)
+    "gemini": {
+        "chat": ":generateContent",
+        "count_tokens": ":countTokens",
+        "embeddings": ":batchEmbedContents",
+    },
 }

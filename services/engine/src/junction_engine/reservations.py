@@ -1,8 +1,9 @@
 """Money held before a call is forwarded, and settled when it ends.
 
 Every call that can cost something first reserves its worst case against
-each account it draws on (today the key's budget): the estimated input
-tokens at the input price plus the call's output cap at the output price.
+each account it draws on (the key's budget, the tenant's budget, the
+tenant's credit): the estimated input tokens at the input price plus the
+call's output cap at the output price.
 The call is refused, before any provider sees it, when an account's spent
 money plus what calls in flight hold plus this reservation would pass the
 account's limit. When the call ends, its hold is released and its actual
@@ -22,6 +23,14 @@ the account's spend is the route's figure plus what this engine's calls
 cost since the route was issued. Other replicas' spend arrives with the next
 route refresh (see the README's overdraft bound).
 
+A budget with a period (daily, weekly, monthly) is one account per period:
+its Redis keys and its figures here are named by the period's start, so a
+new period counts from zero by itself and the old period's keys expire soon
+after it ends. The route carries the current period's bounds; when the clock
+reaches the end before the route is refreshed, the next period is taken here
+(its bounds computed once per roll, then cached), so the reset happens at
+the boundary to the second. A call counts in the period it was admitted in.
+
 Amounts are kept in whole nano-dollars, so sums are exact.
 """
 
@@ -32,22 +41,35 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from junction_contracts import Route
+from junction_contracts.periods import BudgetWindow
+from junction_engine.accounts import Account, Shortfall, accounts_for, explained
 from junction_engine.budgets import SpendLedger
 from junction_engine.redis_lane import LaneError, RedisLane
+
+__all__ = [
+    "Account",
+    "Reservations",
+    "Shortfall",
+    "accounts_for",
+    "output_cap",
+    "to_nano",
+    "worst_case_usd",
+]
 
 log = logging.getLogger("junction.engine.reservations")
 
 NANO = 1_000_000_000
 _PREFIX = "junction:money:v1:"
-_KEY_TTL = 8 * 24 * 3600  # an idle account's figures outlive any budget period's reset
+_KEY_TTL = 8 * 24 * 3600  # how long an idle lifetime account's figures are kept
+_PERIOD_GRACE = 60.0  # a period's keys outlive its end (and its last holds) by this
+_ROLLS_KEPT = 4096  # cached next periods, by (period, zone, end)
 
 # KEYS, 4 per account: spent, held, holds (zset: call -> deadline), amounts
 # (hash: call -> amount). ARGV: now, deadline, call id, amount, accounts,
-# then per account its limit and the control plane's spent figure.
-# Returns {0} when held, else {account number (from 1), spent, held}.
+# then per account its limit, the control plane's spent figure and the keys'
+# time to live. Returns {0} when held, else {account number (from 1), spent, held}.
 _RESERVE = """
 local now, deadline, call = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local amount, n = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -58,7 +80,7 @@ for i = 0, n - 1 do
     redis.call('HDEL', amounts, id)
     redis.call('ZREM', holds, id)
   end
-  local limit, known = tonumber(ARGV[6 + i*2]), tonumber(ARGV[7 + i*2])
+  local limit, known = tonumber(ARGV[6 + i*3]), tonumber(ARGV[7 + i*3])
   local spent = tonumber(redis.call('GET', spent_key) or '0')
   if known > spent then
     redis.call('SET', spent_key, known)
@@ -73,13 +95,14 @@ for i = 0, n - 1 do
   redis.call('INCRBY', KEYS[i*4+2], amount)
   redis.call('ZADD', KEYS[i*4+3], deadline, call)
   redis.call('HSET', KEYS[i*4+4], call, amount)
-  for k = 1, 4 do redis.call('EXPIRE', KEYS[i*4+k], ARGV[6 + n*2]) end
+  for k = 1, 4 do redis.call('EXPIRE', KEYS[i*4+k], ARGV[8 + i*3]) end
 end
 return {0}
 """
 
-# KEYS as above; ARGV: call id, cost, accounts, ttl. Releases the call's hold
-# (if it has not lapsed) and adds its cost to what each account spent.
+# KEYS as above; ARGV: call id, cost, accounts, then each account's time to
+# live. Releases the call's hold (if it has not lapsed) and adds its cost to
+# what each account spent.
 _SETTLE = """
 local call, cost, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 0, n - 1 do
@@ -90,75 +113,10 @@ for i = 0, n - 1 do
     redis.call('ZREM', KEYS[i*4+3], call)
   end
   if cost > 0 then redis.call('INCRBY', KEYS[i*4+1], cost) end
-  for k = 1, 4 do redis.call('EXPIRE', KEYS[i*4+k], ARGV[4]) end
+  for k = 1, 4 do redis.call('EXPIRE', KEYS[i*4+k], ARGV[4 + i]) end
 end
 return 0
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """Money a call draws on: a limit, and what the control plane had recorded as spent."""
-
-    id: str  # e.g. "key:<token id>"; the tenant's id keeps its figures in one Redis slot
-    tenant_id: str
-    what: str  # for the refusal: "this API key's budget of $5.00"
-    limit_usd: float
-    spent_usd: float
-    since: float  # when the control plane's figure was read (the route's issue time)
-
-
-def accounts_for(route: Route) -> list[Account]:
-    """The accounts a call of this key draws on (none: nothing to hold).
-
-    The key's budget, when it has one; the tenant's credit when it is
-    prepaid (what it was granted, against what it was charged) or postpaid
-    with a credit limit (granted plus the limit). A postpaid tenant without
-    a limit is served on credit: nothing to hold.
-    """
-    token = route.token
-    accounts: list[Account] = []
-    if token.budget_usd is not None:
-        accounts.append(
-            Account(
-                id=f"key:{token.id}",
-                tenant_id=token.tenant_id,
-                what=f"this API key's budget of ${token.budget_usd:.2f}",
-                limit_usd=token.budget_usd,
-                spent_usd=token.spent_usd,
-                since=route.issued_at,
-            )
-        )
-    if token.billing == "prepaid":
-        balance = token.credit_granted_usd - token.credit_charged_usd
-        what = f"the tenant's prepaid credit (balance ${balance:.2f})"
-        limit = token.credit_granted_usd
-    elif token.credit_limit_usd is not None:
-        what = f"the tenant's credit limit of ${token.credit_limit_usd:.2f}"
-        limit = token.credit_granted_usd + token.credit_limit_usd
-    else:
-        return accounts
-    accounts.append(
-        Account(
-            id=f"credit:{token.tenant_id}",
-            tenant_id=token.tenant_id,
-            what=what,
-            limit_usd=limit,
-            spent_usd=token.credit_charged_usd,
-            since=route.issued_at,
-        )
-    )
-    return accounts
-
-
-@dataclass(frozen=True, slots=True)
-class Shortfall:
-    """Why a reservation was refused."""
-
-    account: Account
-    spent_usd: float
-    held_usd: float
-    wanted_usd: float
 
 
 @dataclass(slots=True)
@@ -182,7 +140,7 @@ def to_nano(usd: float) -> int:
 
 
 def _keys(account: Account) -> list[str]:
-    base = f"{_PREFIX}{{{account.tenant_id}}}:{account.id}"
+    base = f"{_PREFIX}{{{account.tenant_id}}}:{account.ledger}"
     return [f"{base}:spent", f"{base}:held", f"{base}:holds", f"{base}:amounts"]
 
 
@@ -206,6 +164,7 @@ class Reservations:
         self.spend = SpendLedger(clock=clock)  # this engine's finished calls, per account
         self._pending: set[asyncio.Task[None]] = set()
         self._next_lapse = 0.0
+        self._rolls: dict[tuple[str, str, float], BudgetWindow] = {}
 
     @property
     def in_flight(self) -> int:
@@ -220,6 +179,9 @@ class Reservations:
             return None
         amount = to_nano(amount_usd)
         now = self._clock()
+        accounts = [
+            a if a.window is None or now < a.window.end else self._rolled(a, now) for a in accounts
+        ]
         deadline = now + self._hold_seconds
         if self._lane is not None:
             keys = [k for account in accounts for k in _keys(account)]
@@ -231,8 +193,11 @@ class Reservations:
                 len(accounts),
             ]
             for account in accounts:
-                args += [to_nano(account.limit_usd), round(account.spent_usd * NANO)]
-            args.append(_KEY_TTL)
+                args += [
+                    to_nano(account.limit_usd),
+                    round(account.spent_usd * NANO),
+                    self._ttl(account, now),
+                ]
             try:
                 answer = await self._lane.run(self._reserve, keys, args)
             except LaneError as exc:
@@ -243,7 +208,7 @@ class Reservations:
                     self._hold_here(call_id, accounts, amount)
                     return None
                 return Shortfall(
-                    accounts[int(answer[0]) - 1],
+                    explained(accounts[int(answer[0]) - 1]),
                     int(answer[1]) / NANO,
                     int(answer[2]) / NANO,
                     amount_usd,
@@ -256,12 +221,12 @@ class Reservations:
         if hold is None:
             return
         for account in hold.accounts:
-            local = self._local.get(account.id)
+            local = self._local.get(account.ledger)
             if local is not None and local.calls.pop(call_id, None) is not None:
                 local.held -= hold.amount
                 if not local.calls:
-                    del self._local[account.id]
-            self.spend.add(account.id, cost_usd)
+                    del self._local[account.ledger]
+            self.spend.add(account.ledger, cost_usd)
         if hold.in_redis and self._lane is not None:
             settling = self._settle_in_redis(call_id, hold, cost_usd)
             task = asyncio.get_running_loop().create_task(settling)
@@ -276,7 +241,9 @@ class Reservations:
     async def _settle_in_redis(self, call_id: str, hold: _Hold, cost_usd: float) -> None:
         assert self._lane is not None
         keys = [k for account in hold.accounts for k in _keys(account)]
-        args: list[str | int | float] = [call_id, to_nano(cost_usd), len(hold.accounts), _KEY_TTL]
+        now = self._clock()
+        args: list[str | int | float] = [call_id, to_nano(cost_usd), len(hold.accounts)]
+        args += [self._ttl(account, now) for account in hold.accounts]
         try:
             await self._lane.run(self._settle, keys, args)
         except LaneError as exc:
@@ -294,22 +261,52 @@ class Reservations:
     ) -> Shortfall | None:
         self._lapse()
         for account in accounts:
-            spent = to_nano(account.spent_usd + self.spend.since(account.id, account.since))
-            local = self._local.get(account.id)
+            spent = to_nano(account.spent_usd + self.spend.since(account.ledger, account.since))
+            local = self._local.get(account.ledger)
             held = local.held if local is not None else 0
             if spent + held + amount > to_nano(account.limit_usd):
-                return Shortfall(account, spent / NANO, held / NANO, amount_usd)
+                return Shortfall(explained(account), spent / NANO, held / NANO, amount_usd)
         self._holds[call_id] = _Hold(accounts, amount, deadline, in_redis=False)
         self._hold_here(call_id, accounts, amount)
         return None
 
     def _hold_here(self, call_id: str, accounts: list[Account], amount: int) -> None:
         for account in accounts:
-            local = self._local.get(account.id)
+            local = self._local.get(account.ledger)
             if local is None:
-                local = self._local[account.id] = _Local()
+                local = self._local[account.ledger] = _Local()
             local.calls[call_id] = amount
             local.held += amount
+
+    def _rolled(self, account: Account, now: float) -> Account:
+        """The account in the period holding `now`: its route was issued in an earlier one.
+
+        The control plane's figure was for that earlier period, so the new one
+        starts from what this engine (or Redis) counted in it: nothing, at first.
+        """
+        window = account.window
+        assert window is not None
+        key = (window.period, window.timezone, window.end)
+        following = self._rolls.get(key)
+        try:
+            if following is None:
+                following = window.following()
+            while now >= following.end:  # a route older than a whole period
+                following = following.following()
+        except ValueError as exc:
+            # a zone this machine does not know: keep the route's period until it is refreshed
+            log.warning("budget period of %s not rolled over (%s)", account.id, exc)
+            return account
+        if len(self._rolls) >= _ROLLS_KEPT:
+            self._rolls.clear()
+        self._rolls[key] = following
+        return replace(account, spent_usd=0.0, since=following.start, window=following)
+
+    def _ttl(self, account: Account, now: float) -> int:
+        """How long the account's Redis keys live: a period's, until just after it ends."""
+        if account.window is None:
+            return _KEY_TTL
+        return max(60, math.ceil(account.window.end - now + self._hold_seconds + _PERIOD_GRACE))
 
     def _lapse(self) -> None:
         """Drop holds past their deadline (a call that never ended), once a minute."""
@@ -329,7 +326,10 @@ def output_cap(call_body: dict[str, object], client: str) -> int | None:
             return None
         cap = config.get("maxOutputTokens", config.get("max_output_tokens"))
     elif client == "openai":
-        cap = call_body.get("max_completion_tokens", call_body.get("max_tokens"))
+        # chat's two names, then the Responses API's
+        cap = call_body.get(
+            "max_completion_tokens", call_body.get("max_tokens", call_body.get("max_output_tokens"))
+        )
     else:
         cap = call_body.get("max_tokens")
     if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:

@@ -56,6 +56,10 @@ class EngineSettings:
     redis_url: str | None = None
     #: connections to Redis at most; a request past them waits for one (briefly)
     redis_max_connections: int = 64
+    # --- Redis as an accelerator: one short timeout, then a back-off ---
+    #: how long one Redis command may take (route cache, revocations, limits) before
+    #: Redis is skipped for a moment and the replica serves from what it holds
+    redis_timeout_ms: int = 100
     route_ttl_seconds: float = 30.0
     route_max_stale_seconds: float = 900.0
     unknown_key_ttl_seconds: float = 5.0
@@ -76,6 +80,10 @@ class EngineSettings:
     upstream_client: str = "http1"
     cooldown_seconds: float = 30.0
     log_level: str = "info"
+    #: "text" for a terminal, "json" for one object per line (a log shipper's)
+    log_format: str = "text"
+    #: one INFO line per finished call (logger `junction.engine.calls`)
+    call_log: bool = True
     var_dir: Path = Path("./var")
     #: where telemetry waits on disk while the control plane is unreachable
     spool_dir: Path | None = None
@@ -83,6 +91,38 @@ class EngineSettings:
     telemetry_flush_seconds: float = 1.0
     telemetry_max_memory: int = 20_000
     telemetry_max_backoff_seconds: float = 30.0
+    # --- provider health: breakers (base open time: cooldown_seconds), retry budget ---
+    #: consecutive failures that open a deployment's or credential's breaker
+    breaker_failures: int = 5
+    #: failure share over the window that opens it, once the window saw breaker_min_calls
+    breaker_failure_rate: float = 0.5
+    breaker_window_seconds: float = 30.0
+    breaker_min_calls: int = 20
+    breaker_max_open_seconds: float = 300.0
+    #: retries allowed per first attempt over the budget's window, plus the floor
+    retry_budget_ratio: float = 0.2
+    retry_budget_floor: int = 3
+    retry_budget_window_seconds: float = 10.0
+    #: how often the shared breaker states are read from Redis (when configured)
+    breaker_sync_seconds: float = 0.25
+    #: how often breaker changes are reported to the control plane
+    health_report_seconds: float = 2.0
+    #: names this process in health reports; empty: host name and process id
+    engine_id: str = ""
+    # slow and greedy clients: how long each part of a request may take, and how many at once
+    #: the request line and headers must arrive within this (slowloris)
+    header_timeout_seconds: float = 10.0
+    #: the whole body must arrive within this once the handler reads it (408 past it)
+    body_timeout_seconds: float = 60.0
+    #: an idle keep-alive connection is closed after this; longer than Caddy's 60 s to the
+    #: engine, so the proxy, not the engine, closes it and never sends on one being closed
+    keepalive_timeout_seconds: float = 75.0
+    #: a client that takes no bytes from its socket for this long is cut off (`client_stalled`)
+    write_idle_timeout_seconds: float = 30.0
+    #: requests in flight per process at most; past it 503 `overloaded` at once (0: no cap)
+    max_in_flight: int = 1024
+    #: requests in flight per tenant per process at most; past it 429 (0: no cap)
+    tenant_max_in_flight: int = 0
 
     @classmethod
     def from_env(
@@ -120,6 +160,35 @@ class EngineSettings:
                 raise SettingsError(f"JUNCTION_{name} must be one of {', '.join(allowed)}")
             return raw
 
+        def count(name: str, default: int) -> int:
+            raw = get(name, str(default)).strip()
+            if not raw.isdigit():
+                raise SettingsError(
+                    f"JUNCTION_{name} must be a whole number >= 0 (0: no limit), got {raw!r}"
+                )
+            return int(raw)
+
+        def share(name: str, default: float) -> float:
+            value = number(name, default)
+            if value > 1:
+                raise SettingsError(f"JUNCTION_{name} must be a share between 0 and 1")
+            return value
+
+        def retries(name: str, default: int) -> int:
+            raw = get(name, str(default)).strip()
+            if not raw.isdigit():
+                raise SettingsError(f"JUNCTION_{name} must be a whole number >= 0, got {raw!r}")
+            return int(raw)
+
+        def redis_timeout_ms() -> int:
+            value = whole("REDIS_TIMEOUT_MS", 100)
+            if value > 10_000:
+                raise SettingsError(
+                    "JUNCTION_REDIS_TIMEOUT_MS must be at most 10000: Redis is an accelerator, "
+                    "a request should not wait longer for it than it would for the control plane"
+                )
+            return value
+
         def egress() -> Egress:
             try:
                 return Egress.parse(get("EGRESS_ALLOW", ""))
@@ -144,6 +213,7 @@ class EngineSettings:
             internal_secret=decode_secret(secret_text),
             redis_url=env.get("JUNCTION_REDIS_URL") or None,
             redis_max_connections=whole("REDIS_MAX_CONNECTIONS", 64),
+            redis_timeout_ms=redis_timeout_ms(),
             route_ttl_seconds=number("ROUTE_TTL_SECONDS", 30.0),
             route_max_stale_seconds=number("ROUTE_MAX_STALE_SECONDS", 900.0),
             unknown_key_ttl_seconds=number("UNKNOWN_KEY_TTL_SECONDS", 5.0),
@@ -159,10 +229,29 @@ class EngineSettings:
             upstream_client=choice("UPSTREAM_CLIENT", "http1", ("http1", "aiohttp")),
             cooldown_seconds=number("COOLDOWN_SECONDS", 30.0),
             log_level=get("LOG_LEVEL", "info").lower(),
+            log_format=choice("LOG_FORMAT", "text", ("text", "json")),
+            call_log=choice("CALL_LOG", "on", ("on", "off")) == "on",
             var_dir=var_dir,
             spool_dir=Path(get("SPOOL_DIR", str(var_dir / "spool"))),
             telemetry_batch_size=int(number("TELEMETRY_BATCH_SIZE", 500)),
             telemetry_flush_seconds=number("TELEMETRY_FLUSH_SECONDS", 1.0),
             telemetry_max_memory=int(number("TELEMETRY_MAX_MEMORY", 20_000)),
             telemetry_max_backoff_seconds=number("TELEMETRY_MAX_BACKOFF_SECONDS", 30.0),
+            breaker_failures=whole("BREAKER_FAILURES", 5),
+            breaker_failure_rate=share("BREAKER_FAILURE_RATE", 0.5),
+            breaker_window_seconds=number("BREAKER_WINDOW_SECONDS", 30.0),
+            breaker_min_calls=whole("BREAKER_MIN_CALLS", 20),
+            breaker_max_open_seconds=number("BREAKER_MAX_OPEN_SECONDS", 300.0),
+            retry_budget_ratio=share("RETRY_BUDGET_RATIO", 0.2),
+            retry_budget_floor=retries("RETRY_BUDGET_FLOOR", 3),
+            retry_budget_window_seconds=number("RETRY_BUDGET_WINDOW_SECONDS", 10.0),
+            breaker_sync_seconds=number("BREAKER_SYNC_SECONDS", 0.25),
+            health_report_seconds=number("HEALTH_REPORT_SECONDS", 2.0),
+            engine_id=get("ENGINE_ID", "").strip(),
+            header_timeout_seconds=number("HEADER_TIMEOUT_SECONDS", 10.0),
+            body_timeout_seconds=number("BODY_TIMEOUT_SECONDS", 60.0),
+            keepalive_timeout_seconds=number("KEEPALIVE_TIMEOUT_SECONDS", 75.0),
+            write_idle_timeout_seconds=number("WRITE_IDLE_TIMEOUT_SECONDS", 30.0),
+            max_in_flight=count("MAX_IN_FLIGHT", 1024),
+            tenant_max_in_flight=count("TENANT_MAX_IN_FLIGHT", 0),
         )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import email.utils
 import math
 import time
+from collections.abc import Callable
 
 import httpx
 
 from junction_engine.providers import Protocol
+from junction_protocols.redaction import MARK
 from junction_protocols.usage import Usage, from_anthropic, from_gemini, from_openai
 
 _MAX_RETRY_AFTER = 300.0
@@ -45,10 +47,16 @@ def usage_in(protocol: Protocol, data: dict[str, object]) -> Usage:
     return from_gemini(data.get("usageMetadata"))
 
 
-def scrub(message: str, base_url: str, key: str) -> str:
-    """Remove what the provider may echo of our own secrets and addresses."""
+def scrub(message: str, base_url: str, redact_key: Callable[[str], str]) -> str:
+    """Remove what the provider may echo of our own secrets and addresses.
+
+    `redact_key` removes the call's credential (a `SecretRedactor`: the key
+    whole, without its vendor prefix, any fragment of 8 or more characters,
+    base64, percent-encoded and hex); the base URL and its host go as they are.
+    """
+    message = redact_key(message)
     host = httpx.URL(base_url).host
-    for secret in (key, base_url, host):
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, "[redacted]")
+    for address in (base_url, host):
+        if address and len(address) >= 4:
+            message = message.replace(address, MARK)
     return message

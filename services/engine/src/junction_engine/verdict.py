@@ -9,11 +9,16 @@ touches the network or the health board.
     connect error, closed early         next deployment; cool the deployment
     timeout before the first byte       next deployment (504 if none works)
     400, 413, 415, 422                  refuse: the request itself is at fault
-    401, 403                            next credential; cool the credential 300 s
+    401, 403                            next credential; it is marked invalid
     429                                 next credential; cool it for Retry-After
-    other 4xx, 5xx                      next deployment; cool it (Retry-After wins)
+    5xx, 408                            next deployment; cool it (Retry-After wins)
+    other 4xx (404: an unknown model)   next deployment; cool it, its breaker unmoved
     broken or malformed answer,
     stream failing before its first byte  next deployment; cool the deployment
+
+A verdict that `counts` is a sign the provider is unwell and moves its
+circuit breaker (see `breakers`); one about the request, or about this
+engine (a key it cannot open), only changes the order of the next plans.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ class Verdict:
     cool_for: float | None = None
     #: the deployment itself failed: its other credentials are not tried
     deployment_down: bool = field(default=False)
+    #: the failure says the provider is unwell: it counts against the breaker
+    counts: bool = True
+    #: the provider refused the credential's key: out until the route brings another
+    invalid: bool = False
 
 
 def on_status(status: int, message: str, retry_after: str | None) -> Verdict:
@@ -56,7 +65,9 @@ def on_status(status: int, message: str, retry_after: str | None) -> Verdict:
         error = UpstreamFailed(
             "the provider refused the gateway's credential", code="upstream_auth_failed"
         )
-        return Verdict(error, retry=True, cool="credential", cool_for=_CREDENTIAL_REST)
+        return Verdict(
+            error, retry=True, cool="credential", cool_for=_CREDENTIAL_REST, invalid=True
+        )
     wait = retry_after_seconds(retry_after)
     if status == 429:
         headers = {"retry-after": str(max(1, math.ceil(wait)))} if wait is not None else {}
@@ -67,7 +78,14 @@ def on_status(status: int, message: str, retry_after: str | None) -> Verdict:
         )
         return Verdict(error, retry=True, cool="credential", cool_for=wait)
     error = UpstreamFailed(f"the provider failed ({status}): {message}", code="upstream_error")
-    return Verdict(error, retry=True, cool="deployment", cool_for=wait, deployment_down=True)
+    return Verdict(
+        error,
+        retry=True,
+        cool="deployment",
+        cool_for=wait,
+        deployment_down=True,
+        counts=status >= 500 or status == 408,
+    )
 
 
 def on_failure(exc: UpstreamError) -> Verdict:
@@ -111,4 +129,4 @@ def sealed_key_unusable() -> Verdict:
     error = UpstreamFailed(
         "a provider credential could not be opened", code="credential_unavailable"
     )
-    return Verdict(error, retry=True, cool="credential")
+    return Verdict(error, retry=True, cool="credential", counts=False)
