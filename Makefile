@@ -5,7 +5,7 @@ PY_SRC := libs services tests deploy
 
 .PHONY: run test check bench setup uv caddy browser isolation clean
 
-run: setup caddy ## start mock LLM + control + engine + Caddy on :8080
+run: setup caddy ## start mock LLM + control + engine + Caddy on :8080 (ENGINES=3: three engines)
 	$(UV) run --no-sync python deploy/local/run.py
 
 test: setup caddy browser ## the whole suite (SQLite always; PostgreSQL and Redis where reachable)

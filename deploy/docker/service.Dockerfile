@@ -22,10 +22,15 @@ ENV PATH=/app/.venv/bin:$PATH \
     JUNCTION_ENGINE_HOST=0.0.0.0 \
     JUNCTION_CONTROL_HOST=0.0.0.0 \
     SERVICE=${SERVICE}
-RUN useradd --system --uid 10001 --home-dir /var/lib/junction --create-home junction
+RUN useradd --system --uid 10001 --home-dir /var/lib/junction --create-home junction \
+    && install -d -o 10001 -g 10001 -m 0700 /var/lib/junction/spool
 COPY --from=build /app/.venv /app/.venv
 USER 10001
 WORKDIR /var/lib/junction
 EXPOSE 8090 8081 8082
-# `junction-engine` or `junction-control serve`
+# `junction-engine` or `junction-control serve`; the deployments run
+# `junction-control migrate` once, as its own step, before any `serve`.
+# The root filesystem may be read-only: an engine writes only its spool
+# (/var/lib/junction/spool, a volume), control nothing when its keys come
+# from the environment.
 CMD ["sh", "-c", "if [ \"$SERVICE\" = control ]; then exec junction-control serve; else exec junction-${SERVICE}; fi"]

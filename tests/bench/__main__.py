@@ -43,6 +43,7 @@ class Options:
     slow_streams: int
     database_url: str
     control_seconds: float
+    usage_calls: int
     workers: bool
     out: Path
 
@@ -60,6 +61,9 @@ def _parse(argv: list[str] | None) -> Options:
     parser.add_argument("--slow-streams", type=int, default=1000, help="0 skips the cell")
     parser.add_argument("--no-workers", action="store_true", help="skip the 1 vs 2 workers cell")
     parser.add_argument("--control-seconds", type=float, help="control-plane bench, 0 skips it")
+    parser.add_argument(
+        "--usage-calls", type=int, help="calls loaded for the usage bench (1,000,000), 0 skips it"
+    )
     parser.add_argument(
         "--database-url", default=DEFAULT_URL, help="PostgreSQL server, or 'sqlite'"
     )
@@ -84,6 +88,9 @@ def _parse(argv: list[str] | None) -> Options:
         slow_streams=args.slow_streams,
         database_url=args.database_url,
         control_seconds=control if control is not None else (4.0 if quick else 10.0),
+        usage_calls=args.usage_calls
+        if args.usage_calls is not None
+        else (200_000 if quick else 1_000_000),
         workers=not args.no_workers,
         out=args.out,
     )
@@ -113,6 +120,30 @@ def _control_plane(opts: Options, postgres: bool) -> dict[str, Any] | None:
         return dict(control_plane.run(url, seconds=opts.control_seconds))
     except Exception as exc:  # someone else's module: report its failure, do not hide it
         return {"error": f"failed: {exc!r}"}
+
+
+def _usage_scale(opts: Options, postgres: bool) -> dict[str, Any] | None:
+    """The usage endpoint over many calls (tests/bench/usage_scale.py), on PostgreSQL only."""
+    if opts.usage_calls <= 0:
+        return None
+    if not postgres:
+        return {"note": "skipped: the usage bench loads its calls into PostgreSQL"}
+    from tests.bench import usage_scale
+
+    print(f"usage over {opts.usage_calls:,} calls:", file=sys.stderr, flush=True)
+    requests = 10 if opts.plan.rounds == 1 else usage_scale.REQUESTS
+    try:
+        return usage_scale.run(opts.database_url, calls=opts.usage_calls, requests=requests)
+    except Exception as exc:  # report the cell's failure, do not hide it or lose the others
+        return {"error": f"failed: {exc!r}"}
+
+
+def _usage_summary(usage: dict[str, Any]) -> str:
+    if "usage_worst_p95_ms" not in usage:
+        return f"usage: {usage}"
+    from tests.bench import usage_scale
+
+    return usage_scale.summary(usage)
 
 
 def _version(cmd: list[str]) -> str:
@@ -166,15 +197,21 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             dep.stop()
     control = _control_plane(opts, postgres=database_url is not None)
+    usage = _usage_scale(opts, postgres=database_url is not None)
     index = goals.Rows(rows)
     figures = {k: v for k, v in (control or {}).items() if isinstance(v, int | float)}
     checked = goals.throughput_goals(index) + goals.slow_goals(slow) + goals.control_goals(figures)
+    checked += goals.usage_goals(usage)
     invalid = [
         f"{r.scenario} c={r.connections} {r.target}" for r in rows + workers.rows if r.problems
     ]
     invalid += [f"slow streams {s.target}" for s in slow.values() if s.completed < s.streams]
     if control and "error" in control:
         invalid.append(f"control plane: {control['error']}")
+    if usage and "error" in usage:
+        invalid.append(f"usage: {usage['error']}")
+    elif usage and usage.get("usage_matches_raw") == 0:
+        invalid.append("usage: the totals from the rollups differ from the raw calls'")
     record: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -196,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": time.monotonic() - started,
         "slow_streams": {k: slow_streams.as_record(v) for k, v in slow.items()},
         "control_plane": control,
+        "usage_scale": usage,
         "goals": [
             {"name": g.name, "value": g.value, "want": g.want, "met": g.met} for g in checked
         ],
@@ -208,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + report.render_scale(workers))
     if control:
         print(f"\ncontrol plane alone: {control}")
+    if usage:
+        print("\n" + _usage_summary(usage))
     print("\ngoals (issue 6):\n" + report.render_goals(checked))
     if invalid:
         print("\nINVALID: " + "; ".join(invalid))

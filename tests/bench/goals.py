@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from tests.bench.measure import Measured
 from tests.bench.slow_streams import Slow
@@ -255,3 +256,21 @@ def control_goals(figures: dict[str, float] | None) -> list[Goal]:
             )
         )
     return goals
+
+
+def usage_goals(usage: dict[str, Any] | None) -> list[Goal]:
+    """The usage endpoint over many calls (tests/bench/usage_scale.py), when it ran (issue 7)."""
+    if not usage or "usage_worst_p95_ms" not in usage:
+        return []
+    ranges = {"30d": "30 days", "90d": "90 days", "90d_partial": "90 days, partial hours"}
+    worst, name = max((usage[f"usage_{key}_p95_ms"], text) for key, text in ranges.items())
+    matches = bool(usage.get("usage_matches_raw"))
+    value = f"worst p95 {worst:.1f} ms ({name})" + ("" if matches else "; differs from raw calls")
+    return [
+        Goal(
+            f"usage: /api/v1/usage over {usage['usage_calls']:,.0f} calls on PostgreSQL",
+            value,
+            "<= 200 ms",
+            worst <= 200.0 and matches,
+        )
+    ]

@@ -1,122 +1,25 @@
-"""The web console, driven in a real browser through Caddy against the real stack."""
+"""The web console's basics, in a real browser through Caddy against the real stack."""
 
 from __future__ import annotations
 
 import secrets
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.conftest import unavailable
+from tests.console.browser import PageCheck, go, log_in, log_out, nav
+from tests.console.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, TENANT, AdminApi
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ADMIN_EMAIL = "admin@console.test"
-ADMIN_PASSWORD = "console-" + secrets.token_urlsafe(12)
-TENANT = "console"
 
-CONFIG = """
-tenants:
-  - name: console
-    providers:
-      - name: mock-openai
-        type: openai
-        base_url: {mock}/v1
-        keys: [{{name: default, value: env:JUNCTION_MOCK_KEY}}]
-    models:
-      - name: demo
-        pricing: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}
-        deployments: [{{provider: mock-openai, model: mock-gpt}}]
-"""
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if shutil.which("caddy") is None:
-        unavailable("caddy")
-    if not Path(CHROMIUM).exists():
-        unavailable("chromium")
-    s = Stack(workdir=tmp_path_factory.mktemp("console-stack"))
-    config = s.workdir / "junction.yaml"
-    config.write_text(CONFIG.format(mock=s.mock_url))
-    try:
-        s.start_mock()
-        s.run_cli("migrate")
-        s.apply(config)
-        created = s.run_cli(
-            "user",
-            "create",
-            "--email",
-            ADMIN_EMAIL,
-            "--password-env",
-            "CONSOLE_ADMIN_PASSWORD",
-            "--platform-admin",
-            env=s.env() | {"CONSOLE_ADMIN_PASSWORD": ADMIN_PASSWORD},
-        )
-        assert created.returncode == 0, created.stderr
-        s.start_control()
-        # a revoked token must stop working within about a second
-        s.start_engine(extra_env={"JUNCTION_ROUTE_TTL_SECONDS": "1"})
-        s.start_caddy()
-        yield s
-    except Exception:
-        print(s.logs())
-        raise
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(stack: Stack) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser, stack: Stack) -> Iterator[Page]:
-    context = browser.new_context(base_url=stack.public_url)
-    context.set_default_timeout(10_000)
-    pg = context.new_page()
-    yield pg
-    context.close()
-
-
-def log_in(page: Page) -> None:
-    page.goto("/")
-    page.get_by_label("Email").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Your tenants")).to_be_visible()
-
-
-def open_tenant_page(page: Page, section: str) -> None:
-    log_in(page)
-    page.get_by_role("link", name=TENANT).click()
-    page.get_by_role("navigation").get_by_role("link", name=section).click()
-    expect(page.get_by_role("heading", level=1, name=section)).to_be_visible()
-
-
-def chat(stack: Stack, key: str) -> str:
+def chat(stack: Stack, key: str, model: str = "demo") -> str:
     client = openai.OpenAI(api_key=key, base_url=f"{stack.public_url}/v1", max_retries=0)
     reply = client.chat.completions.create(
-        model="demo", messages=[{"role": "user", "content": "hello"}]
+        model=model, messages=[{"role": "user", "content": "hello"}]
     )
     return reply.choices[0].message.content or ""
 
@@ -130,7 +33,14 @@ def status_of(stack: Stack, key: str) -> int:
     return 200
 
 
-def test_a_wrong_password_is_refused_with_an_alert(page: Page) -> None:
+def open_tenant_page(page: Page, section: str) -> None:
+    log_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    page.get_by_role("link", name=TENANT).click()
+    nav(page, section)
+    expect(page.get_by_role("heading", level=1, name=section)).to_be_visible()
+
+
+def test_a_wrong_password_is_refused_with_the_servers_message(page: Page, check: PageCheck) -> None:
     page.goto("/")
     page.get_by_label("Email").fill(ADMIN_EMAIL)
     page.get_by_label("Password").fill("not-the-password-at-all")
@@ -140,16 +50,17 @@ def test_a_wrong_password_is_refused_with_an_alert(page: Page) -> None:
     expect(alert).to_be_visible()
     assert alert.inner_text().strip()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.title() == "Log in · Junction"
 
 
-def test_a_console_created_token_works_until_it_is_revoked(
-    page: Page, stack: Stack, tmp_path: Path
+def test_a_console_created_key_works_until_it_is_revoked(
+    page: Page, stack: Stack, check: PageCheck
 ) -> None:
-    open_tenant_page(page, "Tokens")
+    open_tenant_page(page, "Keys")
     page.get_by_label("Name", exact=True).fill("from-console")
     page.get_by_label("Models (comma-separated, empty = all)").fill("demo")
     page.get_by_label("Requests per minute").fill("100")
-    page.get_by_role("button", name="Create token").click()
+    page.get_by_role("button", name="Create key").click()
 
     expect(page.get_by_text("It is shown only once")).to_be_visible()
     raw = page.locator("#new-token").input_value()
@@ -158,7 +69,6 @@ def test_a_console_created_token_works_until_it_is_revoked(
     expect(row).to_contain_text("demo")
     expect(row).to_contain_text("100 rpm")
     expect(row).to_contain_text("active")
-    page.screenshot(path=str(tmp_path / "tokens.png"), full_page=True)
 
     assert chat(stack, raw)
 
@@ -171,19 +81,40 @@ def test_a_console_created_token_works_until_it_is_revoked(
     while (status := status_of(stack, raw)) == 200 and time.monotonic() < deadline:
         time.sleep(0.3)
     assert status == 401
-
-    page.get_by_role("link", name="Usage").click()
-    expect(page.get_by_role("heading", level=1, name="Usage")).to_be_visible()
-    usage = page.get_by_role("table", name="Usage per model, last 24 hours")
-    expect(usage.get_by_role("row").filter(has_text="demo")).to_be_visible()
-    calls = page.get_by_role("table", name="Recent calls")
-    expect(calls.get_by_role("row").filter(has_text="success").first).to_be_visible()
-    page.get_by_role("button", name="Last 7 days").click()
-    expect(page.get_by_role("table", name="Usage per model, last 7 days")).to_be_visible()
-    page.screenshot(path=str(tmp_path / "usage.png"), full_page=True)
+    check.assert_no_console_errors()
 
 
-def test_the_providers_page_never_shows_a_key(page: Page, stack: Stack) -> None:
+def test_a_key_is_edited_in_place(page: Page, admin_api: AdminApi, check: PageCheck) -> None:
+    tenant = admin_api.tenant_id(TENANT)
+    admin_api.call("POST", f"/tenants/{tenant}/tokens", {"name": "to-edit", "rpm": 5})
+    open_tenant_page(page, "Keys")
+    page.get_by_role("button", name="Edit to-edit").click()
+    editor = page.get_by_role("form", name="Edit key “to-edit”")
+    editor.get_by_label("Requests per minute").fill("")
+    editor.get_by_label("Tokens per minute").fill("5000")
+    editor.get_by_label("Budget (USD)").fill("12.5")
+    editor.get_by_label("Budget period").select_option("monthly")
+    editor.get_by_role("button", name="Save key").click()
+
+    row = page.get_by_role("row").filter(has_text="to-edit")
+    expect(row).to_contain_text("5,000 tpm")
+    expect(row).not_to_contain_text("rpm")
+    expect(row).to_contain_text("of $12.50 monthly")
+    saved = next(
+        t
+        for t in admin_api.call("GET", f"/tenants/{tenant}/tokens?limit=200")["items"]
+        if t["name"] == "to-edit"
+    )
+    assert (saved["rpm"], saved["tpm"], saved["budget_usd"], saved["budget_period"]) == (
+        None,
+        5000,
+        12.5,
+        "monthly",
+    )
+    check.assert_no_console_errors()
+
+
+def test_the_providers_pages_never_show_a_key(page: Page, stack: Stack, check: PageCheck) -> None:
     key = "sk-console-" + secrets.token_hex(16)
     open_tenant_page(page, "Providers")
     page.get_by_label("Name", exact=True).fill("added-in-ui")
@@ -199,31 +130,46 @@ def test_the_providers_page_never_shows_a_key(page: Page, stack: Stack) -> None:
     expect(page.get_by_role("row").filter(has_text="mock-openai")).to_contain_text(
         "••••" + stack.mock_key[-4:]
     )
+    assert key_input.input_value() == ""
     for secret in (key, stack.mock_key):
         assert secret not in page.content()
-        assert secret not in page.locator("body").inner_text()
-    assert key_input.input_value() == ""
+
+    row.get_by_role("link", name="added-in-ui").click()
+    expect(page.get_by_role("heading", level=1, name="Provider added-in-ui")).to_be_visible()
+    keys = page.get_by_role("table", name="Keys", exact=True)
+    expect(keys.get_by_role("row").filter(has_text="default")).to_contain_text("••••" + key[-4:])
+    assert page.title() == f"added-in-ui · Providers · {TENANT} · Junction"
+    assert key not in page.content()
+    check.assert_no_console_errors()
 
 
-def test_a_model_created_in_the_console_lists_its_deployment_and_pricing(page: Page) -> None:
-    open_tenant_page(page, "Models")
-    expect(page.get_by_role("row").filter(has_text="demo")).to_contain_text("mock-gpt")
-    page.get_by_label("Public name").fill("console-model")
-    page.get_by_label("Provider").select_option(label="mock-openai (openai)")
-    page.get_by_label("Upstream model").fill("mock-gpt-mini")
-    page.get_by_label("Input $ / M tokens", exact=True).fill("0.5")
-    page.get_by_label("Output $ / M tokens").fill("1.5")
-    page.get_by_role("button", name="Create model").click()
-
-    row = page.get_by_role("row").filter(has_text="console-model")
-    expect(row).to_contain_text("mock-openai → mock-gpt-mini")
-    expect(row).to_contain_text("$0.50 in")
-    expect(row).to_contain_text("$1.50 out")
+def test_a_deep_link_opens_its_page_with_its_title_after_login(
+    page: Page, admin_api: AdminApi, check: PageCheck
+) -> None:
+    tenant = admin_api.tenant_id(TENANT)
+    log_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    for key, heading, title in [
+        ("usage", "Usage", "Usage"),
+        ("calls", "Calls", "Calls"),
+        ("keys", "Keys", "Keys"),
+        ("models", "Models", "Models"),
+        ("providers", "Providers", "Providers"),
+        ("members", "Members", "Members"),
+        ("credits", "Credits", "Credits"),
+        ("audit", "Audit log", "Audit log"),
+        ("settings", "Settings", "Settings"),
+    ]:
+        go(page, f"#/t/{tenant}/{key}", heading)
+        assert page.title() == f"{title} · {TENANT} · Junction"
+        current = page.get_by_role("navigation", name="Tenant pages").locator("[aria-current=page]")
+        expect(current).to_have_text(title)
+    go(page, "#/t/no-such-tenant/usage", "Not found")
+    go(page, "#/nowhere", "Not found")
+    check.assert_no_console_errors()
 
 
 def test_logging_out_returns_to_the_login_page(page: Page) -> None:
-    log_in(page)
-    page.get_by_role("button", name="Log out").click()
-    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    log_in(page, ADMIN_EMAIL, ADMIN_PASSWORD)
+    log_out(page)
     page.goto("/#/tenants")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()

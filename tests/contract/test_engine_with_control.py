@@ -87,6 +87,12 @@ class Planes:
     database: Database
     engine_app: Starlette
 
+    async def refresh_routes(self, key: str = TOKEN) -> None:
+        """Let the engine fetch the key's route again (past its TTL, a call serves the
+        stale route and refreshes it behind the caller)."""
+        await self.engine.get("/v1/models", headers={"authorization": f"Bearer {key}"})
+        await self.engine_app.state.engine.routes.drain()
+
     async def flush_telemetry(self) -> None:
         """Send the engine's pending call events to the control plane now."""
         await self.engine_app.state.engine.telemetry.flush()
@@ -180,6 +186,7 @@ async def test_revocation_in_control_reaches_the_engine(planes: Planes) -> None:
         ).one()
         await tokens.revoke_token(session, token)
         await session.commit()
+    await planes.refresh_routes()
     resp = await planes.engine.get("/v1/models")
     assert resp.status_code == 401
     assert resp.json()["error"]["code"] == "revoked_api_key"
@@ -222,6 +229,7 @@ async def test_spend_recorded_by_control_caps_the_key_in_the_engine(planes: Plan
             ],
         )
         await session.commit()
+    await planes.refresh_routes(CAPPED)
     refused = await planes.engine.post(
         "/v1/chat/completions",
         headers={"authorization": f"Bearer {CAPPED}"},

@@ -8,14 +8,15 @@ export async function loginView(root, { onLogin }) {
     "form",
     { class: "card narrow", "aria-labelledby": "login-title" },
     h("h1", { id: "login-title" }, "Log in"),
+    h("p", { class: "muted" }, "Use the email and password of your console account. On a fresh local install, ", h("code", null, "make run"), " prints the first admin's."),
     field("Email", { name: "email", type: "email", autocomplete: "username", required: true, autofocus: true }),
     field("Password", { name: "password", type: "password", autocomplete: "current-password", required: true }),
     errors,
     h("button", { type: "submit" }, "Log in"),
   );
   onSubmit(form, errors, async (data) => {
-    const session = await post("/auth/login", { email: data.get("email"), password: data.get("password") });
-    setSession(session.token);
+    const created = await post("/auth/login", { email: String(data.get("email")).trim(), password: data.get("password") });
+    setSession(created.token);
     onLogin();
   });
   root.append(form);

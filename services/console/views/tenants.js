@@ -1,15 +1,37 @@
-// Pick the tenant to work in.
-import { h } from "../dom.js";
+// Pick the tenant to work in; platform admins also create tenants here.
+import { post } from "../api.js";
+import { empty, errorSlot, field, h, onSubmit, text } from "../dom.js";
+import { isPlatformAdmin, roleIn } from "../roles.js";
 
-export async function tenantsView(root, { tenants }) {
+export async function tenantsView(root, { tenants, reload, go }) {
   root.append(h("h1", null, "Your tenants"));
   if (!tenants.size) {
-    root.append(h("p", { class: "empty" }, "You are not a member of any tenant yet. Ask an owner to invite you."));
-    return;
+    root.append(empty(
+      "You are not a member of any tenant yet.",
+      isPlatformAdmin() ? "Create the first tenant below." : "Ask an owner of a tenant to add you as a member.",
+    ));
+  } else {
+    root.append(
+      h("ul", { class: "tenant-list" }, [...tenants].map(([id, name]) =>
+        h("li", null, h("a", { class: "card", href: `#/t/${encodeURIComponent(id)}` }, h("strong", null, name), h("span", { class: "muted" }, roleIn(id) ?? ""))),
+      )),
+    );
   }
-  root.append(
-    h("ul", { class: "tenant-list" }, [...tenants].map(([id, name]) =>
-      h("li", null, h("a", { class: "card", href: `#/t/${encodeURIComponent(id)}/tokens` }, h("strong", null, name), h("span", { class: "muted" }, id))),
-    )),
+  if (!isPlatformAdmin()) return;
+
+  const errors = errorSlot();
+  const form = h(
+    "form",
+    { class: "card", "aria-labelledby": "create-tenant" },
+    h("h2", { id: "create-tenant" }, "Create a tenant"),
+    field("Tenant name", { name: "name", required: true, placeholder: "acme", hint: "Lowercase letters, digits and dashes." }),
+    errors,
+    h("button", { type: "submit" }, "Create tenant"),
   );
+  onSubmit(form, errors, async (data) => {
+    const tenant = await post("/tenants", { name: text(data, "name") });
+    await reload();
+    go(`#/t/${encodeURIComponent(tenant.id)}/members`);
+  });
+  root.append(form);
 }

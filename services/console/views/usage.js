@@ -1,75 +1,199 @@
-// Usage: per-model totals for the last 24 hours or 7 days, and the recent calls.
-import { get, tenantPath } from "../api.js";
-import { errorSlot, fmt, h, table } from "../dom.js";
-import { pagedTable } from "./paged.js";
+// The usage dashboard: requests, tokens, cost, error rate, latency and TTFT over a
+// chosen range in hour or day buckets, broken down by model, key, provider or
+// deployment; a chart with a table under it for each, and CSV exports.
+import { getText, tenantPath } from "../api.js";
+import { drawChart, pruneCharts } from "../charts.js";
+import { action, download, empty, errorSlot, field, fmt, h, problem } from "../dom.js";
+import { lookups } from "./lookups.js";
+import { CALL_SAMPLE, DIMENSIONS, METRICS, callPoints, haveRollups, rollupPoints, series, sourceFor, totals } from "./usage_data.js";
 
-const RANGES = [["24h", "Last 24 hours", 24], ["7d", "Last 7 days", 24 * 7]];
+const RANGES = [["24h", "Last 24 hours", 24], ["7d", "Last 7 days", 24 * 7], ["30d", "Last 30 days", 24 * 30], ["90d", "Last 90 days", 24 * 90], ["custom", "Custom range", 0]];
+const MAX_HOUR_BUCKETS = 24 * 14;
+const FORMAT = { num: fmt.num, usd: fmt.usd, pct: fmt.pct, ms: fmt.ms };
 
-function status(call) {
-  const ok = call.status === "success";
-  const detail = [call.http_status, call.error_code].filter((x) => x != null).join(" ");
-  return h("span", { class: `badge ${ok ? "ok" : call.status === "processing" ? "" : "bad"}` }, detail ? `${call.status} (${detail})` : call.status);
+function rangeOf(state) {
+  if (state.range === "custom" && state.since && state.until) {
+    const since = new Date(`${state.since}T00:00:00`);
+    const until = new Date(`${state.until}T00:00:00`);
+    until.setDate(until.getDate() + 1); // the "until" day is included
+    if (since < until) return [since, until];
+  }
+  const hours = (RANGES.find((r) => r[0] === state.range) ?? RANGES[0])[2] || 24;
+  const until = new Date();
+  return [new Date(until.getTime() - hours * 3600_000), until];
 }
 
-export async function usageView(root, { tenantId }) {
-  const totals = h("div");
-  const calls = h("div");
-  const errors = errorSlot();
-  let range = RANGES[0];
+const bucketLabel = (t, bucket) => {
+  const d = new Date(t);
+  return bucket === "day"
+    ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" })
+    : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+};
 
-  const buttons = RANGES.map((r) =>
-    h("button", { type: "button", class: "secondary", "aria-pressed": String(r === range), onclick: () => { range = r; refresh(); } }, r[1]),
-  );
-
-  const loadTotals = async () => {
-    const since = new Date(Date.now() - range[2] * 3600 * 1000).toISOString();
-    const usage = await get(`${tenantPath(tenantId, "usage")}?${new URLSearchParams({ since })}`);
-    const sum = usage.models.reduce((acc, m) => ({ calls: acc.calls + m.calls, cost: acc.cost + m.cost_usd }), { calls: 0, cost: 0 });
-    totals.replaceChildren(
-      h("p", { class: "summary" }, `${fmt.num(sum.calls)} calls · ${fmt.usd(sum.cost)}`),
-      table(`Usage per model, ${range[1].toLowerCase()}`, [
-        { label: "Model", cell: (m) => h("code", null, m.model) },
-        { label: "Calls", cell: (m) => fmt.num(m.calls), num: true },
-        { label: "Input tokens", cell: (m) => fmt.num(m.input_tokens), num: true },
-        { label: "Output tokens", cell: (m) => fmt.num(m.output_tokens), num: true },
-        { label: "Cost", cell: (m) => fmt.usd(m.cost_usd), num: true },
-      ], usage.models, "No calls in this period."),
-    );
+function toCsv(rows) {
+  const cell = (v) => {
+    const s = v == null ? "" : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
+  return rows.map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+}
 
-  const loadCalls = () =>
-    pagedTable(calls, tenantPath(tenantId, "calls"), {
-      caption: "Recent calls",
-      empty: "No calls yet.",
-      columns: [
-        { label: "Started", cell: (c) => fmt.date(c.started_at) },
-        { label: "Model", cell: (c) => h("code", null, c.model) },
-        { label: "Operation", cell: (c) => `${c.operation}${c.stream ? " (stream)" : ""}` },
-        { label: "Status", cell: status },
-        { label: "Tokens in / out", cell: (c) => `${fmt.num(c.input_tokens)} / ${fmt.num(c.output_tokens)}`, num: true },
-        { label: "Cost", cell: (c) => fmt.usd(c.cost_usd), num: true },
-        { label: "Latency", cell: (c) => fmt.ms(c.latency_ms), num: true },
-      ],
-    });
+export async function usageView(root, { tenantId, tenantName, params, replaceQuery }) {
+  const state = {
+    range: params.get("range") || "24h",
+    since: params.get("since") || "",
+    until: params.get("until") || "",
+    bucket: params.get("bucket") || "",
+    by: DIMENSIONS.some(([k]) => k === params.get("by")) ? params.get("by") : "model",
+  };
+  const board = h("div", { class: "board" });
+  const errors = errorSlot();
+  const names = await lookups(tenantId);
+  let view = null; // what is drawn now, for the CSV export
 
-  const refresh = async () => {
-    buttons.forEach((b, i) => b.setAttribute("aria-pressed", String(RANGES[i] === range)));
-    errors.clear();
-    try {
-      await Promise.all([loadTotals(), loadCalls()]);
-    } catch (error) {
-      errors.show(error);
+  const controls = h("form", { class: "filters", "aria-label": "Usage range and breakdown", onsubmit: (e) => { e.preventDefault(); refresh(); } },
+    field("Range", { name: "range", value: state.range }, RANGES.map(([k, label]) => [k, label])),
+    field("From", { name: "since", type: "date", value: state.since }),
+    field("To", { name: "until", type: "date", value: state.until }),
+    field("Bucket", { name: "bucket", value: state.bucket || "auto" }, [["auto", "Automatic"], ["hour", "Hour"], ["day", "Day"]]),
+    field("Breakdown", { name: "by", value: state.by }, DIMENSIONS),
+    h("button", { type: "submit", class: "secondary" }, "Refresh"),
+  );
+  const customOnly = () => {
+    const custom = controls.elements.range.value === "custom";
+    for (const name of ["since", "until"]) controls.elements[name].closest(".field").hidden = !custom;
+  };
+  controls.addEventListener("change", (event) => {
+    customOnly();
+    if (event.target.name !== "since" && event.target.name !== "until") refresh();
+  });
+  customOnly();
+
+  const exportView = () => {
+    if (!view) return;
+    const rows = [["bucket_start", "metric", state.by, "value"]];
+    for (const { metric, data } of view) {
+      for (const g of data.groups) g.values.forEach((v, i) => { if (v) rows.push([new Date(data.labels[i]).toISOString(), metric.key, g.name, v]); });
     }
+    download(`usage-${tenantName}-${state.by}-${new Date().toISOString().slice(0, 10)}.csv`, toCsv(rows));
   };
 
   root.append(
     h("h1", null, "Usage"),
-    h("div", { class: "toolbar", role: "group", "aria-label": "Period" }, buttons, h("button", { type: "button", class: "link", onclick: () => refresh() }, "Refresh")),
+    controls,
+    h("div", { class: "toolbar" },
+      haveRollups() ? action("Download hourly usage CSV", errors, async () => {
+        const [since, until] = rangeOf(state);
+        const { text, filename } = await getText(`${tenantPath(tenantId, "usage.csv")}?${new URLSearchParams({ since: since.toISOString(), until: until.toISOString() })}`);
+        download(filename || `usage-${tenantName}.csv`, text);
+      }) : null,
+      action("Export this view as CSV", errors, async () => exportView())),
     errors,
-    h("h2", null, "Per model"),
-    totals,
-    h("h2", null, "Recent calls"),
-    calls,
+    board,
   );
-  await Promise.all([loadTotals(), loadCalls()]);
+  await refresh();
+
+  async function refresh() {
+    const data = new FormData(controls);
+    Object.assign(state, { range: data.get("range"), since: data.get("since"), until: data.get("until"), bucket: data.get("bucket"), by: data.get("by") });
+    if (state.bucket === "auto") state.bucket = "";
+    replaceQuery(Object.fromEntries(Object.entries(state).filter(([k, v]) => v && !(state.range !== "custom" && (k === "since" || k === "until")))));
+    errors.clear();
+    board.setAttribute("aria-busy", "true");
+    try {
+      await draw();
+    } catch (error) {
+      if (error?.status === 401) throw error;
+      board.replaceChildren(problem(error, "Usage"));
+    } finally {
+      board.removeAttribute("aria-busy");
+    }
+  }
+
+  async function draw() {
+    const [since, until] = rangeOf(state);
+    const spanHours = (until - since) / 3600_000;
+    const bucket = state.bucket || (spanHours <= 48 ? "hour" : "day");
+    const effective = bucket === "hour" && spanHours > MAX_HOUR_BUCKETS ? "day" : bucket;
+    const [rollups, calls] = await Promise.all([
+      haveRollups() ? rollupPoints(tenantId, since, until).catch((error) => ({ error })) : { error: null },
+      callPoints(tenantId, since, until, names).catch((error) => ({ error })),
+    ]);
+    const rollupsOk = Array.isArray(rollups);
+    const notes = [];
+    if (effective !== bucket) notes.push("Ranges over 14 days are shown by day.");
+    if (rollups.error) notes.push(problem(rollups.error, "Hourly rollups"));
+    if (calls.error) notes.push(problem(calls.error, "Call records"));
+    if (calls.truncated) notes.push(`Latency, TTFT and provider or deployment breakdowns use the newest ${fmt.num(CALL_SAMPLE)} calls of the range.`);
+    const rollupTotals = rollupsOk ? totals(rollups) : null;
+    const callTotals = calls.points ? totals(calls.points) : null;
+    const main = rollupTotals ?? callTotals;
+    pruneCharts();
+    if (!main || !main.calls) {
+      board.replaceChildren(...notes.map((n) => (typeof n === "string" ? h("p", { class: "muted" }, n) : n)),
+        empty("No calls in this period.", h("span", null, "Create a key on the ", h("a", { href: `#/t/${encodeURIComponent(tenantId)}/keys` }, "Keys"), " page and call the gateway with it; usage shows here within a minute.")));
+      view = [];
+      return;
+    }
+    const tiles = h("div", { class: "tiles" }, [
+      ["Requests", fmt.num(main.calls)],
+      ["Tokens", fmt.num(main.input + main.output)],
+      ["Cost", fmt.usd(main.cost)],
+      ["Error rate", fmt.pct(main.calls ? main.failed / main.calls : null)],
+      ["Avg latency", fmt.ms(callTotals?.latencyN ? callTotals.latency / callTotals.latencyN : null)],
+      ["Avg TTFT", fmt.ms(callTotals?.ttftN ? callTotals.ttft / callTotals.ttftN : null)],
+    ].map(([label, value]) => h("div", { class: "tile" }, h("span", { class: "muted" }, label), h("strong", null, value))));
+    const byLabel = DIMENSIONS.find(([k]) => k === state.by)[1].toLowerCase();
+    view = [];
+    const sections = [];
+    for (const metric of METRICS) {
+      const source = sourceFor(metric, state.by, rollupsOk);
+      const points = source === "rollups" ? rollups : calls.points;
+      if (!points) continue;
+      const data = series(points, metric, state.by, since, until, effective);
+      view.push({ metric, data });
+      sections.push(chartSection(metric, data, byLabel, source, effective));
+    }
+    board.replaceChildren(tiles, ...notes.map((n) => (typeof n === "string" ? h("p", { class: "muted" }, n) : n)), ...sections.map((s) => s.node));
+    for (const s of sections) await s.draw().catch((error) => s.node.querySelector(".chart").replaceChildren(problem(error)));
+  }
+
+  function chartSection(metric, data, byLabel, source, bucket) {
+    const format = FORMAT[metric.fmt];
+    const title = `${metric.label} by ${byLabel}`;
+    const id = `chart-${metric.key}`;
+    const canvas = h("canvas", { role: "img", "aria-label": `${title}, per ${bucket}; the figures are in the table below` });
+    const node = h("section", { class: "card chart-card", "aria-labelledby": id },
+      h("h2", { id }, title),
+      h("p", { class: "muted small" }, source === "rollups" ? "From the hourly rollups." : "From the call records."),
+      h("div", { class: "chart" }, canvas),
+      totalsTable(metric, data, title, byLabel, format),
+      bucketTable(data, title, bucket, format),
+    );
+    return { node, draw: () => drawChart(canvas, { kind: metric.kind, labels: data.labels.map((t) => bucketLabel(t, bucket)), groups: data.groups, format }) };
+  }
+}
+
+function totalsTable(metric, data, title, byLabel, format) {
+  const rows = data.groups.filter((g) => g.total != null);
+  const name = `${title}: totals`;
+  return h("div", { class: "table-wrap", role: "region", "aria-label": name, tabindex: "0" }, h("table", null,
+    h("caption", { class: "visually-hidden" }, name),
+    h("thead", null, h("tr", null, h("th", { scope: "col" }, byLabel[0].toUpperCase() + byLabel.slice(1)),
+      h("th", { scope: "col", class: "num" }, metric.ratio ? "Over the range" : "Total"),
+      metric.ratio ? h("th", { scope: "col", class: "num" }, metric.key === "errors" ? "Calls" : "Measured calls") : null)),
+    h("tbody", null, rows.length ? rows.map((g) => h("tr", null, h("td", { "data-label": byLabel }, g.name), h("td", { class: "num" }, format(g.total)),
+      metric.ratio ? h("td", { class: "num" }, fmt.num(g.count)) : null))
+      : h("tr", null, h("td", { colspan: 3 }, "No measurement in this range.")))));
+}
+
+function bucketTable(data, title, bucket, format) {
+  const used = data.labels.map((_, i) => data.groups.some((g) => g.values[i])).map((any, i) => (any ? i : -1)).filter((i) => i >= 0);
+  return h("details", { class: "buckets" },
+    h("summary", null, `${title} per ${bucket} (${used.length} with data)`),
+    h("div", { class: "table-wrap", role: "region", "aria-label": `${title} per ${bucket}`, tabindex: "0" }, h("table", null,
+      h("caption", { class: "visually-hidden" }, `${title} per ${bucket}`),
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, bucket === "day" ? "Day" : "Hour"), data.groups.map((g) => h("th", { scope: "col", class: "num" }, g.name)))),
+      h("tbody", null, used.map((i) => h("tr", null, h("td", null, bucketLabel(data.labels[i], bucket)),
+        data.groups.map((g) => h("td", { class: "num" }, g.values[i] == null ? "—" : format(g.values[i])))))))));
 }

@@ -1,0 +1,110 @@
+// Call records: the newest first with filters, and one call's detail (request id,
+// attempts, deployment, status, tokens, cost, TTFT).
+import { get, getAll, tenantPath } from "../api.js";
+import { offers } from "../capabilities.js";
+import { badge, facts, field, fmt, h, section, table } from "../dom.js";
+import { lookups } from "./lookups.js";
+import { pagedTable } from "./paged.js";
+
+const DETAIL = "/tenants/{tenant_id}/calls/{call_id}";
+const SCAN_LIMIT = 2000; // calls searched for one id when the server has no detail endpoint
+
+export function callStatus(call) {
+  const detail = [call.http_status, call.error_code].filter((x) => x != null).join(" ");
+  const kind = call.status === "success" ? "ok" : call.status === "processing" ? "" : call.status === "refused" ? "warn" : "bad";
+  return badge(detail ? `${call.status} (${detail})` : call.status, kind);
+}
+
+const flags = (c) => [c.usage_estimated ? badge("usage estimated", "warn") : null, c.partial ? badge("partial", "warn") : null];
+
+export async function callsView(root, { tenantId, params, replaceQuery }) {
+  const names = await lookups(tenantId);
+  const list = h("div");
+  const filters = { status: params.get("status") || "", model: params.get("model") || "" };
+  const link = (c) => h("a", { href: `#/t/${encodeURIComponent(tenantId)}/calls/${encodeURIComponent(c.id)}`, "aria-label": `Call ${c.id} at ${fmt.date(c.started_at)}` }, fmt.date(c.started_at));
+  const calls = pagedTable(list, tenantPath(tenantId, "calls"), {
+    caption: "Calls",
+    empty: "No calls yet.",
+    next: "Calls appear here as soon as an app uses one of this tenant's keys.",
+    limit: 100,
+    filter: (c) => (!filters.status || c.status === filters.status) && (!filters.model || c.model.includes(filters.model)),
+    columns: [
+      { label: "Started", cell: link },
+      { label: "Model", cell: (c) => h("code", null, c.model) },
+      { label: "Key", cell: (c) => names.tokenName(c.token_id) },
+      { label: "Status", cell: (c) => h("span", null, callStatus(c), flags(c)) },
+      { label: "Deployment", cell: (c) => names.deploymentName(c.deployment_id) },
+      { label: "Tokens in / out", cell: (c) => `${fmt.num(c.input_tokens)} / ${fmt.num(c.output_tokens)}`, num: true },
+      { label: "Cost", cell: (c) => fmt.usd(c.cost_usd), num: true },
+      { label: "Latency", cell: (c) => fmt.ms(c.latency_ms), num: true },
+      { label: "TTFT", cell: (c) => fmt.ms(c.ttft_ms), num: true },
+    ],
+  });
+  const onFilter = (name) => (event) => {
+    filters[name] = event.target.value.trim();
+    replaceQuery(Object.fromEntries(Object.entries(filters).filter(([, v]) => v)));
+    calls.refilter();
+  };
+  root.append(
+    h("h1", null, "Calls"),
+    h("form", { class: "filters", role: "search", "aria-label": "Filter calls", onsubmit: (e) => e.preventDefault() },
+      field("Status", { name: "status", value: filters.status, onchange: onFilter("status") },
+        [["", "Any"], ["success", "success"], ["failed", "failed"], ["refused", "refused"], ["processing", "processing"]]),
+      field("Model contains", { name: "model", value: filters.model, oninput: onFilter("model") })),
+    h("p", { class: "muted" }, "Filters apply to the calls loaded so far; load more to search further back."),
+    list,
+  );
+  await section(list, () => calls.reload(), "Calls");
+}
+
+async function findCall(tenantId, id) {
+  if (offers("GET", DETAIL)) return get(tenantPath(tenantId, "calls", id));
+  // no detail endpoint on this server: look the call up in the newest records
+  const { items } = await getAll(tenantPath(tenantId, "calls"), { max: SCAN_LIMIT });
+  return items.find((c) => c.id === id) ?? null;
+}
+
+export async function callDetailView(root, { tenantId, id, setTitle }) {
+  const listUrl = `#/t/${encodeURIComponent(tenantId)}/calls`;
+  root.append(h("p", { class: "crumbs" }, h("a", { href: listUrl }, "Calls"), " / "), h("h1", null, "Call detail"));
+  const box = h("div");
+  root.append(box);
+  await section(box, async () => {
+    const [call, names] = await Promise.all([findCall(tenantId, id), lookups(tenantId)]);
+    if (!call) {
+      box.replaceChildren(h("p", { class: "notice" }, `No call ${id} among the ${SCAN_LIMIT} newest records.`), h("p", null, h("a", { href: listUrl }, "Back to the calls")));
+      return;
+    }
+    setTitle(call.id);
+    const dep = names.deployment(call.deployment_id);
+    box.replaceChildren(
+      facts([
+        ["Request id", h("code", { class: "wrap" }, call.id)],
+        ["Status", h("span", null, callStatus(call), flags(call))],
+        ["Model", h("code", null, call.model)],
+        ["Key", names.tokenName(call.token_id)],
+        ["Operation", `${call.operation}${call.stream ? " (stream)" : ""} · ${call.client_protocol} protocol`],
+        ["Deployment", dep ? h("a", { href: `#/t/${encodeURIComponent(tenantId)}/models/${encodeURIComponent(dep.modelId)}` }, names.deploymentName(call.deployment_id)) : names.deploymentName(call.deployment_id)],
+        ["Provider", names.providerName(call.provider_id)],
+        ["Provider key", call.credential_id ? h("code", null, call.credential_id.slice(0, 8)) : "—"],
+        ["Attempts", fmt.num(call.attempts)],
+        ["Input tokens", `${fmt.num(call.input_tokens)} (${fmt.num(call.cached_input_tokens)} cached)`],
+        ["Output tokens", `${fmt.num(call.output_tokens)} (${fmt.num(call.reasoning_tokens)} reasoning)`],
+        ["Cost", fmt.usd(call.cost_usd)],
+        ["Latency", fmt.ms(call.latency_ms)],
+        ["Time to first token", fmt.ms(call.ttft_ms)],
+        ["Started", fmt.date(call.started_at)],
+        ["Finished", fmt.date(call.finished_at)],
+      ]),
+      ...(Array.isArray(call.attempt_list || call.attempts_detail)
+        ? [h("h2", null, "Attempts"), table("Attempts", [
+            { label: "#", cell: (a) => fmt.num(a.number), num: true },
+            { label: "Deployment", cell: (a) => names.deploymentName(a.deployment_id) },
+            { label: "Status", cell: (a) => a.status ?? a.http_status ?? "—" },
+            { label: "Error", cell: (a) => a.error_code ?? a.error ?? "—" },
+            { label: "Latency", cell: (a) => fmt.ms(a.latency_ms ?? a.duration_ms), num: true },
+          ], call.attempt_list || call.attempts_detail, "No attempt recorded.")]
+        : [h("p", { class: "muted" }, call.attempts === 0 ? "No provider was tried: the gateway refused the call first." : call.attempts > 1 ? `${call.attempts} attempts: failed over ${call.attempts - 1} time(s), the last on the deployment above.` : "One attempt, on the deployment above.")]),
+    );
+  }, "Call detail");
+}
