@@ -55,6 +55,7 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     heard: list[dict[str, object]] = field(default_factory=list)
     forged: int = 0
+    stall: float = 0.0  # seconds to wait before answering
 
     def app(self) -> Starlette:
         async def hook(request: Request) -> Response:
@@ -70,6 +71,7 @@ class Receiver:
             event = json.loads(body)
             assert request.headers["junction-event-id"] == event["id"]
             self.heard.append(event)
+            await asyncio.sleep(self.stall)
             return Response(status_code=self.answers.pop(0) if self.answers else 204)
 
         return Starlette(routes=[Route("/hook", hook, methods=["POST"])])
@@ -283,6 +285,24 @@ async def test_a_redirect_is_not_followed(
         row = (await conn.execute(text("SELECT status_code FROM alert_attempts"))).one()
         status = (await conn.execute(text("SELECT status FROM alert_events"))).scalar()
     assert (row[0], status, len(heard.heard)) == (307, "pending", 1)
+
+
+async def test_a_receiver_that_does_not_answer_in_time_is_a_timeout(
+    database: Database, settings: ControlSettings, budgeted: Budgeted, receiver: Hook
+) -> None:
+    heard, _url = receiver
+    heard.stall = 2.0
+    await spend(database, budgeted.tenant_id, budgeted.token_id, 0.5, NOON)
+    await check_budgets_once(database, SETTINGS, now=NOON)
+    quick = replace(SETTINGS, webhook_timeout_seconds=0.2)
+    sender = Deliverer(database, settings.keyring, settings.egress, quick, clock=lambda: NOON)
+    try:
+        await sender.deliver_due()
+    finally:
+        await sender.aclose()
+    async with database.engine.connect() as conn:
+        attempt = (await conn.execute(text("SELECT status_code, error FROM alert_attempts"))).one()
+    assert tuple(attempt) == (None, "timeout")
 
 
 async def test_a_tenant_budget_alerts_too(

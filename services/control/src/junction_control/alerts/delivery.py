@@ -27,6 +27,7 @@ claim to lapse, and the event is tried again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -182,14 +183,16 @@ class Deliverer:
             SIGNATURE_HEADER: signature(secret, int(self._clock()), body),
         }
         try:
-            pinned, extensions = await self._pinned(url, headers)
-            async with self._client.stream(
-                "POST", pinned, content=body, headers=headers, extensions=extensions
-            ) as response:
-                status = response.status_code  # the body is never read
+            # the whole attempt, name lookup included, within one timeout
+            async with asyncio.timeout(self._settings.webhook_timeout_seconds):
+                pinned, extensions = await self._pinned(url, headers)
+                async with self._client.stream(
+                    "POST", pinned, content=body, headers=headers, extensions=extensions
+                ) as response:
+                    status = response.status_code  # the body is never read
         except EgressRefused:
             return Outcome(error="address_refused", duration_ms=_since(started))
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return Outcome(error="timeout", duration_ms=_since(started))
         except httpx.ConnectError:
             return Outcome(error="connect_error", duration_ms=_since(started))
