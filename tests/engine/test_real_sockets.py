@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +19,17 @@ from junction_mockllm.app import create_app as create_mock_app
 from tests.engine.conftest import KEY, MOCK_KEY
 from tests.support.routes import LOOPBACK, SECRET, FakeControl, deployment, model_route, route
 from tests.support.served import served
+from tests.support.served_engine import served_engine
+
+
+@contextmanager
+def _serve(app: Any, settings: EngineSettings, server: str) -> Iterator[str]:
+    if server == "uvicorn":
+        with served(app) as url:
+            yield url
+    else:
+        with served_engine(app, settings) as (url, _):
+            yield url
 
 
 def test_client_disconnect_cancels_upstream_and_records_cancelled() -> None:
@@ -70,8 +84,12 @@ def test_client_disconnect_cancels_upstream_and_records_cancelled() -> None:
         assert event["input_tokens"] > 0
 
 
-def test_client_gone_before_the_first_byte_stops_failover_and_bills_the_input() -> None:
-    # the provider was already at work on the prompt: its input is billed, estimated
+@pytest.mark.parametrize("server", ["uvicorn", "engine-protocol"])
+def test_client_gone_before_the_first_byte_stops_failover_and_bills_the_input(
+    server: str,
+) -> None:
+    # the provider was already at work on the prompt: its input is billed, estimated;
+    # uvicorn's own protocol is watched by a task, the engine's says when it loses its client
     mock = create_mock_app()
     with served(mock) as mock_url:
         slow = model_route(
@@ -88,7 +106,7 @@ def test_client_gone_before_the_first_byte_stops_failover_and_bills_the_input() 
             telemetry_flush_seconds=0.05,
         )
         app = create_app(settings, control_transport=control.transport())
-        with served(app) as engine_url:
+        with _serve(app, settings, server) as engine_url:
             with pytest.raises(httpx.ReadTimeout):
                 httpx.post(
                     f"{engine_url}/v1/chat/completions",

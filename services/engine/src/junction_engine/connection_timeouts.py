@@ -17,7 +17,9 @@ the connection waits for that buffer to drain.
   paused writing) a timer runs; past it, once the answer is written (or the
   connection is closing), a client still not reading is reset;
 - `responses.CONNECTION_EXTENSION` in each request's scope, so a streamed
-  answer cuts a client that stalls mid-stream itself, recording why.
+  answer cuts a client that stalls mid-stream itself, recording why, and a
+  handler can ask to hear of the client leaving (``watch``: a callback the
+  connection's loss calls once) without a task per request to wait for it.
 
 A dropped connection is reset, not closed: a close leaves the kernel
 trying, for minutes, to deliver what is buffered to a client that does not
@@ -68,6 +70,8 @@ class JunctionHttpProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
         self._extensions: dict[str, dict[object, object]] = {}
+        #: called once if the connection is lost while set (`_watch`)
+        self._on_lost: Callable[[], None] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -75,6 +79,7 @@ class JunctionHttpProtocol(HttpToolsProtocol):
             CONNECTION_EXTENSION: {
                 "abort": self._abort,
                 "write_idle_timeout": self.write_idle_timeout,
+                "watch": self._watch,
             }
         }
         # the first head's time counts from the connection's start
@@ -87,6 +92,13 @@ class JunctionHttpProtocol(HttpToolsProtocol):
                 timer.cancel()
         self._head_timer = self._write_timer = None
         super().connection_lost(exc)
+        on_lost, self._on_lost = self._on_lost, None
+        if on_lost is not None:
+            on_lost()
+
+    def _watch(self, on_lost: Callable[[], None] | None) -> None:
+        """Call `on_lost` if the connection is lost before the next `_watch` (None: stop)."""
+        self._on_lost = on_lost
 
     # parser callbacks: a head starts with its first byte and ends with its headers
     def on_message_begin(self) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from junction_contracts import Route
 from junction_engine.calls import ClientCall
@@ -18,7 +19,7 @@ from junction_engine.policy import pick_model
 from junction_engine.providers import Operation, Protocol
 from junction_engine.readiness import Readiness
 from junction_engine.request_identity import identity_of
-from junction_engine.responses import json_response
+from junction_engine.responses import CONNECTION_EXTENSION, json_response
 
 _PASSED_ON_ANTHROPIC = ("anthropic-beta", "anthropic-version")
 
@@ -59,6 +60,10 @@ def _stream_flag(data: dict[str, Any]) -> bool:
 CallBuilder = Callable[[Route, JsonBody], ClientCall]
 
 
+#: the connection extension's ``watch``: call this (or, given None, nothing) if the client leaves
+Watch = Callable[[Callable[[], None] | None], None]
+
+
 async def _serve(request: Request, protocol: Protocol, build: CallBuilder) -> Response:
     """Authorize, read the body, build the call and forward it; refusals in `protocol`."""
     engine = _engine(request)
@@ -81,21 +86,32 @@ async def _forward_unless_gone(
     """Forward, but stop at once if the client disconnects before the answer starts.
 
     A client that leaves must not cost another billable attempt upstream:
-    a watcher cancels this handler when the disconnect arrives. Once a
-    streaming response exists, Starlette itself watches for the disconnect
-    and the attempt records the call as cancelled.
+    its disconnect cancels this handler. The engine's own connections say
+    when they are lost (the connection extension's ``watch``); under another
+    server a watcher task waits for the disconnect message instead. Once a
+    streaming response exists, its body watches for the disconnect and the
+    attempt records the call as cancelled.
     """
     handler = asyncio.current_task()
     assert handler is not None
     gone = False
 
-    async def watch() -> None:
+    def leave() -> None:
         nonlocal gone
-        await _disconnected(request)
         gone = True
         handler.cancel()
 
-    watcher = asyncio.get_running_loop().create_task(watch())
+    watch = _watcher_of(request.scope)
+    watcher: asyncio.Task[None] | None = None
+    if watch is not None:
+        watch(leave)
+    else:
+
+        async def wait_for_disconnect() -> None:
+            await _disconnected(request)
+            leave()
+
+        watcher = asyncio.get_running_loop().create_task(wait_for_disconnect())
     try:
         return await engine.forwarder.forward(call)
     except GatewayError as err:
@@ -106,7 +122,16 @@ async def _forward_unless_gone(
         handler.uncancel()
         return Response(status_code=499)
     finally:
-        watcher.cancel()
+        if watch is not None:
+            watch(None)
+        elif watcher is not None:
+            watcher.cancel()
+
+
+def _watcher_of(scope: Scope) -> Watch | None:
+    """The connection's ``watch`` when the engine's own HTTP protocol serves it."""
+    connection = (scope.get("extensions") or {}).get(CONNECTION_EXTENSION)
+    return connection.get("watch") if connection is not None else None
 
 
 async def _disconnected(request: Request) -> None:
