@@ -49,7 +49,8 @@ _LINE_END = re.compile(rb"[\r\n]")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True)
+# slots and not frozen: a decoder makes one per event, and a frozen init costs twice as much
+@dataclass(slots=True)
 class SSEEvent:
     """One dispatched event."""
 
@@ -81,6 +82,21 @@ class SSEDecoder:
         if not chunk:
             return []
         buf = self._buf
+        if (
+            not buf
+            and self._bom_checked
+            and not self._skip_lf
+            and chunk.endswith(b"\n\n")
+            and b"\r" not in chunk
+            and self._size == 0
+            and not self._data
+            and self._event is None
+        ):
+            # whole LF-framed events from an event boundary, nothing buffered (a
+            # provider's usual write): decoded straight from the chunk, no copy
+            events: list[SSEEvent] = []
+            self._blocks(chunk, events)
+            return events
         buf += chunk
         if not self._bom_checked:
             if len(buf) < len(_BOM) and _BOM.startswith(bytes(buf)):
@@ -91,7 +107,7 @@ class SSEDecoder:
         if self._skip_lf and buf[:1] == b"\n":
             del buf[:1]
         self._skip_lf = False
-        events: list[SSEEvent] = []
+        events = []
         if b"\r" not in chunk and self._size == 0 and not self._data and self._event is None:
             # LF framing from an event boundary, the common case: whole events at once
             end = buf.rfind(b"\n\n")
