@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     _preflight()
     # the processes' files and logs stay in var/bench/stack until the next run
-    workdir = opts.out.parent / "stack"
+    # resolved: the processes run in other directories
+    workdir = opts.out.resolve().parent / "stack"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     started, load_before = time.monotonic(), os.getloadavg()
