@@ -7,6 +7,7 @@ terminal does on Ctrl-C.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
@@ -152,6 +153,7 @@ def listening(pids: set[int]) -> set[tuple[str, int]]:
 
 
 def _address(hexed: str, width: int) -> str:
-    if width == 8:  # IPv4, little-endian
-        return ".".join(str(int(hexed[i : i + 2], 16)) for i in (6, 4, 2, 0))
-    return hexed  # IPv6: compared as written, never expected here
+    # the kernel writes each 32-bit word of the address in host (little-endian) order
+    raw = bytes.fromhex(hexed)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.IPv4Address(words) if width == 8 else ipaddress.IPv6Address(words))
