@@ -66,6 +66,7 @@ def _caddy_alone(tmp_path: Path, env: dict[str, str]) -> set[tuple[str, int]]:
     caddy = shutil.which("caddy")
     if caddy is None:
         unavailable("caddy")
+        return set()
     tmp_path.mkdir()
     port = free_port()
     config = ["run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile"]
