@@ -1,13 +1,17 @@
 """`make run`: the whole gateway on one machine, on the embedded defaults.
 
 Starts the mock LLM, the control plane, the engines and Caddy; applies the
-demo file; prints how to call it. ENGINES=N (default 1, at most 16) starts N
-engine replicas on consecutive ports from JUNCTION_ENGINE_PORT, all of them
-upstreams of Caddy, which probes each on /readyz and takes one that stops
-answering out of rotation; an engine that exits leaves the others serving.
-Ctrl-C (or SIGTERM) stops every process it started. A second run reuses
-./var (database, master key, internal secret, demo token). Ports come from
-the usual JUNCTION_* variables, so a second copy can run beside the first.
+demo file; makes the console's first admin; prints how to call it and how to
+log in. ENGINES=N (default 1, at most 16) starts N engine replicas on
+consecutive ports from JUNCTION_ENGINE_PORT, all of them upstreams of Caddy,
+which probes each on /readyz and takes one that stops answering out of
+rotation; an engine that exits leaves the others serving. Everything listens
+on 127.0.0.1 unless JUNCTION_PUBLIC_HOST opens Caddy wider. Ctrl-C (or
+SIGTERM) stops every process it started and exits 0 (stack_processes.py).
+A second run reuses ./var (database, master key, internal secret, demo
+token, console login). Ports come from the usual JUNCTION_* variables, and
+Caddy's admin socket follows the public port, so a second copy can run
+beside the first.
 """
 
 from __future__ import annotations
