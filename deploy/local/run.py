@@ -70,9 +70,11 @@ def _caddy_admin(env: dict[str, str], var: Path, public: int) -> str:
 
 
 def _reachable(public_host: str) -> str:
-    """The address the banner and the readiness check use for Caddy's bind address."""
+    """Where the banner and the readiness check reach Caddy, given its bind address."""
     first = public_host.split()[0]
-    return "127.0.0.1" if first in ("0.0.0.0", "::", "[::]", "127.0.0.1") else first
+    if first in ("0.0.0.0", "::", "[::]", "127.0.0.1"):
+        return "127.0.0.1"
+    return f"[{first}]" if ":" in first and not first.startswith("[") else first
 
 
 def main() -> None:
@@ -169,7 +171,7 @@ def _run(env: dict[str, str], var: Path, processes: Processes) -> int:
     )
     base = f"http://{_reachable(public_host)}:{public}"
     processes.wait_http(f"{base}/", "Caddy")
-    print(_banner(base, env["JUNCTION_DEMO_TOKEN"], engine_ports, console), flush=True)
+    print(_banner(base, env["JUNCTION_DEMO_TOKEN"], var, engine_ports, console), flush=True)
     processes.supervise(engines, engine_ports)
     return 1
 
@@ -179,9 +181,11 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def _banner(base: str, token: str, engine_ports: list[int], console: ConsoleAdmin) -> str:
+def _banner(
+    base: str, token: str, var: Path, engine_ports: list[int], console: ConsoleAdmin
+) -> str:
     engines = ", ".join(f":{p}" for p in engine_ports)
-    token_file = _shown(Path(os.environ.get("JUNCTION_VAR_DIR") or ROOT / "var") / "demo.token")
+    token_file = _shown(var / "demo.token")
     return f"""
 Junction is running at {base}
   OpenAI-compatible API  {base}/v1

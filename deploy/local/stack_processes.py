@@ -29,12 +29,16 @@ STOP_GRACE_SECONDS = 10.0
 
 
 class Stopping(BaseException):
-    """Ctrl-C or SIGTERM arrived: stop everything and exit 0 (like KeyboardInterrupt,
+    """Ctrl-C, SIGTERM or SIGHUP arrived: stop everything and exit 0 (like KeyboardInterrupt,
     not an Exception, so no handler for errors swallows it)."""
 
 
+# SIGHUP: the terminal closed, which the services in their own sessions never hear
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class Signals:
-    """Turns the first SIGINT or SIGTERM into `Stopping`; ignores the rest.
+    """Turns the first SIGINT, SIGTERM or SIGHUP into `Stopping`; ignores the rest.
 
     Inside `deferred()` (a process being started and recorded) the signal is
     held and raised at the end of the block, so no process is ever started
@@ -47,8 +51,8 @@ class Signals:
 
     def install(self) -> None:
         # also when started from a shell that made this process ignore SIGINT
-        signal.signal(signal.SIGINT, self._handle)
-        signal.signal(signal.SIGTERM, self._handle)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._handle)
 
     def _handle(self, _signum: int, _frame: FrameType | None) -> None:
         ignore_further_signals()
@@ -81,8 +85,8 @@ class _Deferred:
 
 def ignore_further_signals() -> None:
     """While everything stops, another Ctrl-C must not interrupt the stopping."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class Processes:

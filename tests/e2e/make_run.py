@@ -74,10 +74,10 @@ class Launch:
         assert found is not None, f"no {label!r} in the banner"
         return found.group(1)
 
-    def interrupt(self, times: int = 1) -> None:
+    def interrupt(self, times: int = 1, sig: signal.Signals = signal.SIGINT) -> None:
         """Ctrl-C as a terminal sends it: SIGINT to the whole foreground group."""
         for _ in range(times):
-            os.killpg(self.proc.pid, signal.SIGINT)
+            os.killpg(self.proc.pid, sig)
             time.sleep(0.05)
 
     def stop(self) -> None:

@@ -37,11 +37,15 @@ def _assert_all_gone(run: Launch, pids: set[int]) -> None:
     assert "stopping…" in out
 
 
-def test_one_ctrl_c_stops_every_process_and_exits_0(tmp_path: Path) -> None:
+# SIGHUP: the terminal window closed, which the services in their own sessions never get
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+def test_one_signal_to_the_group_stops_every_process_and_exits_0(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     run = launch(stack_env(tmp_path), tmp_path / "run.log")
     try:
         pids = _started(run)
-        run.interrupt()
+        run.interrupt(sig=sig)
         assert run.proc.wait(timeout=40) == 0
     finally:
         run.stop()
