@@ -609,9 +609,7 @@ def test_streamed_function_calls_arrive_whole_as_tool_call_deltas() -> None:
         (
             {
                 "content": "Checking.",
-                "thinking_blocks": [
-                    {"type": "thinking", "thinking": "", "signature": "dGV4dA=="}
-                ],
+                "thinking_blocks": [{"type": "thinking", "thinking": "", "signature": "dGV4dA=="}],
             },
             None,
         ),

@@ -30,7 +30,8 @@ already (``max`` → ``high``).
 
 Anthropic ↔ Gemini keep the exact budget (both count tokens); a Gemini
 budget under 1024 is raised to Anthropic's minimum, a dynamic one (``-1``) is
-the ``medium`` budget toward Anthropic.
+the ``medium`` budget toward Anthropic, and Anthropic's ``adaptive`` thinking
+is Gemini's dynamic budget (``-1``).
 
 Anthropic's rules, applied whenever thinking is turned on toward it
 (``enable_anthropic_thinking``): the budget is at least 1024; ``max_tokens``
@@ -111,14 +112,13 @@ def effort_for_budget(budget: int) -> str | None:
 def anthropic_budget_of(body: dict[str, Any]) -> int | None:
     """The ``budget_tokens`` of an Anthropic request with thinking enabled, else None.
 
-    ``adaptive`` thinking counts as the ``medium`` budget (the model decides; the
-    other protocols need a number).
+    ``adaptive`` thinking (the model decides) is ``-1``, Gemini's dynamic budget.
     """
     thinking = body.get("thinking")
     if not isinstance(thinking, dict):
         return None
     if thinking.get("type") == "adaptive":
-        return ANTHROPIC_BUDGET["medium"]
+        return -1
     budget = thinking.get("budget_tokens")
     if thinking.get("type") != "enabled" or not isinstance(budget, int) or budget <= 0:
         return None
