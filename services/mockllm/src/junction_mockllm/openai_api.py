@@ -233,56 +233,83 @@ class OpenAIEndpoints:
         started = await begin(request, self.settings)
         if isinstance(started, Response):
             return started
-        body, knobs, headers = started
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            message = "'messages' must be a non-empty array"
-            return error_response("openai", 400, message, param="messages", headers=headers)
-        choices = body.get("n") or 1
-        if not isinstance(choices, int) or not 1 <= choices <= 128:
-            return error_response("openai", 400, "'n' must be 1-128", param="n", headers=headers)
-        reply = compose(chat_prompt(body, knobs.model), knobs)
-        reports_usage = knobs.fault != "nousage"
-        if not body.get("stream"):
-            answer = completion(reply, knobs.model, choices)
-            if not reports_usage:
-                del answer["usage"]
-            return await json_response(answer, knobs, request, headers=headers)
-        options = body.get("stream_options")
-        include_usage = (
-            reports_usage and isinstance(options, Mapping) and bool(options.get("include_usage"))
-        )
-        events = completion_events(reply, knobs.model, choices, include_usage)
-        return stream_response(events, knobs, headers=headers)
+        return await chat_answer(request, *started)
 
     async def embeddings(self, request: Request) -> Response:
         """Create deterministic embeddings, as floats or base64."""
         started = await begin(request, self.settings)
         if isinstance(started, Response):
             return started
-        body, knobs, headers = started
-        texts = _embedding_inputs(body.get("input"))
-        if not texts:
-            message = "'input' must be a non-empty string or array"
-            return error_response("openai", 400, message, param="input", headers=headers)
-        dimensions = body.get("dimensions") or self.settings.embedding_dimensions
-        if not isinstance(dimensions, int) or not 1 <= dimensions <= 4096:
-            message = "'dimensions' must be 1-4096"
-            return error_response("openai", 400, message, param="dimensions", headers=headers)
-        as_base64 = body.get("encoding_format") == "base64"
-        data = []
-        for index, text in enumerate(texts):
-            vector = embedding(knobs.model, text, dimensions)
-            encoded: Any = embedding_base64(vector) if as_base64 else vector
-            data.append({"object": "embedding", "index": index, "embedding": encoded})
-        tokens = knobs.input_tokens or prompt_tokens(texts)
-        payload = {
-            "object": "list",
-            "data": data,
-            "model": knobs.model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        }
-        return await json_response(payload, knobs, request, headers=headers)
+        return await embeddings_answer(request, self.settings, *started)
+
+
+async def chat_answer(
+    request: Request,
+    body: dict[str, Any],
+    knobs: Knobs,
+    headers: dict[str, str],
+    *,
+    lead: list[bytes] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    """The answer to a checked chat completion request, plain or streamed.
+
+    ``lead`` events open a stream and ``extra`` fields join a plain answer
+    (Azure's content filter results).
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        message = "'messages' must be a non-empty array"
+        return error_response("openai", 400, message, param="messages", headers=headers)
+    choices = body.get("n") or 1
+    if not isinstance(choices, int) or not 1 <= choices <= 128:
+        return error_response("openai", 400, "'n' must be 1-128", param="n", headers=headers)
+    reply = compose(chat_prompt(body, knobs.model), knobs)
+    reports_usage = knobs.fault != "nousage"
+    if not body.get("stream"):
+        answer = completion(reply, knobs.model, choices)
+        answer.update(extra or {})
+        if not reports_usage:
+            del answer["usage"]
+        return await json_response(answer, knobs, request, headers=headers)
+    options = body.get("stream_options")
+    include_usage = (
+        reports_usage and isinstance(options, Mapping) and bool(options.get("include_usage"))
+    )
+    events = completion_events(reply, knobs.model, choices, include_usage)
+    return stream_response([*(lead or []), *events], knobs, headers=headers)
+
+
+async def embeddings_answer(
+    request: Request,
+    settings: MockSettings,
+    body: dict[str, Any],
+    knobs: Knobs,
+    headers: dict[str, str],
+) -> Response:
+    """Deterministic embeddings for a checked request, as floats or base64."""
+    texts = _embedding_inputs(body.get("input"))
+    if not texts:
+        message = "'input' must be a non-empty string or array"
+        return error_response("openai", 400, message, param="input", headers=headers)
+    dimensions = body.get("dimensions") or settings.embedding_dimensions
+    if not isinstance(dimensions, int) or not 1 <= dimensions <= 4096:
+        message = "'dimensions' must be 1-4096"
+        return error_response("openai", 400, message, param="dimensions", headers=headers)
+    as_base64 = body.get("encoding_format") == "base64"
+    data = []
+    for index, text in enumerate(texts):
+        vector = embedding(knobs.model, text, dimensions)
+        encoded: Any = embedding_base64(vector) if as_base64 else vector
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    tokens = knobs.input_tokens or prompt_tokens(texts)
+    payload = {
+        "object": "list",
+        "data": data,
+        "model": knobs.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+    return await json_response(payload, knobs, request, headers=headers)
 
 
 def _embedding_inputs(raw: Any) -> list[str]:
