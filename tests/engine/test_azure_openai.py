@@ -11,6 +11,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anthropic
+import httpx2
 import openai
 import pytest
 
@@ -160,3 +162,30 @@ def test_upstream_url_of_an_azure_resource() -> None:
     assert up.url == (
         "https://acme.openai.azure.com/openai/deployments/emb/embeddings?api-version=2024-06-01"
     )
+
+
+async def test_a_stream_without_usage_asked_ends_cleanly(
+    sdk: openai.AsyncOpenAI, azure_engine: EngineHarness
+) -> None:
+    stream = await sdk.chat.completions.create(model="gpt-4o", messages=USER, stream=True)  # type: ignore[arg-type]
+    chunks = [c async for c in stream]
+    assert all(c.usage is None for c in chunks)  # the usage the engine asked for is not shown
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+async def test_an_anthropic_client_streams_from_an_azure_deployment(
+    azure_engine: EngineHarness,
+) -> None:
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=azure_engine.app))
+    client = anthropic.AsyncAnthropic(api_key=KEY, base_url="http://engine", http_client=http)
+    async with client.messages.stream(
+        model="gpt-4o",
+        max_tokens=100,
+        messages=USER,  # type: ignore[arg-type]
+    ) as stream:
+        message = await stream.get_final_message()
+    assert message.content[0].type == "text"
+    assert message.content[0].text
+    assert message.usage.output_tokens > 0
+    (sent,) = await azure_engine.upstream_requests()
+    assert sent["path"] == "/openai/deployments/gpt-4o-prod/chat/completions"
