@@ -28,7 +28,9 @@ PINNED = "http://mock?api-version=2025-04-01-preview"
 
 
 def azure(name: str, *, base_url: str = RESOURCE, priority: int = 0) -> Any:
-    return deployment(name, key=MOCK_KEY, ptype="azure-openai", base_url=base_url, priority=priority)
+    return deployment(
+        name, key=MOCK_KEY, ptype="azure-openai", base_url=base_url, priority=priority
+    )
 
 
 def azure_route() -> Route:
@@ -68,7 +70,8 @@ async def test_chat_goes_to_the_deployment_path_with_api_key(
 ) -> None:
     completion = await sdk.chat.completions.create(model="gpt-4o", messages=USER)  # type: ignore[arg-type]
     assert completion.choices[0].message.content
-    assert completion.usage is not None and completion.usage.total_tokens > 0
+    assert completion.usage is not None
+    assert completion.usage.total_tokens > 0
     (sent,) = await azure_engine.upstream_requests()
     assert sent["path"] == "/openai/deployments/gpt-4o-prod/chat/completions"
     assert sent["query"] == f"api-version={AZURE_API_VERSION}"
