@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction_mockllm.delivery import json_response, sse_data, stream_response
+from junction_mockllm.dialects import dialect_error
 from junction_mockllm.directives import DirectiveError, Knobs, read_knobs
 from junction_mockllm.errors import error_response
 from junction_mockllm.faults import bearer_key, preflight, read_json
@@ -55,7 +56,7 @@ async def begin(
         return error_response("openai", 400, str(exc), param="model", headers=headers)
     refusal = await preflight(request, settings, "openai", knobs, bearer_key(request), headers)
     if refusal is not None:
-        return refusal
+        return dialect_error(refusal, knobs.dialect)
     return body, knobs, headers
 
 
@@ -189,8 +190,10 @@ def _choice_deltas(reply: Reply) -> list[dict[str, Any]]:
     return deltas
 
 
-def completion_events(reply: Reply, model: str, choices: int, include_usage: bool) -> list[bytes]:
-    """The SSE events of a streamed completion, ``data: [DONE]`` included."""
+def completion_events(
+    reply: Reply, model: str, choices: int, include_usage: bool, dialect: str | None = None
+) -> list[bytes]:
+    """The SSE events of a streamed completion, ``data: [DONE]`` included (see `dialects`)."""
     head = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion.chunk",
@@ -200,17 +203,27 @@ def completion_events(reply: Reply, model: str, choices: int, include_usage: boo
         "system_fingerprint": FINGERPRINT,
     }
     tail: dict[str, Any] = {"usage": None} if include_usage else {}
+    final = usage(reply, choices)
+    sent = 0
 
     def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        nonlocal sent
         choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return sse_data({**head, "choices": [choice], **tail})
+        out = {**head, "choices": [choice], **tail}
+        if include_usage and dialect == "ollama" and finish is not None:
+            out["usage"] = final
+        elif include_usage and dialect == "vllm":
+            sent = min(sent + 1, reply.output_tokens)
+            running = {"prompt_tokens": reply.input_tokens, "completion_tokens": sent}
+            out["usage"] = {**running, "total_tokens": reply.input_tokens + sent}
+        return sse_data(out)
 
     events: list[bytes] = []
     for index in range(choices):
         events.extend(chunk(index, delta) for delta in _choice_deltas(reply))
         events.append(chunk(index, {}, _FINISH[reply.finish]))
-    if include_usage:
-        events.append(sse_data({**head, "choices": [], "usage": usage(reply, choices)}))
+    if include_usage and dialect != "ollama":
+        events.append(sse_data({**head, "choices": [], "usage": final}))
     events.append(b"data: [DONE]\n\n")
     return events
 
@@ -276,7 +289,7 @@ async def chat_answer(
     include_usage = (
         reports_usage and isinstance(options, Mapping) and bool(options.get("include_usage"))
     )
-    events = completion_events(reply, knobs.model, choices, include_usage)
+    events = completion_events(reply, knobs.model, choices, include_usage, knobs.dialect)
     return stream_response([*(lead or []), *events], knobs, headers=headers)
 
 
