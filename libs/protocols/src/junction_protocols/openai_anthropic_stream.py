@@ -26,6 +26,7 @@ from typing import Any
 from .fields import as_dict
 from .finish import anthropic_to_openai_finish
 from .ids import now, openai_completion_id
+from .json_codec import dumps_bytes
 from .sse import dumps
 from .thinking_blocks import signature_block
 from .usage import Usage, from_anthropic, merge_anthropic_delta
@@ -46,6 +47,33 @@ class AnthropicStreamToOpenAI:
         self._started = False
         self._finished = False
         self._tool_index: dict[int, int] = {}  # Anthropic block index → OpenAI tool index
+        # the framed text chunk around its content, for the id it was made for
+        self._text_frame: tuple[str, bytes, bytes] | None = None
+
+    def text_chunk(self, literal: bytes) -> bytes | None:
+        """The framed client chunk of a ``text_delta`` whose text is `literal`, or None.
+
+        `literal` is the text's UTF-8, known to need no JSON escape (no quote,
+        backslash or control character): the bytes are the ones `feed` and
+        ``encode_json_event`` would write for it, without building the
+        chunk. None until the stream has started (the first chunk is the
+        role's), once it has finished, and for bytes that are not UTF-8 (the
+        full path replaces those).
+        """
+        if not self._started or self._finished:
+            return None
+        if not literal.isascii():
+            try:
+                literal.decode()
+            except UnicodeDecodeError:
+                return None
+        frame = self._text_frame
+        if frame is None or frame[0] != self._id:
+            head = self._chunk({"content": ""})
+            whole = b"data: " + dumps_bytes(head) + b"\n\n"
+            cut = whole.index(b'"content":""') + len(b'"content":"')
+            frame = self._text_frame = (self._id, whole[:cut], whole[cut:])
+        return frame[1] + literal + frame[2]
 
     def feed(self, event: str, data: dict[str, Any]) -> list[dict[str, Any]]:
         """Translate one event (SSE event name and decoded data)."""

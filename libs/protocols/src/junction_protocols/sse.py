@@ -77,6 +77,18 @@ class SSEDecoder:
         self._has_data = False
         self._size = 0  # bytes of the event being assembled
 
+    @property
+    def at_boundary(self) -> bool:
+        """Nothing is buffered or half-read: the next byte starts an event (BOM handled)."""
+        return (
+            not self._buf
+            and self._bom_checked
+            and not self._skip_lf
+            and self._size == 0
+            and not self._data
+            and self._event is None
+        )
+
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume ``chunk`` and return every event it completes."""
         if not chunk:

@@ -65,6 +65,15 @@ _OPENAI_VALUED = (
 # an Anthropic event that is neither a text delta nor a ping
 _ANTHROPIC_OTHER = re.compile(rb"\n\n(?!event: (?:content_block_delta|ping)\n|\Z)")
 _ANTHROPIC_PLAIN_START = (b"event: content_block_delta\n", b"event: ping\n")
+# an Anthropic text delta as Anthropic writes it, whose text needs no JSON escape:
+# written out for an OpenAI client without decoding or building the chunk; as a
+# whole event of the raw stream, and as the data of a decoded one
+_TEXT_DELTA_DATA = (
+    rb'\{"type":"content_block_delta","index":\d+,'
+    rb'"delta":\{"type":"text_delta","text":"([^"\\\x00-\x1f]+)"\}\}'
+)
+_PLAIN_TEXT_EVENT = re.compile(rb"event: content_block_delta\ndata: " + _TEXT_DELTA_DATA + rb"\n\n")
+_PLAIN_TEXT_DELTA = re.compile(_TEXT_DELTA_DATA.decode())
 
 
 def _first_mark(provider: Wire, run: bytes, pos: int = 0) -> int:
@@ -159,6 +168,13 @@ class StreamConverter:
             if passthrough and provider != "gemini"
             else None
         )
+        # an OpenAI client of an Anthropic provider: most events are text deltas,
+        # each one chunk of a fixed frame around its text (`_text_delta`)
+        self._text_chunk: Callable[[bytes], bytes | None] | None = None
+        if client == "openai" and len(self._stages) == 1:
+            stage = self._stages[0]
+            if isinstance(stage, AnthropicToOpenAIStage):
+                self._text_chunk = stage.inner.text_chunk
 
     @property
     def done(self) -> bool:
@@ -181,6 +197,8 @@ class StreamConverter:
         Raises ``SSEError`` for an event over the size limit.
         """
         if self._splitter is None:
+            if self._text_chunk is not None and self._decoder.at_boundary:
+                return self._plain_run(chunk)
             return b"".join([self.feed(e) for e in self._decoder.feed(chunk)])
         run, fallback = self._splitter.feed(chunk)
         if fallback is not None:
@@ -234,6 +252,10 @@ class StreamConverter:
         """Translate one provider event; ``b""`` when it yields nothing yet."""
         if self._done:
             return b""
+        if self._text_chunk is not None and event.event == "content_block_delta":
+            plain = self._text_delta(event.data)
+            if plain is not None:
+                return plain
         if self.provider == "openai" and event.data.strip() == "[DONE]":
             return b""
         try:
@@ -262,6 +284,33 @@ class StreamConverter:
         for stage in self._stages:
             items = [out for item in items for out in stage.feed(item)]
         return self._encode(items)
+
+    def _plain_run(self, chunk: bytes) -> bytes:
+        """The plain text deltas `chunk` starts with, framed at once; the rest decoded."""
+        out: list[bytes] = []
+        pos, size = 0, len(chunk)
+        text_chunk, match = self._text_chunk, _PLAIN_TEXT_EVENT.match
+        while text_chunk is not None and pos < size and not self._done:
+            found = match(chunk, pos)
+            piece = None if found is None else text_chunk(found.group(1))
+            if found is None or piece is None:
+                break
+            out.append(piece)
+            pos = found.end()
+        if pos < size:
+            out.extend([self.feed(e) for e in self._decoder.feed(chunk[pos:] if pos else chunk)])
+        return b"".join(out)
+
+    def _text_delta(self, data: str) -> bytes | None:
+        """The client bytes of a plain text delta, the same as the full path writes; else None.
+
+        No usage, finish reason or error rides on a text delta, so nothing
+        is tracked; anything but the plain shape takes the full path.
+        """
+        match = _PLAIN_TEXT_DELTA.fullmatch(data)
+        if match is None or self._text_chunk is None:
+            return None
+        return self._text_chunk(match.group(1).encode())
 
     def close(self) -> bytes:
         """Final events after a clean upstream end (``[DONE]``, ``message_stop``…)."""
