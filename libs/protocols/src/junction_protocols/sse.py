@@ -89,6 +89,16 @@ class SSEDecoder:
             and self._event is None
         )
 
+    def starts_event(self, chunk: bytes) -> bool:
+        """Whether `chunk` would start a fresh event: `at_boundary`, and past any BOM.
+
+        A stream's first chunk that cannot hold a byte-order mark settles the
+        check here, so its events may be taken whole by the caller too.
+        """
+        if not self._bom_checked and chunk and not _BOM.startswith(chunk[: len(_BOM)]):
+            self._bom_checked = True
+        return self.at_boundary
+
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume ``chunk`` and return every event it completes."""
         if not chunk:

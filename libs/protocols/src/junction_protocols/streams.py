@@ -197,7 +197,7 @@ class StreamConverter:
         Raises ``SSEError`` for an event over the size limit.
         """
         if self._splitter is None:
-            if self._text_chunk is not None and self._decoder.at_boundary:
+            if self._text_chunk is not None:
                 return self._plain_run(chunk)
             return b"".join([self.feed(e) for e in self._decoder.feed(chunk)])
         run, fallback = self._splitter.feed(chunk)
@@ -286,19 +286,42 @@ class StreamConverter:
         return self._encode(items)
 
     def _plain_run(self, chunk: bytes) -> bytes:
-        """The plain text deltas `chunk` starts with, framed at once; the rest decoded."""
+        """`chunk` with its plain text deltas framed at once, each other event decoded.
+
+        Events are taken whole, one by one, while the decoder stays at a
+        boundary between them; an event the last read left unfinished is
+        finished by the decoder first. What cannot be taken that way (a
+        partial event, CR framing) goes to the decoder as it is.
+        """
         out: list[bytes] = []
         pos, size = 0, len(chunk)
-        text_chunk, match = self._text_chunk, _PLAIN_TEXT_EVENT.match
+        text_chunk, match, decoder = self._text_chunk, _PLAIN_TEXT_EVENT.match, self._decoder
+        if not decoder.starts_event(chunk):
+            end = chunk.find(b"\n\n")
+            if end < 0:
+                return b"".join([self.feed(e) for e in decoder.feed(chunk)])
+            pos = end + 2
+            out.extend([self.feed(e) for e in decoder.feed(chunk[:pos])])
+            if not decoder.at_boundary:
+                out.extend([self.feed(e) for e in decoder.feed(chunk[pos:])])
+                return b"".join(out)
         while text_chunk is not None and pos < size and not self._done:
             found = match(chunk, pos)
-            piece = None if found is None else text_chunk(found.group(1))
-            if found is None or piece is None:
+            if found is not None:
+                piece = text_chunk(found.group(1))
+                if piece is not None:
+                    out.append(piece)
+                    pos = found.end()
+                    continue
+            end = chunk.find(b"\n\n", pos)
+            if end < 0:
                 break
-            out.append(piece)
-            pos = found.end()
-        if pos < size:
-            out.extend([self.feed(e) for e in self._decoder.feed(chunk[pos:] if pos else chunk)])
+            out.extend([self.feed(e) for e in decoder.feed(chunk[pos : end + 2])])
+            pos = end + 2
+            if not decoder.at_boundary:
+                break
+        if pos < size and not self._done:
+            out.extend([self.feed(e) for e in decoder.feed(chunk[pos:] if pos else chunk)])
         return b"".join(out)
 
     def _text_delta(self, data: str) -> bytes | None:
