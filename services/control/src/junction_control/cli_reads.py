@@ -73,7 +73,10 @@ MODELS: list[Column[cli_views.ModelShown]] = [
     Column("price in/out per M", _price),
     Column(
         "deployments (failover order)",
-        lambda m: [f"{d.provider}:{d.upstream_model}" for d in m.deployments if d.enabled],
+        lambda m: [
+            f"{d.provider}:{d.upstream_model}" + ("" if d.enabled else " (disabled)")
+            for d in m.deployments
+        ],
     ),
 ]
 USAGE: list[Column[ModelUsageOut]] = [

@@ -150,8 +150,10 @@ async def usage_summary(
 
 
 async def _all(session: AsyncSession, query: SelectOfScalar[Any]) -> list[Any]:
+    # oldest first, as the admin API pages them; ties broken by the primary key
     entity = query.column_descriptions[0]["entity"]
-    ordered = query.order_by(entity.created_at, entity.id)
+    keys = [column for column in entity.__table__.primary_key.columns]
+    ordered = query.order_by(entity.__table__.c.created_at, *keys)
     return list((await session.exec(ordered)).all())
 
 
