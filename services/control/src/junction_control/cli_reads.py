@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -103,8 +103,11 @@ def add_commands(groups: Mapping[str, Any]) -> None:
     usage.add_argument("--days", type=int, default=30, help="the last N days (default 30)")
 
 
+Command = Callable[[argparse.Namespace, ControlSettings], Awaitable[None]]
+
+
 def _read(
-    group: Any, action: str, help: str, command: Any, *, tenant: bool = True
+    group: Any, action: str, help: str, command: Command, *, tenant: bool = True
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = group.add_parser(action, help=help)
     if tenant:
