@@ -1,8 +1,9 @@
 """Every setting the code reads is in the README's table, and the table names no other.
 
 The names are read from the sources themselves (every `JUNCTION_…` a service,
-the local launcher, the demo setup or the Caddyfile mentions), so a new
-setting without a row, or a row left behind by a removed one, fails here.
+the local launcher, the demo setup, the Caddyfile or a snippet it imports
+mentions, `{$JUNCTION_…}` and `{env.JUNCTION_…}` placeholders included), so a
+new setting without a row, or a row left behind by a removed one, fails here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ NAME = re.compile(r"\bJUNCTION_[A-Z0-9]+(?:_[A-Z0-9]+)*\b")
 ROW = re.compile(r"^\| `(JUNCTION_[A-Z0-9_]+)` \|", re.MULTILINE)
 # a settings module's readers take the name without its prefix: number("ROUTE_TTL_SECONDS", 30)
 SHORT = re.compile(r"""\b[a-z_]+\(\s*"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"[,)]""")
-SOURCES = ("services/*/src/**/*.py", "deploy/local/*", "caddy/Caddyfile")
+SOURCES = (
+    "services/*/src/**/*.py",
+    "deploy/local/*",
+    "caddy/Caddyfile",
+    "caddy/engines/*.caddy",
+)
 
 
 def read_by_code() -> set[str]:
@@ -54,3 +60,14 @@ def test_the_sources_are_found() -> None:
     # a glob that matched nothing would make both checks above pass vacuously
     names = read_by_code()
     assert {"JUNCTION_DATABASE_URL", "JUNCTION_ENGINE_PORT", "JUNCTION_PUBLIC_PORT"} <= names
+    # read only in the snippets the Caddyfile imports (caddy/engines/*.caddy)
+    assert {"JUNCTION_CADDY_HEALTH_INTERVAL", "JUNCTION_ENGINE_DNS_NAME"} <= names
+
+
+def test_a_caddy_placeholder_of_either_form_is_read() -> None:
+    placeholders = "{$JUNCTION_ONE:1s} {env.JUNCTION_TWO} {$JUNCTION_THREE}"
+    assert set(NAME.findall(placeholders)) == {
+        "JUNCTION_ONE",
+        "JUNCTION_TWO",
+        "JUNCTION_THREE",
+    }

@@ -4,6 +4,8 @@
 # static addresses, or dns for one upstream per pod or container).
 FROM caddy:2
 ENV JUNCTION_CONSOLE_DIR=/srv/console
+# the Caddyfile binds loopback unless told otherwise; a container must listen on all
+ENV JUNCTION_PUBLIC_HOST=0.0.0.0
 # It listens on 8080, so it needs no capability and runs as a plain user (a
 # binary with file capabilities would not start once every capability is
 # dropped); /config and /data are its only writes.

@@ -1,13 +1,17 @@
 """`make run`: the whole gateway on one machine, on the embedded defaults.
 
 Starts the mock LLM, the control plane, the engines and Caddy; applies the
-demo file; prints how to call it. ENGINES=N (default 1, at most 16) starts N
-engine replicas on consecutive ports from JUNCTION_ENGINE_PORT, all of them
-upstreams of Caddy, which probes each on /readyz and takes one that stops
-answering out of rotation; an engine that exits leaves the others serving.
-Ctrl-C (or SIGTERM) stops every process it started. A second run reuses
-./var (database, master key, internal secret, demo token). Ports come from
-the usual JUNCTION_* variables, so a second copy can run beside the first.
+demo file; makes the console's first admin; prints how to call it and how to
+log in. ENGINES=N (default 1, at most 16) starts N engine replicas on
+consecutive ports from JUNCTION_ENGINE_PORT, all of them upstreams of Caddy,
+which probes each on /readyz and takes one that stops answering out of
+rotation; an engine that exits leaves the others serving. Everything listens
+on 127.0.0.1 unless JUNCTION_PUBLIC_HOST opens Caddy wider. Ctrl-C (or
+SIGTERM) stops every process it started and exits 0 (stack_processes.py).
+A second run reuses ./var (database, master key, internal secret, demo
+token, console login). Ports come from the usual JUNCTION_* variables, and
+Caddy's admin socket follows the public port, so a second copy can run
+beside the first.
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
+import tempfile
 from pathlib import Path
 
+from console_admin import ConsoleAdmin, ensure_console_admin
+from stack_processes import Processes, Signals, Stopping, check_ports_free
+
 ROOT = Path(__file__).resolve().parents[2]
+# sun_path holds 108 bytes, the terminating NUL included
+UNIX_PATH_MAX = 107
 
 
 def _port(env: dict[str, str], name: str, default: int) -> int:
@@ -38,22 +43,6 @@ def _secret_file(var: Path, name: str, make: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _wait(url: str, what: str, procs: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                sys.exit(f"make run: a process exited early while waiting for {what}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - local URL
-                if resp.status < 500:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    sys.exit(f"make run: {what} did not come up at {url}")
-
-
 MAX_ENGINES = 16
 
 
@@ -64,28 +53,69 @@ def _engine_count(env: dict[str, str]) -> int:
     return int(raw)
 
 
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+def _caddy_admin(env: dict[str, str], var: Path, public: int) -> str:
+    """Caddy's admin endpoint: JUNCTION_CADDY_ADMIN, else a socket of this copy's own.
+
+    A socket under the var directory, named by the public port, is reachable
+    by this user only and never shared by a second copy on other ports (a
+    fixed localhost:2019 would be, and `caddy reload` or `caddy stop` would
+    reach the wrong one).
+    """
+    if env.get("JUNCTION_CADDY_ADMIN"):
+        return env["JUNCTION_CADDY_ADMIN"]
+    path = var / f"caddy-admin-{public}.sock"
+    if len(str(path)) > UNIX_PATH_MAX:
+        path = Path(tempfile.gettempdir()) / f"junction-{os.getuid()}-caddy-{public}.sock"
+    return f"unix/{path}"
+
+
+def _reachable(public_host: str) -> str:
+    """Where the banner and the readiness check reach Caddy, given its bind address."""
+    first = public_host.split()[0]
+    if first in ("0.0.0.0", "::", "[::]", "127.0.0.1"):
+        return "127.0.0.1"
+    return f"[{first}]" if ":" in first and not first.startswith("[") else first
 
 
 def main() -> None:
-    # Ctrl-C and SIGTERM both stop everything, even when started from a shell
-    # that made this process ignore SIGINT (a background job, say)
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signals = Signals()
+    signals.install()
     env = dict(os.environ)
     var = Path(env.get("JUNCTION_VAR_DIR") or ROOT / "var").resolve()
     var.mkdir(parents=True, exist_ok=True)
+    processes = Processes(env, ROOT, signals)
+    try:
+        code = _run(env, var, processes)
+    except Stopping:
+        print("\nstopping…", flush=True)
+        code = 0
+    finally:
+        processes.stop_all()
+    sys.exit(code)
+
+
+def _run(env: dict[str, str], var: Path, processes: Processes) -> int:
     public = _port(env, "JUNCTION_PUBLIC_PORT", 8080)
+    public_host = (env.get("JUNCTION_PUBLIC_HOST") or "127.0.0.1").strip()
     admin = _port(env, "JUNCTION_ADMIN_PORT", 8081)
     internal = _port(env, "JUNCTION_INTERNAL_PORT", 8082)
     engine = _port(env, "JUNCTION_ENGINE_PORT", 8090)
     engine_ports = [engine + i for i in range(_engine_count(env))]
     mock = _port(env, "JUNCTION_MOCK_PORT", 8100)
+    check_ports_free(
+        [
+            ("JUNCTION_PUBLIC_PORT", public),
+            ("JUNCTION_ADMIN_PORT", admin),
+            ("JUNCTION_INTERNAL_PORT", internal),
+            *(("JUNCTION_ENGINE_PORT", p) for p in engine_ports),
+            ("JUNCTION_MOCK_PORT", mock),
+        ]
+    )
     env.update(
         {
             "JUNCTION_VAR_DIR": str(var),
             "JUNCTION_PUBLIC_PORT": str(public),
+            "JUNCTION_PUBLIC_HOST": public_host,
             "JUNCTION_ADMIN_PORT": str(admin),
             "JUNCTION_INTERNAL_PORT": str(internal),
             "JUNCTION_ENGINE_PORT": str(engine),
@@ -93,6 +123,7 @@ def main() -> None:
             "JUNCTION_ENGINE_UPSTREAMS": " ".join(f"127.0.0.1:{p}" for p in engine_ports),
             "JUNCTION_ENGINE_DISCOVERY": "static",
             "JUNCTION_ADMIN_UPSTREAM": f"127.0.0.1:{admin}",
+            "JUNCTION_CADDY_ADMIN": _caddy_admin(env, var, public),
             "JUNCTION_CONSOLE_DIR": str(ROOT / "services/console"),
             "JUNCTION_DEMO_OPENAI_URL": f"http://127.0.0.1:{mock}/v1",
             "JUNCTION_DEMO_MOCK_URL": f"http://127.0.0.1:{mock}",
@@ -110,96 +141,63 @@ def main() -> None:
     def tool(name: str) -> str:
         return str(bin_dir / name)
 
-    subprocess.run([tool("junction-control"), "migrate"], env=env, check=True, cwd=ROOT)
-    subprocess.run(
-        [tool("junction-control"), "apply", "-f", str(ROOT / "deploy/local/junction.yaml")],
-        env=env,
-        check=True,
-        cwd=ROOT,
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        sys.exit("make run: caddy is not installed (apt-get install caddy)")
+    processes.run_once(tool("junction-control"), "migrate", what="migrating the database")
+    processes.run_once(
+        tool("junction-control"),
+        *("apply", "-f", str(ROOT / "deploy/local/junction.yaml")),
+        what="applying deploy/local/junction.yaml",
     )
 
-    procs: list[subprocess.Popen[bytes]] = []
-    engines: list[subprocess.Popen[bytes]] = []
-
-    def start(*cmd: str, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        # own session: Ctrl-C reaches only this supervisor, which stops them in order
-        proc = subprocess.Popen(cmd, env={**env, **(extra or {})}, cwd=ROOT, start_new_session=True)
-        procs.append(proc)
-        return proc
-
-    try:
-        start(tool("junction-mockllm"), "--port", str(mock), "--api-key", env["JUNCTION_MOCK_KEY"])
-        start(tool("junction-control"), "serve")
-        _wait(f"http://127.0.0.1:{mock}/_mock/health", "the mock LLM", procs)
-        _wait(f"http://127.0.0.1:{internal}/healthz", "the control plane", procs)
-        for port in engine_ports:
-            engines.append(
-                start(tool("junction-engine"), extra={"JUNCTION_ENGINE_PORT": str(port)})
-            )
-        for port in engine_ports:
-            _wait(f"http://127.0.0.1:{port}/healthz", f"the engine on :{port}", procs)
-        caddy = shutil.which("caddy")
-        if caddy is None:
-            sys.exit("make run: caddy is not installed (apt-get install caddy)")
-        env.setdefault("JUNCTION_CADDY_ADMIN", "localhost:2019")
-        start(caddy, "run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile")
-        _wait(f"http://127.0.0.1:{public}/", "Caddy", procs)
-        _banner(public, env["JUNCTION_DEMO_TOKEN"], engine_ports)
-        _supervise(procs, engines, engine_ports)
-    except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    key = env["JUNCTION_MOCK_KEY"]
+    processes.start(
+        tool("junction-mockllm"), "--host", "127.0.0.1", "--port", str(mock), "--api-key", key
+    )
+    processes.start(tool("junction-control"), "serve")
+    processes.wait_http(f"http://127.0.0.1:{mock}/_mock/health", "the mock LLM")
+    processes.wait_http(f"http://127.0.0.1:{internal}/healthz", "the control plane")
+    admin_api = f"http://127.0.0.1:{admin}/api/v1"
+    console = ensure_console_admin(var, processes, tool("junction-control"), admin_api)
+    engines = [
+        processes.start(tool("junction-engine"), extra={"JUNCTION_ENGINE_PORT": str(port)})
+        for port in engine_ports
+    ]
+    for port in engine_ports:
+        processes.wait_http(f"http://127.0.0.1:{port}/healthz", f"the engine on :{port}")
+    processes.start(
+        caddy, "run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile"
+    )
+    base = f"http://{_reachable(public_host)}:{public}"
+    processes.wait_http(f"{base}/", "Caddy")
+    print(_banner(base, env["JUNCTION_DEMO_TOKEN"], var, engine_ports, console), flush=True)
+    processes.supervise(engines, engine_ports)
+    return 1
 
 
-def _supervise(
-    procs: list[subprocess.Popen[bytes]],
-    engines: list[subprocess.Popen[bytes]],
-    engine_ports: list[int],
-) -> None:
-    """Return once a process other than an engine stops, or the last engine does.
-
-    Caddy routes around an engine that is gone, so one exiting is reported
-    and the rest keep serving (that is what several replicas are for).
-    """
-    reported: set[int] = set()
-    while True:
-        for proc, port in zip(engines, engine_ports, strict=True):
-            if proc.poll() is not None and proc.pid not in reported:
-                reported.add(proc.pid)
-                alive = sum(p.poll() is None for p in engines)
-                print(
-                    f"make run: the engine on :{port} stopped; {alive} still serving",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        if any(p.poll() is not None for p in procs if p not in engines) or all(
-            p.poll() is not None for p in engines
-        ):
-            print("make run: a process stopped; shutting the rest down", file=sys.stderr)
-            return
-        time.sleep(0.5)
+def _shown(path: Path) -> str:
+    """`path` as the banner names it: relative to the checkout when it lies inside."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def _banner(port: int, token: str, engine_ports: list[int]) -> None:
-    base = f"http://127.0.0.1:{port}"
+def _banner(
+    base: str, token: str, var: Path, engine_ports: list[int], console: ConsoleAdmin
+) -> str:
     engines = ", ".join(f":{p}" for p in engine_ports)
-    print(
-        f"""
+    token_file = _shown(var / "demo.token")
+    return f"""
 Junction is running at {base}
   OpenAI-compatible API  {base}/v1
   admin API              {base}/api/v1
+  console                {base}/
+  console email          {console.email}
+  console password       {console.password}
   demo token             {token}
   engines                {len(engine_ports)} behind Caddy ({engines})
 
-For the README's snippets (the token is kept in var/demo.token):
+The console login is kept in {_shown(console.path)}, the token in {token_file}.
+For the README's snippets:
   export JUNCTION_KEY={token}
 
 curl:
@@ -218,9 +216,7 @@ Python (pip install openai):
   print()
 
 Ctrl-C stops everything.
-""",
-        flush=True,
-    )
+"""
 
 
 if __name__ == "__main__":

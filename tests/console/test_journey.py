@@ -156,8 +156,13 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
     view = list(csv.DictReader(io.StringIO(body)))
     assert sum(float(r["value"]) for r in view if r["metric"] == "requests") == CALLS
 
-    # one call's detail
+    # the server filters the calls: none of them failed
     nav(page, "Calls")
+    page.get_by_label("Status", exact=True).select_option("failed")
+    expect(page.get_by_text("No call matches these filters.")).to_be_visible()
+    assert "status=failed" in page.url
+    page.get_by_label("Status", exact=True).select_option("")
+    # one call's detail
     page.get_by_role("table", name="Calls").get_by_role("link").first.click()
     expect(page.get_by_role("heading", level=1, name="Call detail")).to_be_visible()
     call_id = page.url.rsplit("/", 1)[1]
@@ -168,6 +173,11 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
     expect(details).to_contain_text("mock → mock-gpt-mini")
     expect(details).to_contain_text("journey-app")
     expect(details).to_contain_text("Time to first token")
+    # the one upstream attempt, as the engine listed it
+    attempts = page.get_by_role("region", name="Attempts", exact=True)
+    expect(attempts).to_contain_text("answered")
+    expect(attempts).to_contain_text("mock → mock-gpt-mini")
+    expect(attempts).to_contain_text("200")
     photograph(check, "call-detail", shots)
 
     # credits granted, then seen in the ledger

@@ -58,7 +58,7 @@ def _call(tenant_id: str, call_id: str, status: str, **fields: object) -> ModelC
 
 
 # model_calls columns added after revision 0006
-_LATER_CALL_COLUMNS = {"usage_estimated", "partial", "request_id"}
+_LATER_CALL_COLUMNS = {"usage_estimated", "partial", "request_id", "attempt_log"}
 
 
 async def _insert(database: Database, *calls: ModelCall) -> None:
@@ -200,9 +200,7 @@ async def test_upgrading_to_request_ids_keeps_every_call_with_no_id(at_0006: Dat
         await upgrade(database.engine, "0013")
         before = await _dump(database, "model_calls")
         await upgrade(database.engine, "0014")
-        async with database.session() as session:
-            calls = (await session.exec(select(ModelCall).order_by(ModelCall.id))).all()
-        assert [(c.id, c.request_id) for c in calls] == [
+        assert await _column(database, "request_id") == [
             ("broke", None),
             ("ok", None),
             ("open", None),
@@ -213,3 +211,30 @@ async def test_upgrading_to_request_ids_keeps_every_call_with_no_id(at_0006: Dat
         assert await _dump(database, "model_calls") == before
     finally:
         await database.dispose()
+
+
+async def test_upgrading_to_attempt_logs_keeps_every_call_with_none(at_0006: Database) -> None:
+    database = at_0006
+    try:
+        await upgrade(database.engine, "0014")
+        before = await _dump(database, "model_calls")
+        await upgrade(database.engine, "0015")
+        assert await _column(database, "attempt_log") == [
+            ("broke", None),
+            ("ok", None),
+            ("open", None),
+        ]
+        after = await _dump(database, "model_calls")
+        assert [row[: len(before[0])] for row in after] == before
+        assert all(len(row) == len(before[0]) + 1 for row in after)
+        await _downgrade(database, "0014")
+        assert await _dump(database, "model_calls") == before
+    finally:
+        await database.dispose()
+
+
+async def _column(database: Database, name: str) -> list[tuple[object, ...]]:
+    """Each call's id and one column, read as the revision stored them (no ORM model)."""
+    async with database.engine.connect() as conn:
+        rows = await conn.execute(text(f"SELECT id, {name} FROM model_calls ORDER BY id"))
+        return [tuple(row) for row in rows.all()]

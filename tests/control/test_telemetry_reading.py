@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from junction_contracts.errors import ContractError
-from junction_contracts.telemetry import CallEvent, parse_batch
+from junction_contracts.telemetry import AttemptNote, CallEvent, parse_batch
 from junction_control.usage.events import loads, read_batch, read_event, refusal
 
 from .test_telemetry import REFUSED_FIELDS
@@ -94,16 +94,40 @@ ODD_VALUES: list[Any] = [
 ]
 
 
+NOTE: dict[str, Any] = AttemptNote(
+    deployment_id="dep",
+    provider_id="prov",
+    outcome="failed",
+    latency_ms=12.5,
+    credential_id="cred",
+    http_status=503,
+    error_code="upstream_unavailable",
+).to_dict()
+
+
+def note_variants() -> list[Any]:
+    """Attempt logs: each note field missing or set to each odd value, and odd logs."""
+    notes: list[Any] = [{k: v for k, v in NOTE.items() if k != name} for name in NOTE]
+    notes += [{**NOTE, name: value} for name in NOTE for value in ODD_VALUES]
+    notes += [{**NOTE, "from_a_newer_engine": 1}, {**NOTE, "outcome": "answered"}, [], "x", None]
+    logs: list[Any] = [[note] for note in notes]
+    logs += [[NOTE, {**NOTE, "outcome": "answered"}], [NOTE] * 16, [NOTE] * 17]
+    logs += [[NOTE] * 16 + ["past the cap: never read"]]
+    return logs
+
+
 def contract_verdict(item: Any) -> dict[str, Any] | None:
     """What the contract makes of one event: its fields, or None when it refuses it."""
     try:
-        return dataclasses.asdict(CallEvent.from_dict(item))
+        found = dataclasses.asdict(CallEvent.from_dict(item))
     except ContractError:
         return None
     except OverflowError:
         # the contract's own check crashes on integers too large for a float;
         # the control plane refuses those events as malformed
         return None
+    found["attempt_log"] = list(found["attempt_log"])  # JSON's shape: a list
+    return found
 
 
 def variants() -> list[dict[str, Any]]:
@@ -116,6 +140,7 @@ def variants() -> list[dict[str, Any]]:
         found.append({**base, "from_a_newer_engine": 1})
         found.append({k: base[k] for k in ("id", "kind", "call_id", "at", "tenant_id")})
         found.append({**{k: base[k] for k in list(base)[:7]}, "status": base["status"]})
+        found.extend({**base, "attempt_log": log} for log in note_variants())
     return found
 
 

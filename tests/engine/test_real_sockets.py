@@ -124,6 +124,10 @@ def test_client_gone_before_the_first_byte_stops_failover_and_bills_the_input(
         assert event["usage_estimated"] is True
         assert event["input_tokens"] > 0
         assert event["output_tokens"] == 0
+        # the one attempt made ended with the client, before the provider answered
+        [note] = event["attempt_log"]
+        assert (note["outcome"], note["http_status"]) == ("cancelled", None)
+        assert note["error_code"] == "client_disconnected"
 
 
 def test_a_streamed_failover_gets_a_fresh_first_byte_budget() -> None:

@@ -347,6 +347,9 @@ def test_response_with_text_tool_use_thinking_and_cached_usage() -> None:
                         }
                     ],
                     "reasoning_content": "Need the tool.",
+                    "thinking_blocks": [
+                        {"type": "thinking", "thinking": "Need the tool.", "signature": "sig"}
+                    ],
                 },
                 "logprobs": None,
                 "finish_reason": "tool_calls",
@@ -461,6 +464,9 @@ def test_stream_translates_text_thinking_and_parallel_tool_calls() -> None:
     deltas = [c["choices"][0]["delta"] for c in chunks]
     assert deltas[0] == {"role": "assistant", "content": ""}
     assert deltas[1] == {"reasoning_content": "Hmm."}
+    # the thinking block's signature_delta
+    assert deltas[2]["thinking_blocks"][0]["type"] == "thinking"
+    del deltas[2]
     assert deltas[2] == {"content": "Checking"}
     assert deltas[3] == {
         "tool_calls": [

@@ -275,7 +275,7 @@ def test_json_response_formats() -> None:
 def test_reasoning_effort_becomes_thinking_budget() -> None:
     body = {"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "low"}
     assert openai_request_to_gemini(body)["generationConfig"] == {
-        "thinkingConfig": {"thinkingBudget": 1024}
+        "thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}
     }
 
 
@@ -606,7 +606,13 @@ def test_streamed_function_calls_arrive_whole_as_tool_call_deltas() -> None:
     )
     assert _deltas(chunks) == [
         ({"role": "assistant", "content": ""}, None),
-        ({"content": "Checking."}, None),
+        (
+            {
+                "content": "Checking.",
+                "thinking_blocks": [{"type": "thinking", "thinking": "", "signature": "dGV4dA=="}],
+            },
+            None,
+        ),
         (
             {
                 "tool_calls": [

@@ -1,13 +1,10 @@
-// Call records: the newest first with filters, and one call's detail (request id,
-// attempts, deployment, status, tokens, cost, TTFT).
-import { get, getAll, tenantPath } from "../api.js";
-import { offers } from "../capabilities.js";
+// Call records: the newest first with the server's filters, and one call's detail
+// (request id, each upstream attempt, deployment, status, tokens, cost, TTFT).
+import { get, tenantPath } from "../api.js";
 import { badge, facts, field, fmt, h, section, table } from "../dom.js";
 import { lookups } from "./lookups.js";
 import { pagedTable } from "./paged.js";
 
-const DETAIL = "/tenants/{tenant_id}/calls/{call_id}";
-const SCAN_LIMIT = 2000; // calls searched for one id when the server has no detail endpoint
 
 export function callStatus(call) {
   const detail = [call.http_status, call.error_code].filter((x) => x != null).join(" ");
@@ -17,51 +14,61 @@ export function callStatus(call) {
 
 const flags = (c) => [c.usage_estimated ? badge("usage estimated", "warn") : null, c.partial ? badge("partial", "warn") : null];
 
+const FILTERS = ["status", "model", "request_id"];
+
 export async function callsView(root, { tenantId, params, replaceQuery }) {
   const names = await lookups(tenantId);
   const list = h("div");
-  const filters = { status: params.get("status") || "", model: params.get("model") || "" };
+  const filters = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) || ""]));
   const link = (c) => h("a", { href: `#/t/${encodeURIComponent(tenantId)}/calls/${encodeURIComponent(c.id)}`, "aria-label": `Call ${c.id} at ${fmt.date(c.started_at)}` }, fmt.date(c.started_at));
-  const calls = pagedTable(list, tenantPath(tenantId, "calls"), {
-    caption: "Calls",
-    empty: "No calls yet.",
-    next: "Calls appear here as soon as an app uses one of this tenant's keys.",
-    limit: 100,
-    filter: (c) => (!filters.status || c.status === filters.status) && (!filters.model || c.model.includes(filters.model)),
-    columns: [
-      { label: "Started", cell: link },
-      { label: "Model", cell: (c) => h("code", null, c.model) },
-      { label: "Key", cell: (c) => names.tokenName(c.token_id) },
-      { label: "Status", cell: (c) => h("span", null, callStatus(c), flags(c)) },
-      { label: "Deployment", cell: (c) => names.deploymentName(c.deployment_id) },
-      { label: "Tokens in / out", cell: (c) => `${fmt.num(c.input_tokens)} / ${fmt.num(c.output_tokens)}`, num: true },
-      { label: "Cost", cell: (c) => fmt.usd(c.cost_usd), num: true },
-      { label: "Latency", cell: (c) => fmt.ms(c.latency_ms), num: true },
-      { label: "TTFT", cell: (c) => fmt.ms(c.ttft_ms), num: true },
-    ],
-  });
+  const columns = [
+    { label: "Started", cell: link },
+    { label: "Model", cell: (c) => h("code", null, c.model) },
+    { label: "Key", cell: (c) => names.tokenName(c.token_id) },
+    { label: "Status", cell: (c) => h("span", null, callStatus(c), flags(c)) },
+    { label: "Deployment", cell: (c) => names.deploymentName(c.deployment_id) },
+    { label: "Tokens in / out", cell: (c) => `${fmt.num(c.input_tokens)} / ${fmt.num(c.output_tokens)}`, num: true },
+    { label: "Cost", cell: (c) => fmt.usd(c.cost_usd), num: true },
+    { label: "Latency", cell: (c) => fmt.ms(c.latency_ms), num: true },
+    { label: "TTFT", cell: (c) => fmt.ms(c.ttft_ms), num: true },
+  ];
+  // the server filters (exactly, all together), so "Load more" goes on within the filter
+  const load = () => {
+    const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v));
+    const path = tenantPath(tenantId, "calls") + (query.size ? `?${query}` : "");
+    const calls = pagedTable(list, path, {
+      caption: "Calls",
+      empty: query.size ? "No call matches these filters." : "No calls yet.",
+      next: query.size ? "Clear a filter to see more calls." : "Calls appear here as soon as an app uses one of this tenant's keys.",
+      limit: 100,
+      columns,
+    });
+    return section(list, () => calls.reload(), "Calls");
+  };
   const onFilter = (name) => (event) => {
     filters[name] = event.target.value.trim();
     replaceQuery(Object.fromEntries(Object.entries(filters).filter(([, v]) => v)));
-    calls.refilter();
+    load();
   };
   root.append(
     h("h1", null, "Calls"),
     h("form", { class: "filters", role: "search", "aria-label": "Filter calls", onsubmit: (e) => e.preventDefault() },
       field("Status", { name: "status", value: filters.status, onchange: onFilter("status") },
-        [["", "Any"], ["success", "success"], ["failed", "failed"], ["refused", "refused"], ["processing", "processing"]]),
-      field("Model contains", { name: "model", value: filters.model, oninput: onFilter("model") })),
-    h("p", { class: "muted" }, "Filters apply to the calls loaded so far; load more to search further back."),
+        [["", "Any"], ["success", "success"], ["failed", "failed"], ["cancelled", "cancelled"], ["refused", "refused"], ["processing", "processing"]]),
+      field("Model", { name: "model", value: filters.model, onchange: onFilter("model") }),
+      field("Request id", { name: "request_id", value: filters.request_id, onchange: onFilter("request_id") })),
     list,
   );
-  await section(list, () => calls.reload(), "Calls");
+  await load();
 }
 
 async function findCall(tenantId, id) {
-  if (offers("GET", DETAIL)) return get(tenantPath(tenantId, "calls", id));
-  // no detail endpoint on this server: look the call up in the newest records
-  const { items } = await getAll(tenantPath(tenantId, "calls"), { max: SCAN_LIMIT });
-  return items.find((c) => c.id === id) ?? null;
+  try {
+    return await get(tenantPath(tenantId, "calls", id));
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
 }
 
 export async function callDetailView(root, { tenantId, id, setTitle }) {
@@ -72,14 +79,15 @@ export async function callDetailView(root, { tenantId, id, setTitle }) {
   await section(box, async () => {
     const [call, names] = await Promise.all([findCall(tenantId, id), lookups(tenantId)]);
     if (!call) {
-      box.replaceChildren(h("p", { class: "notice" }, `No call ${id} among the ${SCAN_LIMIT} newest records.`), h("p", null, h("a", { href: listUrl }, "Back to the calls")));
+      box.replaceChildren(h("p", { class: "notice" }, `No call ${id} in this tenant (calls are kept for the retention period).`), h("p", null, h("a", { href: listUrl }, "Back to the calls")));
       return;
     }
     setTitle(call.id);
     const dep = names.deployment(call.deployment_id);
     box.replaceChildren(
       facts([
-        ["Request id", h("code", { class: "wrap" }, call.id)],
+        ["Request id", h("code", { class: "wrap" }, call.request_id ?? call.id)],
+        ["Call id", h("code", { class: "wrap" }, call.id)],
         ["Status", h("span", null, callStatus(call), flags(call))],
         ["Model", h("code", null, call.model)],
         ["Key", names.tokenName(call.token_id)],
@@ -96,14 +104,16 @@ export async function callDetailView(root, { tenantId, id, setTitle }) {
         ["Started", fmt.date(call.started_at)],
         ["Finished", fmt.date(call.finished_at)],
       ]),
-      ...(Array.isArray(call.attempt_list || call.attempts_detail)
+      ...(Array.isArray(call.attempt_log) && call.attempt_log.length
         ? [h("h2", null, "Attempts"), table("Attempts", [
             { label: "#", cell: (a) => fmt.num(a.number), num: true },
             { label: "Deployment", cell: (a) => names.deploymentName(a.deployment_id) },
-            { label: "Status", cell: (a) => a.status ?? a.http_status ?? "—" },
-            { label: "Error", cell: (a) => a.error_code ?? a.error ?? "—" },
-            { label: "Latency", cell: (a) => fmt.ms(a.latency_ms ?? a.duration_ms), num: true },
-          ], call.attempt_list || call.attempts_detail, "No attempt recorded.")]
+            { label: "Provider", cell: (a) => names.providerName(a.provider_id) },
+            { label: "Outcome", cell: (a) => badge(a.outcome, a.outcome === "answered" ? "ok" : a.outcome === "failed" ? "bad" : "warn") },
+            { label: "HTTP status", cell: (a) => a.http_status ?? "no answer" },
+            { label: "Error", cell: (a) => a.error_code ?? "—" },
+            { label: "Duration", cell: (a) => fmt.ms(a.latency_ms), num: true },
+          ], call.attempt_log, "No attempt recorded.")]
         : [h("p", { class: "muted" }, call.attempts === 0 ? "No provider was tried: the gateway refused the call first." : call.attempts > 1 ? `${call.attempts} attempts: failed over ${call.attempts - 1} time(s), the last on the deployment above.` : "One attempt, on the deployment above.")]),
     );
   }, "Call detail");

@@ -5,7 +5,7 @@ import { offers } from "../capabilities.js";
 import { action, badge, errorSlot, facts, field, fmt, h, onSubmit, panel, section, table, text } from "../dom.js";
 import { can } from "../roles.js";
 
-export const TYPES = ["openai", "openai-compatible", "anthropic", "gemini"];
+export const TYPES = ["openai", "openai-compatible", "azure-openai", "anthropic", "gemini"];
 const HEALTH = "/tenants/{tenant_id}/providers/{provider_id}/health";
 
 /** "Name: value" lines as a headers object. */

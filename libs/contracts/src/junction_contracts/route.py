@@ -15,8 +15,14 @@ from junction_contracts.periods import BudgetWindow, check_period
 
 CONTRACT_VERSION = 1
 
-ProviderType = Literal["openai", "openai-compatible", "anthropic", "gemini"]
-PROVIDER_TYPES: tuple[str, ...] = ("openai", "openai-compatible", "anthropic", "gemini")
+ProviderType = Literal["openai", "openai-compatible", "azure-openai", "anthropic", "gemini"]
+PROVIDER_TYPES: tuple[str, ...] = (
+    "openai",
+    "openai-compatible",
+    "azure-openai",
+    "anthropic",
+    "gemini",
+)
 
 
 @dataclass(frozen=True, slots=True)

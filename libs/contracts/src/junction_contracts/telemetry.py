@@ -31,6 +31,13 @@ older than these flags ignores them and bills the figures as sent.
 valid one, else the engine's) and ``trace_id`` the W3C trace id of the
 client's ``traceparent``; both are on both events. A control plane older than
 ``request_id`` ignores it.
+
+``attempt_log`` (finished events) lists the call's upstream attempts in
+order, one `AttemptNote` each: the deployment, provider and credential
+tried, how the attempt ended (``answered``, ``failed``, ``rejected`` — the
+provider's verdict went back to the client — or ``cancelled``), the HTTP
+status and error code it ended with, and its duration. A control plane
+older than it ignores it; an engine older than it sends none.
 """
 
 from __future__ import annotations
@@ -47,9 +54,74 @@ TELEMETRY_PATH = "/internal/v1/telemetry/events"
 EventKind = Literal["started", "finished"]
 CallStatus = Literal["success", "failed", "cancelled", "refused"]
 CALL_STATUSES: tuple[CallStatus, ...] = ("success", "failed", "cancelled", "refused")
+AttemptOutcome = Literal["answered", "failed", "rejected", "cancelled"]
+ATTEMPT_OUTCOMES: tuple[AttemptOutcome, ...] = ("answered", "failed", "rejected", "cancelled")
+#: more attempts than this in one call's log are dropped (the count stays in `attempts`)
+MAX_ATTEMPT_NOTES = 16
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen, like CallEvent below: the engine makes one per attempt
+@dataclass(slots=True)
+class AttemptNote:
+    """One upstream attempt of a call, as its finished event lists it."""
+
+    deployment_id: str
+    provider_id: str
+    outcome: AttemptOutcome
+    latency_ms: float
+    credential_id: str | None = None
+    http_status: int | None = None
+    error_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _NOTE_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AttemptNote:
+        if not isinstance(data, dict):
+            raise ContractError("attempt note must be an object")
+        try:
+            note = cls(**{k: v for k, v in data.items() if k in _NOTE_FIELDS})
+        except TypeError as exc:
+            raise ContractError(f"malformed attempt note: {exc}") from exc
+        for name in ("deployment_id", "provider_id"):
+            if not isinstance(getattr(note, name), str) or not getattr(note, name):
+                raise ContractError(f"attempt field {name!r} must be a non-empty string")
+        if note.outcome not in ATTEMPT_OUTCOMES:
+            raise ContractError(f"attempt outcome {note.outcome!r} unknown")
+        number = note.latency_ms
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, int | float)
+            or not (math.isfinite(number) and number >= 0)
+        ):
+            raise ContractError("attempt field 'latency_ms' must be a finite number >= 0")
+        if note.http_status is not None and (
+            isinstance(note.http_status, bool) or not isinstance(note.http_status, int)
+        ):
+            raise ContractError("attempt field 'http_status' must be an integer")
+        for name in ("credential_id", "error_code"):
+            value = getattr(note, name)
+            if value is not None and not isinstance(value, str):
+                raise ContractError(f"attempt field {name!r} must be a string")
+        return note
+
+
+_NOTE_FIELDS = tuple(f.name for f in fields(AttemptNote))
+
+
+def read_attempt_log(raw: Any) -> tuple[AttemptNote, ...]:
+    """An event's attempt log: absent or null is empty; past `MAX_ATTEMPT_NOTES` is dropped."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ContractError("event field 'attempt_log' must be a list")
+    return tuple(AttemptNote.from_dict(note) for note in raw[:MAX_ATTEMPT_NOTES])
+
+
+# not frozen: a frozen dataclass sets each of its fields through object.__setattr__,
+# which doubles what building an event costs the engine, twice per call
+@dataclass(slots=True)
 class CallEvent:
     id: str  # unique per event
     kind: EventKind
@@ -87,19 +159,24 @@ class CallEvent:
     partial: bool = False
     #: the call's `x-request-id`, as the client and the provider saw it
     request_id: str | None = None
+    #: the upstream attempts in order (finished events); empty when none was made
+    attempt_log: tuple[AttemptNote, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        # every field is a scalar: no deep copy (asdict) needed
-        return {name: getattr(self, name) for name in _FIELD_NAMES}
+        # every field but the attempt log is a scalar: no deep copy (asdict) needed
+        data = {name: getattr(self, name) for name in _SCALAR_FIELDS}
+        data["attempt_log"] = [note.to_dict() for note in self.attempt_log]
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> CallEvent:
         """Parse one event; unknown fields are ignored (newer engines), bad ones refused."""
         if not isinstance(data, dict):
             raise ContractError("event must be an object")
-        known = _FIELD_NAMES
+        known = _SCALAR_FIELDS
+        notes = read_attempt_log(data.get("attempt_log"))
         try:
-            event = cls(**{k: v for k, v in data.items() if k in known})
+            event = cls(**{k: v for k, v in data.items() if k in known}, attempt_log=notes)
         except TypeError as exc:
             raise ContractError(f"malformed event: {exc}") from exc
         if event.kind not in ("started", "finished"):
@@ -143,7 +220,7 @@ class CallEvent:
         return event
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(CallEvent))
+_SCALAR_FIELDS = tuple(f.name for f in fields(CallEvent) if f.name != "attempt_log")
 
 
 def batch(events: list[CallEvent]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ Request rules (Messages → Chat Completions):
   text only); ``is_error`` has no OpenAI field and is dropped.
 - assistant blocks: ``text`` → ``content``; ``tool_use`` → ``tool_calls``
   (ids kept, ``input`` as compact JSON); ``thinking`` and
-  ``redacted_thinking`` are dropped (OpenAI takes no reasoning input).
+  ``redacted_thinking`` are dropped (OpenAI takes no reasoning input), or,
+  with ``keep_thinking`` (toward Gemini), kept as ``thinking_blocks``.
 - ``tools`` → function tools (``input_schema`` → ``parameters``); server
   tools (web search, code execution, computer use…) raise ``ConversionError``.
   ``tool_choice`` auto/any/tool/none → auto/required/{function}/none;
@@ -26,14 +27,18 @@ Request rules (Messages → Chat Completions):
   (json_schema) → ``response_format`` json_schema named ``output``.
 - ``stream: true`` also sets ``stream_options.include_usage`` so the final
   usage is known.
-- dropped: ``top_k``, ``thinking``, ``output_config.effort``,
+- ``thinking`` (``budget_tokens``) or ``output_config.effort`` →
+  ``reasoning_effort`` by ``reasoning``'s table; thinking off or adaptive
+  sends none.
+- dropped: ``top_k``,
   ``cache_control`` everywhere, ``service_tier``, ``container``,
   ``mcp_servers``, citations settings and every other field.
 
 Response rules (chat.completion → Message):
 
 - ``reasoning_content`` (or ``reasoning``) of OpenAI-compatible servers →
-  a leading ``thinking`` block with an empty signature; ``content`` (and a
+  a leading ``thinking`` block with an empty signature, or the signed
+  ``thinking_blocks`` when the message has them; ``content`` (and a
   ``refusal``) → a ``text`` block; ``tool_calls`` → ``tool_use`` blocks whose
   ``input`` is the parsed arguments. Arguments that are not a JSON object
   are kept as ``{"_raw_arguments": "<text>"}`` rather than lost.
@@ -50,14 +55,22 @@ from .errors import ConversionError
 from .fields import as_dict, as_list
 from .finish import openai_to_anthropic_stop
 from .ids import anthropic_message_id, data_url
+from .reasoning import anthropic_effort_of
 from .sse import dumps
+from .thinking_blocks import from_anthropic_content, thinking_blocks
 from .usage import from_openai
 
 __all__ = ["anthropic_request_to_openai", "openai_response_to_anthropic", "tool_input"]
 
 
-def anthropic_request_to_openai(body: dict[str, Any], *, upstream_model: str) -> dict[str, Any]:
-    """Translate a Messages request body into a Chat Completions request body."""
+def anthropic_request_to_openai(
+    body: dict[str, Any], *, upstream_model: str, keep_thinking: bool = False
+) -> dict[str, Any]:
+    """Translate a Messages request body into a Chat Completions request body.
+
+    ``keep_thinking`` keeps assistant thinking blocks as ``thinking_blocks``: for
+    the Gemini translators, not for an OpenAI provider.
+    """
     messages: list[dict[str, Any]] = []
     system = _system_text(body.get("system"))
     if system:
@@ -74,7 +87,11 @@ def anthropic_request_to_openai(body: dict[str, Any], *, upstream_model: str) ->
         if role == "user":
             messages.extend(_user_messages(content, f"messages.{i}"))
         elif role == "assistant":
-            messages.extend(_assistant_message(content, f"messages.{i}"))
+            turn = _assistant_message(content, f"messages.{i}")
+            signed = from_anthropic_content(content) if keep_thinking else []
+            if signed and turn:
+                turn[0]["thinking_blocks"] = signed
+            messages.extend(turn)
         else:
             raise ConversionError(f"unsupported message role {role!r}", f"messages.{i}.role")
 
@@ -90,6 +107,9 @@ def anthropic_request_to_openai(body: dict[str, Any], *, upstream_model: str) ->
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         out["user"] = metadata["user_id"]
     _tools(body, out)
+    effort = anthropic_effort_of(body)
+    if effort is not None:
+        out["reasoning_effort"] = effort
     output_config = body.get("output_config")
     if isinstance(output_config, dict) and isinstance(output_config.get("format"), dict):
         schema = output_config["format"].get("schema")
@@ -271,7 +291,10 @@ def openai_response_to_anthropic(body: dict[str, Any], *, model: str) -> dict[st
     message = as_dict(choice.get("message"))
     content: list[dict[str, Any]] = []
     reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
+    signed = thinking_blocks(message)
+    if signed:
+        content.extend(signed)
+    elif isinstance(reasoning, str) and reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
     text = _message_text(message.get("content")) or message.get("refusal")
     if isinstance(text, str) and text:

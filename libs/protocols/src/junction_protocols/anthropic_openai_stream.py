@@ -5,7 +5,10 @@ OpenAI chunks become Anthropic events, in the order Anthropic sends them:
 - the first chunk opens the message: ``message_start`` (empty content, zero
   usage: OpenAI reports usage only at the end).
 - ``delta.reasoning_content`` / ``delta.reasoning`` → a ``thinking`` block
-  (``thinking_delta``); ``delta.content`` and ``delta.refusal`` → a ``text``
+  (``thinking_delta``); a signature in ``delta.thinking_blocks`` → a
+  ``signature_delta`` that ends that thinking block (opening an empty one
+  when none is open), a redacted one → a ``redacted_thinking`` block;
+  ``delta.content`` and ``delta.refusal`` → a ``text``
   block (``text_delta``); a ``tool_calls`` entry with an ``id`` opens a
   ``tool_use`` block, its ``function.arguments`` pieces become
   ``input_json_delta`` events (a call without an id gets a fresh
@@ -26,6 +29,7 @@ from typing import Any
 from .fields import as_dict
 from .finish import openai_to_anthropic_stop
 from .ids import anthropic_message_id, tool_use_id
+from .thinking_blocks import thinking_blocks
 from .usage import Usage, from_openai
 
 __all__ = ["OpenAIStreamToAnthropic"]
@@ -112,6 +116,8 @@ class OpenAIStreamToAnthropic:
         if isinstance(reasoning, str) and reasoning:
             self._ensure_block(("thinking", None), out)
             self._block_delta({"type": "thinking_delta", "thinking": reasoning}, out)
+        for block in thinking_blocks(delta):
+            self._signed(block, out)
         for key in ("content", "refusal"):
             text = delta.get(key)
             if isinstance(text, str) and text:
@@ -120,6 +126,20 @@ class OpenAIStreamToAnthropic:
         for call in delta.get("tool_calls") or ():
             if isinstance(call, dict):
                 self._tool_delta(call, out)
+
+    def _signed(self, block: dict[str, Any], out: list[Event]) -> None:
+        if block["type"] == "redacted_thinking":
+            self._stop_block(out)
+            self._open_block(("redacted", self._next_index), block, out)
+            self._stop_block(out)
+            return
+        if block["thinking"]:
+            self._ensure_block(("thinking", None), out)
+            self._block_delta({"type": "thinking_delta", "thinking": block["thinking"]}, out)
+        if block["signature"]:
+            self._ensure_block(("thinking", None), out)
+            self._block_delta({"type": "signature_delta", "signature": block["signature"]}, out)
+            self._stop_block(out)  # one signature seals one block
 
     def _tool_delta(self, call: dict[str, Any], out: list[Event]) -> None:
         tool_index = call.get("index", 0)

@@ -9,10 +9,12 @@ All nine pairs are covered:
   is then removed from the client stream unless the client asked for it.
 - OpenAI ↔ Anthropic use ``openai_anthropic*`` / ``anthropic_openai*``.
 - OpenAI ↔ Gemini use ``openai_gemini`` / ``gemini_openai``.
-- Anthropic ↔ Gemini compose through the OpenAI shape. What the OpenAI
-  shape cannot hold is lost on the way: thinking blocks and their
-  signatures, ``top_k``, ``cache_control``, document citations, server tools,
-  the matched ``stop_sequence``, and anything the Gemini translators drop.
+- Anthropic ↔ Gemini compose through the OpenAI shape. Thinking keeps its
+  exact budget (``reasoning``) and its signatures (``thinking_blocks``: thinking
+  blocks ↔ thought parts with ``thoughtSignature``, both ways). What the
+  OpenAI shape cannot hold is lost on the way: ``top_k``, ``cache_control``,
+  document citations, server tools, the matched ``stop_sequence``, and
+  anything the Gemini translators drop.
 
 Provider errors map to client errors by ``Converter.error``: the message is
 extracted and redacted, the status is kept, except that a provider's 401/403
@@ -27,9 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import gemini_bridge as gemini
+from . import reasoning
 from .anthropic_openai import anthropic_request_to_openai, openai_response_to_anthropic
 from .anthropic_openai_stream import OpenAIStreamToAnthropic
 from .errors import Protocol, error_for, provider_error_message
+from .gemini_field_names import camel_case_fields
 from .openai_anthropic import anthropic_response_to_openai, openai_request_to_anthropic
 from .openai_anthropic_stream import AnthropicStreamToOpenAI
 from .streams import (
@@ -95,12 +99,27 @@ def _request(client: Protocol, provider: Protocol, body: Body, model: str, strea
             out["stream_options"] = {**(out.get("stream_options") or {}), "include_usage": True}
         return out
     if (client, provider) == ("anthropic", "gemini"):
-        return gemini.openai_request_to_gemini(
-            anthropic_request_to_openai(_with_stream(body, False), upstream_model=model)
+        out = gemini.openai_request_to_gemini(
+            anthropic_request_to_openai(
+                _with_stream(body, False), upstream_model=model, keep_thinking=True
+            )
         )
+        budget = reasoning.anthropic_budget_of(body)
+        if budget is not None:  # the exact budget, not the effort it was rounded to
+            config = out.setdefault("generationConfig", {})
+            config["thinkingConfig"] = reasoning.gemini_thinking_config(budget=budget)
+        return out
     # gemini client, anthropic provider
-    as_openai = gemini.gemini_request_to_openai(body, upstream_model=model, stream=stream)
-    return _with_stream(openai_request_to_anthropic(as_openai, upstream_model=model), stream)
+    as_openai = gemini.gemini_request_to_openai(
+        body, upstream_model=model, stream=stream, keep_thinking=True
+    )
+    config = camel_case_fields(body).get("generationConfig")
+    thinking = config.get("thinkingConfig") if isinstance(config, dict) else None
+    budget = reasoning.gemini_budget_of(thinking) if isinstance(thinking, dict) else None
+    return _with_stream(
+        openai_request_to_anthropic(as_openai, upstream_model=model, thinking_budget=budget),
+        stream,
+    )
 
 
 def _response(client: Protocol, provider: Protocol, body: Body, model: str) -> Body:

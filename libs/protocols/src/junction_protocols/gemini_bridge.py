@@ -50,11 +50,11 @@ def gemini_stream_to_openai(model: str) -> ChunkTranslator:
 
 
 def gemini_request_to_openai(
-    body: dict[str, Any], *, upstream_model: str, stream: bool
+    body: dict[str, Any], *, upstream_model: str, stream: bool, keep_thinking: bool = False
 ) -> dict[str, Any]:
-    """Gemini request → OpenAI request."""
+    """Gemini request → OpenAI request (``keep_thinking``: signed thoughts kept)."""
     result = _module("gemini_openai").gemini_request_to_openai(
-        body, upstream_model=upstream_model, stream=stream
+        body, upstream_model=upstream_model, stream=stream, keep_thinking=keep_thinking
     )
     return cast(dict[str, Any], result)
 

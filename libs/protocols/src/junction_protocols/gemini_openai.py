@@ -8,8 +8,9 @@ SDK does).
 Request (``gemini_request_to_openai``):
 
 - ``systemInstruction`` text → one ``system`` message; role ``user`` → ``user``, role
-  ``model`` → ``assistant`` (text parts joined; ``thought`` parts dropped: OpenAI providers
-  take no replayed reasoning; ``thoughtSignature`` dropped).
+  ``model`` → ``assistant`` (text parts joined; ``thought`` parts and ``thoughtSignature``
+  dropped: OpenAI providers take no replayed reasoning; with ``keep_thinking``, toward the
+  Anthropic translators, they become ``thinking_blocks``, one per signature).
 - ``functionCall`` parts → ``tool_calls``; ids are the call's ``id`` or ``call_<n>``.
   ``functionResponse`` parts → ``tool`` messages (placed before the turn's other user
   parts, as OpenAI wants them right after the calls), matched by ``id`` when given, else to
@@ -30,8 +31,10 @@ Request (``gemini_request_to_openai``):
 - ``generationConfig``: temperature, topP, maxOutputTokens → max_completion_tokens,
   stopSequences → stop, candidateCount → n, presence/frequencyPenalty, seed;
   ``responseMimeType: application/json`` → ``json_object``, or ``json_schema`` (name
-  ``response``) when ``responseJsonSchema``/``responseSchema`` is set. ``thinkingConfig`` and
-  ``mediaResolution`` are dropped (they tune effort, not the answer's shape).
+  ``response``) when ``responseJsonSchema``/``responseSchema`` is set. ``thinkingConfig``
+  (``thinkingBudget`` or ``thinkingLevel``) → ``reasoning_effort`` by the table in
+  :mod:`junction_protocols.reasoning` (off or dynamic: none sent); ``mediaResolution`` is
+  dropped.
 
 Unknown-field rule: ``safetySettings`` and ``model`` are dropped (OpenAI takes no per-request
 safety thresholds; the model comes from the route). Every other unmapped field raises
@@ -39,7 +42,8 @@ safety thresholds; the model comes from the route). Every other unmapped field r
 TEXT ``responseModalities``, ...). On responses, unknown fields are ignored.
 
 Response (``openai_response_to_gemini`` and :class:`OpenAIStreamToGemini`):
-``reasoning_content`` → a ``thought: true`` text part, ``content``/``refusal`` → text,
+``reasoning_content`` → a ``thought: true`` text part (signed ``thinking_blocks`` → thought
+parts with their ``thoughtSignature``), ``content``/``refusal`` → text,
 ``tool_calls`` → ``functionCall`` (with the OpenAI id as ``id``); tool arguments that are not a
 JSON object yield ``finishReason: MALFORMED_FUNCTION_CALL`` instead of a made-up call.
 Finish reasons stop/tool_calls → STOP, length → MAX_TOKENS, content_filter → SAFETY,
@@ -61,7 +65,11 @@ from .gemini_openai_stream import (
     function_call_part,
     gemini_finish_reason,
 )
+from .gemini_openai_tools import declarations as declarations_of
+from .gemini_openai_tools import json_schema, tool_choice
 from .ids import data_url
+from .reasoning import gemini_effort_of
+from .thinking_blocks import from_gemini_parts
 from .usage import from_openai
 
 __all__ = ["OpenAIStreamToGemini", "gemini_request_to_openai", "openai_response_to_gemini"]
@@ -82,14 +90,13 @@ _CONFIG_OTHER = frozenset(
     {"stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema"}
     | {"responseModalities", "responseLogprobs"}
 )
-_INT64_KEYWORDS = frozenset(
-    {"minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"}
-)
 _AUDIO_FORMAT = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
 _URL_SAFE = str.maketrans("-_", "+/")
 
 
-def gemini_request_to_openai(body: JSON, *, upstream_model: str, stream: bool) -> JSON:
+def gemini_request_to_openai(
+    body: JSON, *, upstream_model: str, stream: bool, keep_thinking: bool = False
+) -> JSON:
     """Translate a Gemini ``GenerateContentRequest`` into an OpenAI chat completions request."""
     body = camel_case_fields(body)
     for key, value in body.items():
@@ -104,12 +111,12 @@ def gemini_request_to_openai(body: JSON, *, upstream_model: str, stream: bool) -
         texts = _system_texts(system)
         if texts:
             messages.append({"role": "system", "content": _text_content(texts)})
-    messages += _messages(contents)
+    messages += _messages(contents, keep_thinking)
     out: JSON = {"model": upstream_model, "messages": messages}
-    declarations = _declarations(body.get("tools") or [])
+    declarations = declarations_of(body.get("tools") or [])
     if declarations:
         out["tools"] = declarations
-        choice = _tool_choice((body.get("toolConfig") or {}).get("functionCallingConfig"))
+        choice = tool_choice((body.get("toolConfig") or {}).get("functionCallingConfig"))
         if choice is not None:
             out["tool_choice"] = choice
     out.update(_generation_config(body.get("generationConfig") or {}))
@@ -181,7 +188,7 @@ def _is_empty(part: JSON) -> bool:
     return not (part.keys() - {"thought", "thoughtSignature"})
 
 
-def _messages(contents: list[Any]) -> list[JSON]:
+def _messages(contents: list[Any], keep_thinking: bool = False) -> list[JSON]:
     messages: list[JSON] = []
     pending: list[tuple[str, str]] = []  # (id, name) of calls still awaiting a response
     generated = 0
@@ -218,6 +225,9 @@ def _messages(contents: list[Any]) -> list[JSON]:
                 message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
                 if calls:
                     message["tool_calls"] = calls
+                signed = from_gemini_parts(parts) if keep_thinking else []
+                if signed:
+                    message["thinking_blocks"] = signed
                 messages.append(message)
         elif role in ("user", "function"):
             user_parts = []
@@ -290,74 +300,7 @@ def _standard_base64(data: str) -> str:
     return data + "=" * (4 - short) if short in (2, 3) else data
 
 
-# -- tools and generation config ------------------------------------------------------------
-
-
-def _declarations(tools: Any) -> list[JSON]:
-    if not isinstance(tools, list):
-        raise ConversionError("'tools' must be a list", "tools")
-    out = []
-    for i, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.keys() - {"functionDeclarations"}:
-            raise ConversionError("only functionDeclarations tools are supported", f"tools[{i}]")
-        for declaration in tool.get("functionDeclarations") or []:
-            function: JSON = {"name": str(declaration.get("name", ""))}
-            if declaration.get("description"):
-                function["description"] = declaration["description"]
-            if declaration.get("parametersJsonSchema") is not None:
-                function["parameters"] = declaration["parametersJsonSchema"]
-            elif declaration.get("parameters") is not None:
-                function["parameters"] = json_schema(declaration["parameters"])
-            out.append({"type": "function", "function": function})
-    return out
-
-
-def json_schema(schema: Any) -> Any:
-    """Turn a Gemini (OpenAPI 3.0 subset) ``Schema`` into JSON Schema."""
-    if not isinstance(schema, dict):
-        return schema
-    out: JSON = {}
-    for key, value in schema.items():
-        if key == "type" and isinstance(value, str):
-            if value.upper() != "TYPE_UNSPECIFIED":
-                out["type"] = value.lower()
-        elif key == "properties" and isinstance(value, dict):
-            out["properties"] = {name: json_schema(sub) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties"):
-            out[key] = json_schema(value)
-        elif key == "anyOf" and isinstance(value, list):
-            out["anyOf"] = [json_schema(sub) for sub in value]
-        elif key == "example":
-            out["examples"] = [value]
-        elif key in _INT64_KEYWORDS and isinstance(value, str) and value.isdigit():
-            # int64 schema fields come as JSON strings in proto3 JSON.
-            out[key] = int(value)
-        elif key not in ("nullable", "propertyOrdering"):
-            out[key] = value
-    if schema.get("nullable") is True and isinstance(out.get("type"), str):
-        out["type"] = [out["type"], "null"]
-    return out
-
-
-def _tool_choice(config: Any) -> Any:
-    if not isinstance(config, dict):
-        return None
-    mode = config.get("mode") or "AUTO"
-    names = [n for n in config.get("allowedFunctionNames") or [] if isinstance(n, str)]
-    tools = [{"type": "function", "function": {"name": n}} for n in names]
-    if mode == "NONE":
-        return "none"
-    if mode in ("AUTO", "MODE_UNSPECIFIED") or (mode == "VALIDATED" and not names):
-        return "auto"
-    if mode == "VALIDATED":
-        return {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": tools}}
-    if mode == "ANY":
-        if not names:
-            return "required"
-        if len(names) == 1:
-            return tools[0]
-        return {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": tools}}
-    raise ConversionError(f"functionCallingConfig mode '{mode}' is not supported", "toolConfig")
+# -- generation config ----------------------------------------------------------------------
 
 
 def _generation_config(config: Any) -> JSON:
@@ -375,6 +318,10 @@ def _generation_config(config: Any) -> JSON:
             )
     if out.get("n") == 1:
         del out["n"]
+    thinking = config.get("thinkingConfig")
+    effort = gemini_effort_of(thinking) if isinstance(thinking, dict) else None
+    if effort is not None:
+        out["reasoning_effort"] = effort
     if config.get("stopSequences"):
         out["stop"] = list(config["stopSequences"])
     if config.get("responseLogprobs"):

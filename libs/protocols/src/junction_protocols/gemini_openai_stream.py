@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .thinking_blocks import thinking_blocks
 from .usage import Usage, from_openai
 
 JSON = dict[str, Any]
@@ -49,11 +50,21 @@ def function_call_part(call_id: Any, name: Any, arguments: Any) -> JSON | None:
 
 
 def content_parts(message: JSON) -> list[JSON]:
-    """Gemini parts for the text of an OpenAI message or delta (reasoning first)."""
+    """Gemini parts for the text of an OpenAI message or delta (reasoning first).
+
+    Signed ``thinking_blocks`` become thought parts with their ``thoughtSignature``;
+    ``reasoning_content`` is sent as a thought part unless those blocks hold its text.
+    """
     parts: list[JSON] = []
+    signed = [b for b in thinking_blocks(message) if b["type"] == "thinking"]
     reasoning = message.get("reasoning_content")
-    if isinstance(reasoning, str) and reasoning:
+    if isinstance(reasoning, str) and reasoning and not any(b["thinking"] for b in signed):
         parts.append({"text": reasoning, "thought": True})
+    for block in signed:
+        part: JSON = {"text": block["thinking"], "thought": True}
+        if block["signature"]:
+            part["thoughtSignature"] = block["signature"]
+        parts.append(part)
     content = message.get("content")
     if isinstance(content, str) and content:
         parts.append({"text": content})

@@ -28,20 +28,27 @@ Request rules (Chat Completions → Messages):
   (no schema-less JSON mode); ``text`` is the default and dropped.
 - refused with ``ConversionError``: ``n`` > 1, ``logprobs``/``top_logprobs``,
   audio output, legacy ``functions``/``function_call``, non-function tools.
+- ``reasoning_effort`` (or ``reasoning.effort``) → ``thinking`` with the
+  budget of ``reasoning``'s table, under Anthropic's rules (budget ≥ 1024
+  and below ``max_tokens``, no sampling overrides); ``none`` leaves it off.
+- assistant ``thinking_blocks`` (signed, see ``thinking_blocks``) → leading
+  ``thinking`` / ``redacted_thinking`` blocks, so a tool-use loop with
+  thinking on can go on; bare ``reasoning_content`` is dropped (Anthropic
+  needs signed thinking blocks we cannot forge).
 - dropped: every other field (``frequency_penalty``, ``presence_penalty``,
   ``logit_bias``, ``seed``, ``store``, ``metadata``, ``service_tier``,
-  ``stream_options`` (Anthropic always reports usage), ``reasoning_effort``,
+  ``stream_options`` (Anthropic always reports usage),
   ``verbosity``, ``prediction``, ``prompt_cache_key``, ``web_search_options``,
-  message ``name``, assistant ``reasoning_content`` (Anthropic needs signed
-  thinking blocks we cannot forge), ``tools[].function.strict``).
+  message ``name``, ``tools[].function.strict``).
 
 Response rules (Message → chat.completion):
 
 - text blocks are joined into ``message.content`` (``null`` when none);
   ``tool_use`` blocks → ``tool_calls`` (ids kept, ``input`` as compact JSON);
   ``thinking`` blocks → ``message.reasoning_content`` (the de facto extension
-  OpenAI-compatible servers use for reasoning text); ``redacted_thinking``,
-  signatures, citations and server-tool blocks are dropped.
+  OpenAI-compatible servers use for reasoning text), and with their
+  signatures (and ``redacted_thinking``) → ``message.thinking_blocks``;
+  citations and server-tool blocks are dropped.
 - ``stop_reason`` → ``finish_reason`` (see ``finish``); usage per ``usage``.
 """
 
@@ -53,7 +60,9 @@ from typing import Any
 from .errors import ConversionError
 from .finish import anthropic_to_openai_finish
 from .ids import now, openai_completion_id, parse_data_url
+from .reasoning import ANTHROPIC_BUDGET, enable_anthropic_thinking, openai_effort_of
 from .sse import dumps
+from .thinking_blocks import anthropic_blocks, from_anthropic_content
 from .usage import from_anthropic
 
 __all__ = ["anthropic_response_to_openai", "openai_request_to_anthropic"]
@@ -62,9 +71,16 @@ DEFAULT_MAX_TOKENS = 4096
 _IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 
-def openai_request_to_anthropic(body: dict[str, Any], *, upstream_model: str) -> dict[str, Any]:
-    """Translate a Chat Completions request body into a Messages request body."""
+def openai_request_to_anthropic(
+    body: dict[str, Any], *, upstream_model: str, thinking_budget: int | None = None
+) -> dict[str, Any]:
+    """Translate a Chat Completions request body into a Messages request body.
+
+    ``thinking_budget`` overrides the budget read from ``reasoning_effort`` (a
+    Gemini client's exact ``thinkingBudget``, composed through this shape).
+    """
     _refuse_unsupported(body)
+    effort = openai_effort_of(body)
     system: list[str] = []
     messages: list[dict[str, Any]] = []
     for i, message in enumerate(body.get("messages") or []):
@@ -106,6 +122,10 @@ def openai_request_to_anthropic(body: dict[str, Any], *, upstream_model: str) ->
         out["metadata"] = {"user_id": user}
     _tools(body, out)
     _response_format(body.get("response_format"), out)
+    if thinking_budget is None and effort not in (None, "none"):
+        thinking_budget = ANTHROPIC_BUDGET[str(effort)]
+    if thinking_budget is not None:
+        enable_anthropic_thinking(out, thinking_budget)
     if body.get("stream"):
         out["stream"] = True
     return out
@@ -203,7 +223,7 @@ def _document(file: Any, where: str) -> dict[str, Any]:
 
 
 def _assistant_blocks(message: dict[str, Any], param: str) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = anthropic_blocks(message)
     text = _text_only(message.get("content"), f"{param}.content")
     if text:
         blocks.append({"type": "text", "text": text})
@@ -349,6 +369,9 @@ def anthropic_response_to_openai(
         message["tool_calls"] = tool_calls
     if reasoning:
         message["reasoning_content"] = "".join(reasoning)
+    signed = anthropic_blocks({"thinking_blocks": from_anthropic_content(body.get("content"))})
+    if signed:
+        message["thinking_blocks"] = signed
     return {
         "id": openai_completion_id(body.get("id")),
         "object": "chat.completion",

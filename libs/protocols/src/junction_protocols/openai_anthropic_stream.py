@@ -8,8 +8,9 @@ Anthropic events become ``chat.completion.chunk`` objects:
   call's ``index`` (0, 1, … in order of appearance), ``id``, ``type`` and
   ``name``; ``input_json_delta`` → ``function.arguments`` deltas at that index.
 - ``text_delta`` → ``delta.content``; ``thinking_delta`` →
-  ``delta.reasoning_content``; signatures, citations and server-tool blocks
-  are dropped.
+  ``delta.reasoning_content``; ``signature_delta`` and ``redacted_thinking``
+  blocks → ``delta.thinking_blocks`` (see ``thinking_blocks``); citations and
+  server-tool blocks are dropped.
 - ``message_delta`` records the stop reason and the cumulative usage;
   ``message_stop`` (or ``close()`` when it never came) emits the chunk with
   ``finish_reason``, then, only when the client asked with
@@ -26,6 +27,7 @@ from .fields import as_dict
 from .finish import anthropic_to_openai_finish
 from .ids import now, openai_completion_id
 from .sse import dumps
+from .thinking_blocks import signature_block
 from .usage import Usage, from_anthropic, merge_anthropic_delta
 
 __all__ = ["AnthropicStreamToOpenAI"]
@@ -111,6 +113,9 @@ class AnthropicStreamToOpenAI:
             out.append(self._chunk({"content": block["text"]}))
         elif block.get("type") == "thinking" and block.get("thinking"):
             out.append(self._chunk({"reasoning_content": block["thinking"]}))
+        elif block.get("type") == "redacted_thinking" and isinstance(block.get("data"), str):
+            redacted = {"type": "redacted_thinking", "data": block["data"]}
+            out.append(self._chunk({"thinking_blocks": [redacted]}))
 
     def _block_delta(self, data: dict[str, Any], out: list[dict[str, Any]]) -> None:
         delta = data.get("delta")
@@ -121,6 +126,9 @@ class AnthropicStreamToOpenAI:
             out.append(self._chunk({"content": delta["text"]}))
         elif kind == "thinking_delta" and delta.get("thinking"):
             out.append(self._chunk({"reasoning_content": delta["thinking"]}))
+        elif kind == "signature_delta" and isinstance(delta.get("signature"), str):
+            signed = signature_block(delta["signature"])
+            out.append(self._chunk({"thinking_blocks": [signed]}))
         elif kind == "input_json_delta" and delta.get("partial_json"):
             index = self._tool_index.get(_int(data.get("index")))
             if index is not None:

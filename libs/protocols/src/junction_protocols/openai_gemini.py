@@ -17,7 +17,10 @@ Request (``openai_request_to_gemini``):
 - ``tool_calls`` → ``functionCall`` parts (arguments must be a JSON object). Gemini call ids
   are not sent upstream: Gemini pairs responses with calls by name and order. A
   ``extra_content.google.thought_signature`` on a tool call is restored as the part's
-  ``thoughtSignature``. ``reasoning_content`` of earlier turns is dropped (not replayable).
+  ``thoughtSignature``. Assistant ``thinking_blocks`` → ``thought: true`` parts; their
+  signature goes on the turn's first function call when no call has its own (Gemini wants
+  it there), else on the thought part. Bare ``reasoning_content`` is dropped (not
+  replayable).
 - ``tool`` messages → ``functionResponse``: the function NAME is looked up from the nearest
   earlier assistant tool call with that ``tool_call_id`` (unknown id → error). Content that
   is a JSON object becomes ``response`` as is; anything else is wrapped as
@@ -31,8 +34,9 @@ Request (``openai_request_to_gemini``):
   → maxOutputTokens, stop → stopSequences, n → candidateCount, presence/frequency_penalty,
   seed; ``response_format`` json_object → ``responseMimeType: application/json``,
   json_schema → that plus ``responseJsonSchema`` (full JSON Schema, ``strict`` dropped);
-  ``reasoning_effort`` → ``thinkingConfig.thinkingBudget`` (none 0, minimal 512, low 1024,
-  medium 8192, high 24576).
+  ``reasoning_effort`` (or ``reasoning.effort``) → ``thinkingConfig`` by the table in
+  :mod:`junction_protocols.reasoning` (``thinkingBudget``, and ``includeThoughts`` unless
+  ``none``).
 
 Unknown-field rule: request fields that only describe the call (``model``, ``stream``,
 ``stream_options``, ``user``, ``metadata``, ``store``, ``service_tier``,
@@ -41,8 +45,10 @@ for it) are dropped; every other field that is not mapped above raises ``Convers
 naming it (``logprobs``, ``logit_bias``, ``audio``, ``functions``, ...). ``null`` counts as
 absent. On responses, unknown fields are ignored.
 
-Response (``gemini_response_to_openai`` and :class:`GeminiStreamToOpenAI`): text parts →
-``content``; ``thought: true`` parts → ``reasoning_content``; ``functionCall`` →
+Response (``gemini_response_to_openai`` in :mod:`junction_protocols.openai_gemini_response`,
+and :class:`GeminiStreamToOpenAI`): text parts → ``content``; ``thought: true`` parts →
+``reasoning_content``; each ``thoughtSignature`` → a ``thinking_blocks`` entry (see
+:mod:`junction_protocols.thinking_blocks`); ``functionCall`` →
 ``tool_calls`` (ids: see :class:`ToolCallIds`). Finish reasons: STOP → ``stop``, or
 ``tool_calls`` when the candidate called functions; MAX_TOKENS → ``length``; the safety family
 (SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII, IMAGE_SAFETY) → ``content_filter``;
@@ -60,10 +66,11 @@ import mimetypes
 from typing import Any
 
 from .errors import ConversionError
-from .finish import gemini_to_openai_finish
-from .ids import now, openai_completion_id, parse_data_url
-from .openai_gemini_stream import JSON, GeminiStreamToOpenAI, ToolCallIds, split_part, tool_call
-from .usage import from_gemini
+from .ids import parse_data_url
+from .openai_gemini_response import gemini_response_to_openai
+from .openai_gemini_stream import JSON, GeminiStreamToOpenAI
+from .reasoning import gemini_thinking_config, openai_effort_of
+from .thinking_blocks import thinking_blocks
 
 __all__ = ["GeminiStreamToOpenAI", "gemini_response_to_openai", "openai_request_to_gemini"]
 
@@ -90,9 +97,8 @@ _SAMPLING = {
 }
 _HANDLED = frozenset(
     {"messages", "tools", "tool_choice", "max_tokens", "max_completion_tokens", "stop", "n"}
-    | {"response_format", "reasoning_effort", *_SAMPLING}
+    | {"response_format", "reasoning_effort", "reasoning", *_SAMPLING}
 )
-_THINKING_BUDGET = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
 _AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mp3"}
 
 
@@ -119,61 +125,6 @@ def openai_request_to_gemini(body: JSON) -> JSON:
     if config:
         out["generationConfig"] = config
     return out
-
-
-def gemini_response_to_openai(body: JSON, *, model: str) -> JSON:
-    """Translate a Gemini ``GenerateContentResponse`` into an OpenAI ``chat.completion``."""
-    ids = ToolCallIds(body.get("responseId"))
-    choices = [
-        _choice(candidate, int(candidate.get("index", pos)), ids)
-        for pos, candidate in enumerate(body.get("candidates") or [])
-    ]
-    if not choices:
-        blocked = bool((body.get("promptFeedback") or {}).get("blockReason"))
-        choices = [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": None, "refusal": None},
-                "logprobs": None,
-                "finish_reason": "content_filter" if blocked else "stop",
-            }
-        ]
-    return {
-        "id": openai_completion_id(body.get("responseId")),
-        "object": "chat.completion",
-        "created": now(),
-        "model": model,
-        "choices": choices,
-        "usage": from_gemini(body.get("usageMetadata")).to_openai(),
-    }
-
-
-def _choice(candidate: JSON, index: int, ids: ToolCallIds) -> JSON:
-    texts: list[str] = []
-    thoughts: list[str] = []
-    calls: list[JSON] = []
-    for part in (candidate.get("content") or {}).get("parts") or []:
-        kind, value = split_part(part)
-        if kind == "text":
-            texts.append(value)
-        elif kind == "thought":
-            thoughts.append(value)
-        elif kind == "call":
-            fc = value["functionCall"]
-            calls.append(tool_call(fc, ids.next(fc.get("id")), value.get("thoughtSignature")))
-    message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
-    message["refusal"] = None
-    if thoughts:
-        message["reasoning_content"] = "".join(thoughts)
-    if calls:
-        message["tool_calls"] = calls
-    reason = candidate.get("finishReason") or "STOP"
-    return {
-        "index": index,
-        "message": message,
-        "logprobs": None,
-        "finish_reason": gemini_to_openai_finish(reason, has_tool_calls=bool(calls)),
-    }
 
 
 # -- messages -------------------------------------------------------------------------------
@@ -290,7 +241,9 @@ def _assistant_parts(msg: JSON, calls: dict[str, tuple[str, int]], param: str) -
     texts = _texts(msg.get("content"), param)
     if not texts and isinstance(msg.get("refusal"), str):
         texts = [msg["refusal"]]
-    parts: list[JSON] = [{"text": t} for t in texts if t]
+    thoughts = [b for b in thinking_blocks(msg) if b["type"] == "thinking"]
+    parts: list[JSON] = [{"text": b["thinking"], "thought": True} for b in thoughts]
+    parts += [{"text": t} for t in texts if t]
     for k, call in enumerate(msg.get("tool_calls") or []):
         where = f"{param}.tool_calls[{k}]"
         function = call.get("function") if isinstance(call, dict) else None
@@ -304,7 +257,22 @@ def _assistant_parts(msg: JSON, calls: dict[str, tuple[str, int]], param: str) -
         parts.append(part)
         if isinstance(call.get("id"), str):
             calls[call["id"]] = (name, k)
+    _place_signatures(parts, thoughts)
     return parts
+
+
+def _place_signatures(parts: list[JSON], thoughts: list[JSON]) -> None:
+    """Put the thinking blocks' signatures where Gemini looks for them (see module doc)."""
+    signatures = [b["signature"] for b in thoughts if b["signature"]]
+    if not signatures:
+        return
+    calls = [p for p in parts if "functionCall" in p]
+    if calls and not any("thoughtSignature" in p for p in calls):
+        calls[0]["thoughtSignature"] = signatures[0]
+        return
+    for part, block in zip(parts, thoughts, strict=False):
+        if block["signature"] and not calls:
+            part["thoughtSignature"] = block["signature"]
 
 
 def _arguments(function: JSON, where: str) -> JSON:
@@ -397,11 +365,9 @@ def _generation_config(body: JSON) -> JSON:
         config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
     if body.get("n") is not None and body["n"] != 1:
         config["candidateCount"] = body["n"]
-    effort = body.get("reasoning_effort")
-    if effort is not None:
-        if effort not in _THINKING_BUDGET:
-            raise ConversionError(f"unknown reasoning_effort '{effort}'", "reasoning_effort")
-        config["thinkingConfig"] = {"thinkingBudget": _THINKING_BUDGET[effort]}
+    thinking = gemini_thinking_config(effort=openai_effort_of(body))
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
     response_format = body.get("response_format")
     if response_format is not None:
         config.update(_response_format(response_format))

@@ -14,6 +14,7 @@ from typing import Any
 
 from .finish import gemini_to_openai_finish
 from .ids import now, openai_completion_id
+from .thinking_blocks import signature_block
 from .usage import Usage, from_gemini
 
 JSON = dict[str, Any]
@@ -164,6 +165,14 @@ class GeminiStreamToOpenAI:
         return [self._chunk(index, {}, reason)]
 
     def _delta(self, index: int, part: JSON) -> JSON | None:
+        delta = self._part_delta(index, part)
+        signature = part.get("thoughtSignature")
+        if isinstance(signature, str) and signature:
+            # the signature seals the thoughts streamed so far (``thinking_blocks``)
+            delta = {**(delta or {}), "thinking_blocks": [signature_block(signature)]}
+        return delta
+
+    def _part_delta(self, index: int, part: JSON) -> JSON | None:
         kind, value = split_part(part)
         if kind == "call":
             n = self._calls.get(index, 0)

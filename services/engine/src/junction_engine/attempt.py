@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from junction_contracts import CredentialRoute, DeploymentRoute
 from junction_contracts.errors import SealError
+from junction_contracts.telemetry import AttemptNote, AttemptOutcome
 from junction_engine import verdict
 from junction_engine.calls import ClientCall, Outcome
 from junction_engine.errors import TryNext
@@ -77,10 +78,27 @@ class Attempt:
         self._ups = ups
         self._reply: Reply | None = None
         self._released = True  # nothing held until the request goes out
+        #: the provider's HTTP status, once it answered
+        self.upstream_status: int | None = None
+        self._began = 0.0
+
+    def note(self, outcome: AttemptOutcome, error_code: str | None) -> AttemptNote:
+        """This attempt, as the call's attempt log lists it once it has ended."""
+        return AttemptNote(
+            deployment_id=self.deployment.id,
+            provider_id=self.deployment.provider.id,
+            outcome=outcome,
+            latency_ms=(time.monotonic() - self._began) * 1000,
+            credential_id=self.credential.id,
+            http_status=self.upstream_status,
+            error_code=error_code,
+        )
 
     async def run(self, content: bytes) -> Response:
         """Send `content` and answer the call, or raise TryNext / GatewayError."""
         ups, call = self._ups, self.call
+        self._began = time.monotonic()
+        self._outcome.trying(self.note)
         try:
             key = ups.keys.open(self.credential)
             provider_headers = ups.keys.headers(self.deployment.provider)
@@ -109,6 +127,7 @@ class Attempt:
             async with asyncio.timeout_at(first_byte_deadline) as timer:
                 try:
                     self._reply = reply = await ups.http.post(up.url, up.headers, content)
+                    self.upstream_status = reply.status
                     if reply.status >= 400:
                         raw = await reply.read(_ERROR_BODY_CAP)
                         self._refuse(reply, raw, key)

@@ -8,7 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from junction_contracts import ModelRoute, Pricing, Route
-from junction_contracts.telemetry import CallEvent
+from junction_contracts.telemetry import (
+    MAX_ATTEMPT_NOTES,
+    AttemptNote,
+    AttemptOutcome,
+    CallEvent,
+)
 from junction_engine import estimates
 from junction_engine.json_body import JsonBody
 from junction_engine.providers import Operation, Protocol
@@ -87,10 +92,16 @@ class CallRecord:
     trace_id: str | None = None
     #: the key's public prefix (never the key), for the per-call log line
     token_prefix: str = ""
+    #: the upstream attempts in order, as the call's finished event lists them
+    attempt_log: tuple[AttemptNote, ...] = ()
 
 
 Recorder = Callable[[CallRecord], None]
 Starter = Callable[[ClientCall], None]
+#: describes the attempt under way once it ends: how, and with which error code
+NoteMaker = Callable[[AttemptOutcome, str | None], AttemptNote]
+# how the attempt under way ended, by the status its call is recorded with
+_ATTEMPT_ENDED: dict[str, AttemptOutcome] = {"success": "answered", "cancelled": "cancelled"}
 
 
 class Outcome:
@@ -99,14 +110,30 @@ class Outcome:
     The forwarder hands one to every attempt of a call; a stream that ends
     after its handler returned reports through the same object, so a call
     can never be recorded twice, nor (by the forwarder's last word) not at all.
+
+    It also keeps the call's attempt log: the forwarder says when an attempt
+    starts (`trying`) and when one ends without answering (`tried`); the
+    attempt still under way when the call is recorded ended with the call.
     """
 
-    __slots__ = ("_call", "_record", "recorded")
+    __slots__ = ("_call", "_record", "_trying", "notes", "recorded")
 
     def __init__(self, call: ClientCall, recorder: Recorder) -> None:
         self._call = call
         self._record = recorder
         self.recorded: CallRecord | None = None
+        self.notes: list[AttemptNote] = []
+        self._trying: NoteMaker | None = None
+
+    def trying(self, note: NoteMaker) -> None:
+        """An attempt starts; `note` describes it once it has ended."""
+        self._trying = note
+
+    def tried(self, outcome: AttemptOutcome, error_code: str | None) -> None:
+        """The attempt under way ended (without answering, unless the call is recorded)."""
+        note, self._trying = self._trying, None
+        if note is not None and len(self.notes) < MAX_ATTEMPT_NOTES:
+            self.notes.append(note(outcome, error_code))
 
     def __call__(
         self,
@@ -134,6 +161,8 @@ class Outcome:
         """
         if self.recorded is not None:
             return
+        if self._trying is not None:
+            self.tried(_ATTEMPT_ENDED.get(status, "failed"), error_code)
         call = self._call
         estimated = False
         if text is not None and call.operation in _ESTIMATED_OPERATIONS:
@@ -170,6 +199,7 @@ class Outcome:
             request_id=call.request_id,
             trace_id=call.trace_id,
             token_prefix=call.route.token.prefix,
+            attempt_log=tuple(self.notes),
         )
         self.recorded = record
         self._record(record)
@@ -244,4 +274,5 @@ def finished_event(record: CallRecord) -> CallEvent:
         partial=record.partial,
         trace_id=record.trace_id,
         request_id=record.request_id,
+        attempt_log=record.attempt_log,
     )

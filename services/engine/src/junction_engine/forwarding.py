@@ -33,6 +33,7 @@ from typing import Protocol as Interface
 from starlette.responses import Response
 
 from junction_contracts import DeploymentRoute, ModelRoute
+from junction_contracts.telemetry import AttemptOutcome
 from junction_engine.attempt import Attempt, Upstreams
 from junction_engine.calls import ClientCall, Outcome, Recorder, Starter
 from junction_engine.errors import BadRequest, GatewayError, TryNext, UpstreamFailed
@@ -127,13 +128,14 @@ class Forwarder:
                 attempt = Attempt(
                     call, deployment, credential, provider, converter, number, outcome, self._ups
                 )
-                answer = "rejected"
+                answer: AttemptOutcome = "rejected"
+                code: str | None = None
                 try:
                     response = await attempt.run(content)
                     answer = "answered"
                     return response
                 except TryNext as exc:
-                    answer = "failed"
+                    answer, code = "failed", exc.error.code
                     last = exc.error
                     if exc.deployment_down:
                         down.add(deployment.id)
@@ -145,12 +147,17 @@ class Forwarder:
                         exc.error.code,
                         "failing over" if number < max_attempts else "giving up",
                     )
+                except GatewayError as exc:
+                    code = exc.code  # the provider's verdict on the request, for the client
+                    raise
                 except asyncio.CancelledError:
-                    answer = "cancelled"
+                    answer, code = "cancelled", "client_disconnected"
                     raise
                 finally:
                     counters.attempted(answer)
                     board.settle(deployment.id, credential.id)
+                    if answer != "answered":
+                        outcome.tried(answer, code)
         except asyncio.CancelledError:
             # the client went away: no further attempt, and the call is recorded;
             # a provider already at work on it bills its input: estimated

@@ -1,11 +1,21 @@
-"""How to call each provider type: URL, auth headers and wire protocol."""
+"""How to call each provider type: URL, auth headers and wire protocol.
+
+``azure-openai`` speaks the OpenAI protocol on Azure's layout: its base URL is
+the resource (``https://{resource}.openai.azure.com``), the route's upstream
+model is the deployment name, calls go to
+``/openai/deployments/{deployment}/chat/completions?api-version=...`` (and
+``/embeddings``, ``/images/generations``) with the key in ``api-key``. The
+API version is a setting of the provider, written in its base URL
+(``...azure.com?api-version=2025-04-01-preview``); `AZURE_API_VERSION` when
+absent.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from junction_contracts import ProviderRoute
 from junction_contracts.provider_headers import header_problem
@@ -17,10 +27,13 @@ Operation = Literal["chat", "count_tokens", "embeddings", "images", "responses",
 _OPENAI_ONLY: frozenset[Operation] = frozenset({"responses", "completions"})
 
 ANTHROPIC_VERSION = "2023-06-01"
+#: the latest generally available Azure OpenAI data-plane version
+AZURE_API_VERSION = "2024-10-21"
 
 PROTOCOL_OF: dict[str, Protocol] = {
     "openai": "openai",
     "openai-compatible": "openai",
+    "azure-openai": "openai",
     "anthropic": "anthropic",
     "gemini": "gemini",
 }
@@ -83,7 +96,10 @@ def upstream_request(
     path = _PATHS[proto].get(operation)
     if path is None or not offers(provider, operation):
         raise Unsupported(f"{provider.type} providers do not offer {operation}")
-    if proto == "openai":
+    if provider.type == "azure-openai":
+        headers["api-key"] = api_key
+        base, path = azure_url(provider.base_url, upstream_model, path)
+    elif proto == "openai":
         headers["authorization"] = f"Bearer {api_key}"
     elif proto == "anthropic":
         headers["x-api-key"] = api_key
@@ -98,6 +114,26 @@ def upstream_request(
     if extra:
         headers.update(extra)
     return UpstreamRequest(url=base + path, headers=headers)
+
+
+def azure_api_version(base_url: str) -> str:
+    """The ``api-version`` an Azure provider's base URL sets, else `AZURE_API_VERSION`."""
+    values = parse_qs(urlsplit(base_url).query).get("api-version")
+    return values[0] if values and values[0] else AZURE_API_VERSION
+
+
+def azure_url(base_url: str, deployment: str, path: str) -> tuple[str, str]:
+    """(origin, path and query) of an Azure OpenAI call of `deployment` at `path`."""
+    parts = urlsplit(base_url)
+    prefix = parts.path.rstrip("/")
+    if not prefix.endswith("/openai"):
+        prefix += "/openai"  # the resource URL, as the portal shows it
+    version = quote(azure_api_version(base_url), safe="")
+    named = quote(deployment, safe="")
+    return (
+        f"{parts.scheme}://{parts.netloc}",
+        f"{prefix}/deployments/{named}{path}?api-version={version}",
+    )
 
 
 _PATHS: dict[Protocol, dict[Operation, str]] = {

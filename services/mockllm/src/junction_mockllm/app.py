@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from junction_mockllm.anthropic_api import AnthropicEndpoints
+from junction_mockllm.azure_api import AzureEndpoints
 from junction_mockllm.catalog import CatalogEndpoints
 from junction_mockllm.completions_api import CompletionsEndpoints
 from junction_mockllm.delivery import quiet_deliberate_cuts
@@ -28,7 +29,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 def create_app(settings: MockSettings | None = None) -> Starlette:
-    """Build the mock: OpenAI, Anthropic and Gemini endpoints plus ``/_mock/*`` controls."""
+    """Build the mock: OpenAI, Azure OpenAI, Anthropic and Gemini endpoints, ``/_mock/*``."""
     settings = settings or MockSettings()
     recorder = Recorder(settings.recorder_size)
     routes = [
@@ -37,6 +38,7 @@ def create_app(settings: MockSettings | None = None) -> Starlette:
         *CompletionsEndpoints(settings).routes(),
         *ImageEndpoints(settings).routes(),
         *AnthropicEndpoints(settings).routes(),
+        *AzureEndpoints(settings).routes(),
         *GeminiEndpoints(settings).routes(),
         *CatalogEndpoints(settings).routes(),
         *recorder_routes(recorder),

@@ -18,6 +18,8 @@ from junction_mockllm.settings import MockSettings
 NAMED_FAULTS = frozenset({"timeout", "cut", "badkey", "overloaded", "nousage", "midstream"})
 #: how ``echo_key`` quotes the key the mock received back in its error message
 ECHO_FORMS = ("whole", "no_prefix", "fragment", "base64", "urlencoded", "hex")
+#: OpenAI-compatible servers whose quirks ``dialect`` mimics (see `dialects`)
+DIALECTS = ("ollama", "vllm")
 
 # directive key -> (Knobs field, header carrying the same knob)
 _INT_KNOBS: dict[str, tuple[str, str]] = {
@@ -32,6 +34,7 @@ _INT_KNOBS: dict[str, tuple[str, str]] = {
 }
 FAULT_HEADER = "x-mock-fault"
 ECHO_HEADER = "x-mock-echo-key"
+DIALECT_HEADER = "x-mock-dialect"
 
 
 class DirectiveError(ValueError):
@@ -54,6 +57,8 @@ class Knobs:
     cache_write_tokens: int = 0
     #: quote the received key in the error message, in this form (`ECHO_FORMS`)
     echo_key: str | None = None
+    #: answer as this OpenAI-compatible server does (`DIALECTS`), on the OpenAI endpoints
+    dialect: str | None = None
 
     @property
     def fault_status(self) -> int | None:
@@ -81,6 +86,13 @@ def _check_echo(value: str) -> str:
     return form
 
 
+def _check_dialect(value: str) -> str:
+    dialect = value.strip().lower()
+    if dialect not in DIALECTS:
+        raise DirectiveError(f"unknown dialect {value!r}: use one of {list(DIALECTS)}")
+    return dialect
+
+
 def _check_int(key: str, value: str) -> int:
     try:
         number = int(value)
@@ -96,10 +108,12 @@ def _apply(values: dict[str, Any], key: str, value: str) -> None:
         values["fault"] = _check_fault(value)
     elif key == "echo_key":
         values["echo_key"] = _check_echo(value)
+    elif key == "dialect":
+        values["dialect"] = _check_dialect(value)
     elif key in _INT_KNOBS:
         values[_INT_KNOBS[key][0]] = _check_int(key, value)
     else:
-        known = sorted(["fault", "echo_key", *_INT_KNOBS])
+        known = sorted(["fault", "echo_key", "dialect", *_INT_KNOBS])
         raise DirectiveError(f"unknown mock directive {key!r}; known: {known}")
 
 
@@ -129,6 +143,8 @@ def read_knobs(raw_model: str | None, headers: Mapping[str, str], settings: Mock
         _apply(values, "fault", headers[FAULT_HEADER])
     if ECHO_HEADER in headers:
         _apply(values, "echo_key", headers[ECHO_HEADER])
+    if DIALECT_HEADER in headers:
+        _apply(values, "dialect", headers[DIALECT_HEADER])
     for key, (_, header) in _INT_KNOBS.items():
         if header in headers:
             _apply(values, key, headers[header])

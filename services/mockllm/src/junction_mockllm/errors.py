@@ -4,6 +4,8 @@
 - Anthropic: ``{"type": "error", "error": {"type", "message"}, "request_id"}``
   (the ``request-id`` header is added by the Anthropic endpoints)
 - Gemini: ``{"error": {"code", "message", "status"}}`` (google.rpc.Status)
+- Azure OpenAI: ``{"error": {"code": "<status or name>", "message"}}``, the
+  code a string (``"429"``, ``"401"``, ``"DeploymentNotFound"``), no ``type``
 
 Every 429 carries ``Retry-After``.
 """
@@ -15,7 +17,7 @@ from typing import Any, Literal
 
 from starlette.responses import JSONResponse
 
-Provider = Literal["openai", "anthropic", "gemini"]
+Provider = Literal["openai", "anthropic", "gemini", "azure"]
 
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error",
@@ -90,8 +92,14 @@ def _gemini_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"code": status, "message": message, "status": code}}
 
 
+def _azure_body(status: int, message: str, code: str | None) -> dict[str, Any]:
+    return {"error": {"code": code or str(status), "message": message}}
+
+
 def error_body(provider: Provider, status: int, message: str) -> dict[str, Any]:
     """The body of an error in ``provider``'s format (the same inside a stream's error event)."""
+    if provider == "azure":
+        return _azure_body(status, message, None)
     if provider == "openai":
         return _openai_body(status, message, None)
     if provider == "anthropic":
@@ -107,11 +115,20 @@ def error_response(
     param: str | None = None,
     retry_after: int | None = None,
     headers: Mapping[str, str] | None = None,
+    code: str | None = None,
 ) -> JSONResponse:
-    """An error in ``provider``'s wire format with HTTP ``status``."""
+    """An error in ``provider``'s wire format with HTTP ``status`` (``code``: Azure's name)."""
     text = message or DEFAULT_MESSAGES.get(status, f"Mock error {status}.")
+    if provider == "azure" and status == 429 and message is None:
+        text = (
+            "Requests to the ChatCompletions_Create Operation under Azure OpenAI API have "
+            "exceeded token rate limit of your current pricing tier. Please retry after "
+            f"{retry_after if retry_after is not None else 1} seconds."
+        )
     out = dict(headers or {})
-    if provider == "openai":
+    if provider == "azure":
+        body = _azure_body(status, text, code)
+    elif provider == "openai":
         body = _openai_body(status, text, param)
     elif provider == "anthropic":
         body = _anthropic_body(status, text, out.get("request-id"))

@@ -30,8 +30,18 @@ _AUTH_MESSAGES: dict[Provider, str] = {
     "openai": "Incorrect API key provided.",
     "anthropic": "invalid x-api-key",
     "gemini": "API key not valid. Please pass a valid API key.",
+    "azure": (
+        "Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
+        "provide a valid key for an active subscription and use a correct regional API "
+        "endpoint for your resource."
+    ),
 }
-_OVERLOADED_STATUS: dict[Provider, int] = {"openai": 503, "anthropic": 529, "gemini": 503}
+_OVERLOADED_STATUS: dict[Provider, int] = {
+    "openai": 503,
+    "anthropic": 529,
+    "gemini": 503,
+    "azure": 503,
+}
 # vendor prefixes carry no secret; else a chain of dash-ended words (`org-team-`)
 _VENDOR_PREFIX = re.compile(
     r"^(?:sk-ant-api\d+-|sk-ant-|sk-proj-|sk-|AIza|xai-|gsk_|(?:[A-Za-z]+-)+)"

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from junction_mockllm.delivery import json_response, sse_data, stream_response
+from junction_mockllm.dialects import dialect_error
 from junction_mockllm.directives import DirectiveError, Knobs, read_knobs
 from junction_mockllm.errors import error_response
 from junction_mockllm.faults import bearer_key, preflight, read_json
@@ -55,7 +56,7 @@ async def begin(
         return error_response("openai", 400, str(exc), param="model", headers=headers)
     refusal = await preflight(request, settings, "openai", knobs, bearer_key(request), headers)
     if refusal is not None:
-        return refusal
+        return dialect_error(refusal, knobs.dialect)
     return body, knobs, headers
 
 
@@ -189,8 +190,10 @@ def _choice_deltas(reply: Reply) -> list[dict[str, Any]]:
     return deltas
 
 
-def completion_events(reply: Reply, model: str, choices: int, include_usage: bool) -> list[bytes]:
-    """The SSE events of a streamed completion, ``data: [DONE]`` included."""
+def completion_events(
+    reply: Reply, model: str, choices: int, include_usage: bool, dialect: str | None = None
+) -> list[bytes]:
+    """The SSE events of a streamed completion, ``data: [DONE]`` included (see `dialects`)."""
     head = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion.chunk",
@@ -200,17 +203,27 @@ def completion_events(reply: Reply, model: str, choices: int, include_usage: boo
         "system_fingerprint": FINGERPRINT,
     }
     tail: dict[str, Any] = {"usage": None} if include_usage else {}
+    final = usage(reply, choices)
+    sent = 0
 
     def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        nonlocal sent
         choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return sse_data({**head, "choices": [choice], **tail})
+        out = {**head, "choices": [choice], **tail}
+        if include_usage and dialect == "ollama" and finish is not None:
+            out["usage"] = final
+        elif include_usage and dialect == "vllm":
+            sent = min(sent + 1, reply.output_tokens)
+            running = {"prompt_tokens": reply.input_tokens, "completion_tokens": sent}
+            out["usage"] = {**running, "total_tokens": reply.input_tokens + sent}
+        return sse_data(out)
 
     events: list[bytes] = []
     for index in range(choices):
         events.extend(chunk(index, delta) for delta in _choice_deltas(reply))
         events.append(chunk(index, {}, _FINISH[reply.finish]))
-    if include_usage:
-        events.append(sse_data({**head, "choices": [], "usage": usage(reply, choices)}))
+    if include_usage and dialect != "ollama":
+        events.append(sse_data({**head, "choices": [], "usage": final}))
     events.append(b"data: [DONE]\n\n")
     return events
 
@@ -233,56 +246,83 @@ class OpenAIEndpoints:
         started = await begin(request, self.settings)
         if isinstance(started, Response):
             return started
-        body, knobs, headers = started
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            message = "'messages' must be a non-empty array"
-            return error_response("openai", 400, message, param="messages", headers=headers)
-        choices = body.get("n") or 1
-        if not isinstance(choices, int) or not 1 <= choices <= 128:
-            return error_response("openai", 400, "'n' must be 1-128", param="n", headers=headers)
-        reply = compose(chat_prompt(body, knobs.model), knobs)
-        reports_usage = knobs.fault != "nousage"
-        if not body.get("stream"):
-            answer = completion(reply, knobs.model, choices)
-            if not reports_usage:
-                del answer["usage"]
-            return await json_response(answer, knobs, request, headers=headers)
-        options = body.get("stream_options")
-        include_usage = (
-            reports_usage and isinstance(options, Mapping) and bool(options.get("include_usage"))
-        )
-        events = completion_events(reply, knobs.model, choices, include_usage)
-        return stream_response(events, knobs, headers=headers)
+        return await chat_answer(request, *started)
 
     async def embeddings(self, request: Request) -> Response:
         """Create deterministic embeddings, as floats or base64."""
         started = await begin(request, self.settings)
         if isinstance(started, Response):
             return started
-        body, knobs, headers = started
-        texts = _embedding_inputs(body.get("input"))
-        if not texts:
-            message = "'input' must be a non-empty string or array"
-            return error_response("openai", 400, message, param="input", headers=headers)
-        dimensions = body.get("dimensions") or self.settings.embedding_dimensions
-        if not isinstance(dimensions, int) or not 1 <= dimensions <= 4096:
-            message = "'dimensions' must be 1-4096"
-            return error_response("openai", 400, message, param="dimensions", headers=headers)
-        as_base64 = body.get("encoding_format") == "base64"
-        data = []
-        for index, text in enumerate(texts):
-            vector = embedding(knobs.model, text, dimensions)
-            encoded: Any = embedding_base64(vector) if as_base64 else vector
-            data.append({"object": "embedding", "index": index, "embedding": encoded})
-        tokens = knobs.input_tokens or prompt_tokens(texts)
-        payload = {
-            "object": "list",
-            "data": data,
-            "model": knobs.model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        }
-        return await json_response(payload, knobs, request, headers=headers)
+        return await embeddings_answer(request, self.settings, *started)
+
+
+async def chat_answer(
+    request: Request,
+    body: dict[str, Any],
+    knobs: Knobs,
+    headers: dict[str, str],
+    *,
+    lead: list[bytes] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    """The answer to a checked chat completion request, plain or streamed.
+
+    ``lead`` events open a stream and ``extra`` fields join a plain answer
+    (Azure's content filter results).
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        message = "'messages' must be a non-empty array"
+        return error_response("openai", 400, message, param="messages", headers=headers)
+    choices = body.get("n") or 1
+    if not isinstance(choices, int) or not 1 <= choices <= 128:
+        return error_response("openai", 400, "'n' must be 1-128", param="n", headers=headers)
+    reply = compose(chat_prompt(body, knobs.model), knobs)
+    reports_usage = knobs.fault != "nousage"
+    if not body.get("stream"):
+        answer = completion(reply, knobs.model, choices)
+        answer.update(extra or {})
+        if not reports_usage:
+            del answer["usage"]
+        return await json_response(answer, knobs, request, headers=headers)
+    options = body.get("stream_options")
+    include_usage = (
+        reports_usage and isinstance(options, Mapping) and bool(options.get("include_usage"))
+    )
+    events = completion_events(reply, knobs.model, choices, include_usage, knobs.dialect)
+    return stream_response([*(lead or []), *events], knobs, headers=headers)
+
+
+async def embeddings_answer(
+    request: Request,
+    settings: MockSettings,
+    body: dict[str, Any],
+    knobs: Knobs,
+    headers: dict[str, str],
+) -> Response:
+    """Deterministic embeddings for a checked request, as floats or base64."""
+    texts = _embedding_inputs(body.get("input"))
+    if not texts:
+        message = "'input' must be a non-empty string or array"
+        return error_response("openai", 400, message, param="input", headers=headers)
+    dimensions = body.get("dimensions") or settings.embedding_dimensions
+    if not isinstance(dimensions, int) or not 1 <= dimensions <= 4096:
+        message = "'dimensions' must be 1-4096"
+        return error_response("openai", 400, message, param="dimensions", headers=headers)
+    as_base64 = body.get("encoding_format") == "base64"
+    data = []
+    for index, text in enumerate(texts):
+        vector = embedding(knobs.model, text, dimensions)
+        encoded: Any = embedding_base64(vector) if as_base64 else vector
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    tokens = knobs.input_tokens or prompt_tokens(texts)
+    payload = {
+        "object": "list",
+        "data": data,
+        "model": knobs.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+    return await json_response(payload, knobs, request, headers=headers)
 
 
 def _embedding_inputs(raw: Any) -> list[str]:

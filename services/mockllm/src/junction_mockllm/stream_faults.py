@@ -31,7 +31,7 @@ def midstream_events(
 ) -> list[bytes]:
     """The events of a stream that fails with `message` after its first content."""
     error = error_body(provider, MIDSTREAM_STATUS, message)
-    if provider == "openai":
+    if provider in ("openai", "azure"):
         return [sse_data(_openai_chunk(model)), sse_data(error)]
     if provider == "anthropic":
         return [*_anthropic_start(model), sse_data(error, event="error")]

@@ -92,6 +92,7 @@ async def _apply_provider(run: Run, tenant: Tenant, spec: ProviderSpec) -> None:
             "type": providers.check_provider_type(spec.type),
             "base_url": providers.check_base_url(spec.base_url, egress),
         }
+        providers.check_type_url(str(wanted["type"]), str(wanted["base_url"]))
         current = {"type": provider.type, "base_url": provider.base_url}
         changed = [k for k in wanted if wanted[k] != current[k]]
         # compared by decrypting: the file holds the values, the row only their envelope

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,6 +28,7 @@ from junction_control.providers.models import CREDENTIAL_STATUSES, Credential, P
 from junction_control.tenants.models import Tenant
 
 _MIN_KEY_CHARS_FOR_LAST4 = 8
+_AZURE_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")
 
 
 def check_provider_type(value: str) -> str:
@@ -62,6 +64,30 @@ def check_base_url(value: str, egress: Egress) -> str:
             "it; and no credentials in the URL)"
         ) from None
     return value.rstrip("/")
+
+
+def check_type_url(type: str, url: str) -> None:
+    """InvalidInput when `url` does not fit the provider `type`.
+
+    An ``azure-openai`` base URL is the resource (``https://{resource}.openai.azure.com``):
+    the deployment comes from each route's upstream model, and the only query
+    it may carry is the provider's ``api-version`` (``YYYY-MM-DD``, or with ``-preview``).
+    """
+    if type != "azure-openai":
+        return
+    parts = urlsplit(url)
+    if "/deployments" in parts.path:
+        raise InvalidInput(
+            "base_url of an azure-openai provider is the resource URL "
+            "(https://{resource}.openai.azure.com); the deployment is the model's upstream name"
+        )
+    query = parse_qs(parts.query, keep_blank_values=True)
+    versions = query.pop("api-version", [])
+    if query or len(versions) > 1 or any(not _AZURE_API_VERSION.fullmatch(v) for v in versions):
+        raise InvalidInput(
+            "base_url of an azure-openai provider may only carry ?api-version=YYYY-MM-DD "
+            "(or YYYY-MM-DD-preview)"
+        )
 
 
 def check_key(key: str) -> str:
@@ -117,6 +143,7 @@ async def create_provider(
         type=check_provider_type(type),
         base_url=check_base_url(base_url, egress),
     )
+    check_type_url(provider.type, provider.base_url)
     if headers:
         set_headers(keyring, provider, headers)
     session.add(provider)
@@ -259,6 +286,10 @@ async def update_provider(
     """
     headers = None if extra_headers is None else check_headers(extra_headers)
     url = None if base_url is None else check_base_url(base_url, egress or Egress())
+    check_type_url(
+        provider.type if type is None else check_provider_type(type),
+        provider.base_url if url is None else url,
+    )
     moving = url is not None and url != provider.base_url
     credentials = await _entered_again(session, provider, keys or {})
     if moving:

@@ -13,8 +13,9 @@ wrote, on the columns that kind writes:
   tenant_id, token_id, model, operation, client_protocol, stream, status,
   http_status, error_code, deployment_id, provider_id, credential_id,
   attempts, the five token counts, images, cost_usd, latency_ms, ttft_ms,
-  image_size, trace_id and ``at`` (the row's finished_at). Not started_at:
-  the row's start may have come from the ``started`` event.
+  image_size, trace_id, request_id, the attempt log and ``at`` (the row's
+  finished_at). Not started_at: the row's start may have come from the
+  ``started`` event.
 - a ``started`` event, against a row still open (``processing``, or failed as
   stuck by the reaper), which holds what the first ``started`` wrote:
   tenant_id, token_id, model, operation, client_protocol, stream and its

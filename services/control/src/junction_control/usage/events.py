@@ -16,7 +16,8 @@ A batch of well-formed events (what engines send) is checked one field at a
 time across all its events, in C loops (`map`, `set`, `min`); only a batch
 that fails that is looked at event by event, for the exact verdicts.
 
-An `Event` is a dict holding every `CallEvent` field (defaults filled in).
+An `Event` is a dict holding every `CallEvent` field (defaults filled in);
+its ``attempt_log`` is a list of `AttemptNote` dicts, each with every field.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from typing import Any
 import orjson
 
 from junction_contracts.errors import ContractError
-from junction_contracts.telemetry import CALL_STATUSES, TELEMETRY_VERSION, CallEvent
+from junction_contracts.telemetry import (
+    CALL_STATUSES,
+    MAX_ATTEMPT_NOTES,
+    TELEMETRY_VERSION,
+    AttemptNote,
+    CallEvent,
+    read_attempt_log,
+)
 from junction_control.usage.models import (
     ERROR_CODE_CHARS,
     ID_CHARS,
@@ -50,6 +58,8 @@ FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in _FIELDS)
 _KNOWN = frozenset(FIELD_NAMES)
 _REQUIRED = frozenset(f.name for f in _FIELDS if f.default is MISSING)
 _DEFAULTS: Event = {f.name: f.default for f in _FIELDS if f.default is not MISSING}
+_DEFAULTS["attempt_log"] = None  # what the contract reads as no attempt, like a missing log
+_NOTE_KEYS = frozenset(f.name for f in fields(AttemptNote))
 
 # the contract's checks
 _NAMES = ("id", "call_id", "tenant_id", "token_id", "model")
@@ -150,12 +160,20 @@ def read_event(item: Any) -> Event | None:
     if len(event) != len(FIELD_NAMES):
         # a newer engine's extra fields: ignored, like the contract does
         event = {k: v for k, v in event.items() if k in _KNOWN}
-    return event if _valid(event) else None
+    if not _valid(event):
+        return None
+    try:
+        event["attempt_log"] = [n.to_dict() for n in read_attempt_log(event["attempt_log"])]
+    except ContractError:
+        return None
+    return event
 
 
 def event_of(event: CallEvent) -> Event:
-    """The dict form of a `CallEvent` (no deep copy: every field is a scalar)."""
-    return {name: getattr(event, name) for name in FIELD_NAMES}
+    """The dict form of a `CallEvent` (its attempt notes as dicts too)."""
+    found = {name: getattr(event, name) for name in FIELD_NAMES}
+    found["attempt_log"] = [note.to_dict() for note in event.attempt_log]
+    return found
 
 
 def refusal(event: Event) -> str | None:
@@ -176,6 +194,10 @@ def refusal(event: Event) -> str | None:
         return "at and started_at must be unix times"
     if event["kind"] == "started":
         return None
+    for note in event["attempt_log"]:
+        reason = _note_refusal(note)
+        if reason is not None:
+            return reason
     for name in COUNTS:
         if event[name] > MAX_INT:
             return f"{name} is out of range"
@@ -194,6 +216,39 @@ def refusal(event: Event) -> str | None:
         if value is not None and (not _is_number(value) or value < 0):
             return f"{name} must be a non-negative number"
     return None
+
+
+def _note_refusal(note: dict[str, Any]) -> str | None:
+    """Why a contract-valid attempt note cannot be stored with its call, or None."""
+    for name in ("deployment_id", "provider_id", "credential_id"):
+        value = note[name]
+        if value is not None and len(value) > ID_CHARS:
+            return f"attempt {name} must be at most {ID_CHARS} characters"
+    if note["error_code"] is not None and len(note["error_code"]) > ERROR_CODE_CHARS:
+        return f"attempt error_code must be at most {ERROR_CODE_CHARS} characters"
+    status = note["http_status"]
+    if status is not None and not 0 <= status <= 999:
+        return "attempt http_status must be an HTTP status code"
+    return None
+
+
+def _logs_good(logs: list[Any]) -> bool:
+    """Whether every attempt log holds complete, storable notes (as `read_event` keeps them)."""
+    if _types(logs) != {list}:
+        return False
+    for log in logs:
+        if len(log) > MAX_ATTEMPT_NOTES:
+            return False
+        for note in log:
+            if type(note) is not dict or note.keys() != _NOTE_KEYS:
+                return False
+            try:
+                AttemptNote.from_dict(note)
+            except ContractError:
+                return False
+            if _note_refusal(note) is not None:
+                return False
+    return True
 
 
 def _valid(e: Event) -> bool:
@@ -260,6 +315,8 @@ def _columns_good(cols: dict[str, list[Any]]) -> bool:
         if values and (_types(values) != _STR or max(map(len, values)) > width):
             return False
     if any(_types(cols[name]) != {bool} for name in FLAGS):
+        return False
+    if not _logs_good(cols["attempt_log"]):
         return False
     at, started_at = cols["at"], cols["started_at"]
     if not (_non_negative(at) and _non_negative(started_at) and _non_negative(cols["cost_usd"])):

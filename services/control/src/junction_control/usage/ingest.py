@@ -22,7 +22,8 @@ other content: see `usage.conflicts`; it changes nothing) or ``rejected``.
 The first final state with a cost above zero also charges the tenant's
 credit (`credits.service.charge_calls`) and adds the cost to its token's
 ``spent_usd`` (what the budget is checked against: it outlives the pruned
-calls), in the same transaction. The ledger's unique call id is the
+calls), in the same transaction. Every first final state also moves its
+token's ``last_used_at`` forward to the call's end (never back). The ledger's unique call id is the
 backstop for both: a row that is closed twice (an engine-reported
 failed/stuck, then a later ``finished``) is charged and counted once.
 A ``refused`` call (turned down before any provider was tried) is never
@@ -45,9 +46,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import text
@@ -70,7 +71,7 @@ Outcome = Literal["accepted", "duplicate", "conflict", "rejected"]
 # conflicting event ids named in the warning of one batch
 _LOGGED_IDS = 5
 _IDS = bulk.columns("id text")
-_SPEND = bulk.columns("id text, delta float8")
+_TOKENS = bulk.columns("id text, delta float8, used_at timestamptz")
 _KNOWN_TENANTS = "SELECT id FROM tenants WHERE id IN (SELECT id FROM batch)"
 _STATES = (
     "SELECT id, status, error_code FROM model_calls WHERE id IN (SELECT id FROM batch) ORDER BY id"
@@ -87,8 +88,13 @@ _CLOSE = bulk.update_sql(
     returning="model_calls.id",
 )
 _LOCK_TOKENS = "SELECT id FROM user_tokens WHERE id IN (SELECT id FROM batch) ORDER BY id"
-_ADD_SPEND = (
-    "UPDATE user_tokens SET spent_usd = user_tokens.spent_usd + batch.delta "
+# spent = spent + delta in SQL: concurrent writers add, never overwrite; a key's
+# last use only moves forward (batches may land out of order)
+_TOUCH_TOKENS = (
+    "UPDATE user_tokens SET spent_usd = user_tokens.spent_usd + batch.delta, "
+    "last_used_at = CASE WHEN user_tokens.last_used_at IS NULL "
+    "OR user_tokens.last_used_at < batch.used_at "
+    "THEN batch.used_at ELSE user_tokens.last_used_at END "
     "FROM batch WHERE user_tokens.id = batch.id"
 )
 # one statement: the sorted subquery fixes the order the locks are taken in
@@ -223,7 +229,7 @@ async def ingest(
     charged = await charge_calls(
         conn, [Charge(e["call_id"], e["tenant_id"], float(e["cost_usd"])) for e in ended], now
     )
-    await _add_spend(conn, [e for e in ended if e["call_id"] in charged])
+    await _touch_tokens(conn, ended, charged)
     return result
 
 
@@ -346,22 +352,30 @@ async def _close(conn: AsyncConnection, calls: Sequence[_Call], now: datetime) -
     return {row[0] for row in await bulk.with_batch(conn, records.CLOSE_COLUMNS, rows, _CLOSE)}
 
 
-async def _add_spend(conn: AsyncConnection, finals: Iterable[Event]) -> None:
-    """Add the cost of calls charged just now to their tokens' running totals."""
+async def _touch_tokens(conn: AsyncConnection, ended: Sequence[Event], charged: set[str]) -> None:
+    """Add the cost of calls charged just now to their tokens' running totals, and
+    move each token's ``last_used_at`` to its latest call that ended here.
+
+    One statement for the whole batch: a key's last use is written with the
+    telemetry that reports it, never by a write per request.
+    """
     deltas: dict[str, float] = {}
-    for event in finals:
+    used: dict[str, float] = {}
+    for event in ended:
+        token_id, at = event["token_id"], event["at"]
+        if at > used.get(token_id, 0.0):
+            used[token_id] = at
         cost = float(event["cost_usd"])
-        if cost > 0:
-            deltas[event["token_id"]] = deltas.get(event["token_id"], 0.0) + cost
-    if not deltas:
+        if cost > 0 and event["call_id"] in charged:
+            deltas[token_id] = deltas.get(token_id, 0.0) + cost
+    if not used:
         return
-    rows = [(t, deltas[t]) for t in sorted(deltas)]
+    rows = [(t, deltas.get(t, 0.0), datetime.fromtimestamp(used[t], UTC)) for t in sorted(used)]
     if conn.dialect.name == "postgresql":
         # the UPDATE's join takes row locks in no set order: take them in id order
         # first, like every other lock of ingest, so overlapping batches queue
-        await bulk.with_batch(conn, _IDS, [(t,) for t, _ in rows], _LOCK_TOKENS + " FOR UPDATE")
-    # spent = spent + delta in SQL: concurrent writers add, never overwrite
-    await bulk.with_batch(conn, _SPEND, rows, _ADD_SPEND)
+        await bulk.with_batch(conn, _IDS, [(t,) for t, _, _ in rows], _LOCK_TOKENS + " FOR UPDATE")
+    await bulk.with_batch(conn, _TOKENS, rows, _TOUCH_TOKENS)
 
 
 def _finished(call: _Call) -> Event:

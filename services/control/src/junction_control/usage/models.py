@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, false
+from sqlalchemy import BigInteger, CheckConstraint, Index, Text, false
 from sqlmodel import Field, SQLModel
 
 from junction_contracts.telemetry import CALL_STATUSES
@@ -87,6 +87,9 @@ class ModelCall(SQLModel, table=True):
     partial: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # the call's x-request-id (last, where migration 0014 added the column)
     request_id: str | None = Field(default=None, max_length=REQUEST_ID_CHARS)
+    # the upstream attempts as the engine listed them, a JSON array (`AttemptNote`
+    # dicts); NULL when none was made (last, where migration 0015 added the column)
+    attempt_log: str | None = Field(default=None, sa_type=Text)
 
     @property
     def is_open(self) -> bool:

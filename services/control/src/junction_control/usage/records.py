@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from junction_control import bulk
 from junction_control.usage.events import COUNTS, Event
 from junction_control.usage.models import PROCESSING
@@ -23,7 +25,7 @@ FINISHED_COLUMNS = bulk.columns(
     "credential_id text, attempts int4, input_tokens int4, output_tokens int4, "
     "cached_input_tokens int4, cache_write_input_tokens int4, reasoning_tokens int4, "
     "images int4, cost_usd float8, latency_ms float8, ttft_ms float8, image_size text, "
-    "trace_id text, usage_estimated bool, partial bool, request_id text, "
+    "trace_id text, usage_estimated bool, partial bool, request_id text, attempt_log text, "
     "finished_at timestamptz, updated_at timestamptz"
 )
 # a whole new row: the key, what only the first event sets, then the rest
@@ -45,6 +47,7 @@ def started_row(event: Event, now: datetime) -> Row:
         PROCESSING,
         *_NO_OUTCOME,
         event["request_id"],  # known from the start: a call still open can be found by it
+        None,  # attempt_log
         None,  # finished_at
         now,
     )
@@ -72,6 +75,7 @@ def finished_values(event: Event, now: datetime) -> Row:
         *_OUTCOME(event),
         *map(int, _COUNT_VALUES(event)),
         *_MEASURES(event),
+        attempt_log_text(event["attempt_log"]),
         _time(event["at"]),
         now,
     )
@@ -96,6 +100,11 @@ _MEASURES = itemgetter(
 )
 # a started call's outcome, counts and measures: none yet
 _NO_OUTCOME = (None,) * 5 + (0,) * len(COUNTS) + (0.0,) + (None,) * 4 + (False, False)
+
+
+def attempt_log_text(notes: list[dict[str, Any]]) -> str | None:
+    """The attempt log as its column stores it: a JSON array, or NULL when no attempt was made."""
+    return orjson.dumps(notes).decode() if notes else None
 
 
 def _start_of(finished: Event, started: Event | None) -> float:

@@ -7,14 +7,21 @@ from datetime import datetime, timedelta
 from starlette.responses import Response
 
 from junction_control.admin.access import requires
-from junction_control.admin.errors import ApiError, invalid_field
+from junction_control.admin.errors import ApiError, invalid_field, not_found
 from junction_control.admin.export import CSV_MEDIA_TYPE, csv_response
 from junction_control.admin.pagination import decode_cursor, encode_cursor
 from junction_control.admin.registry import Call, Router
-from junction_control.admin.schemas import PageQuery
 from junction_control.columns import utcnow
 from junction_control.usage import export, service
-from junction_control.usage.schemas import CallOut, CallPage, ModelUsageOut, UsageOut, UsageQuery
+from junction_control.usage.schemas import (
+    CallDetailOut,
+    CallOut,
+    CallPage,
+    CallQuery,
+    ModelUsageOut,
+    UsageOut,
+    UsageQuery,
+)
 
 router = Router("usage")
 DEFAULT_RANGE = timedelta(days=30)
@@ -83,19 +90,44 @@ def _retention(call: Call) -> timedelta:
 @router.add(
     "GET",
     "/tenants/{tenant_id}/calls",
-    summary="The tenant's model calls, newest first",
+    summary="The tenant's model calls, newest first, with optional exact filters",
     permission=requires("calls", "read"),
-    query=PageQuery,
+    query=CallQuery,
     response=CallPage,
 )
 async def list_calls(call: Call) -> CallPage:
-    page = call.query(PageQuery)
+    page = call.query(CallQuery)
     before = None if page.cursor is None else service.CallCursor(*decode_cursor(page.cursor))
+    if page.since is not None and page.until is not None and page.since >= page.until:
+        raise invalid_field("since", "must be before until")
+    where = service.CallFilter(
+        status=page.status,
+        model=page.model,
+        token_id=page.token_id,
+        deployment_id=page.deployment_id,
+        request_id=page.request_id,
+        since=page.since,
+        until=page.until,
+    )
     rows = await service.list_calls(
-        call.session, call.access.tenant_id, limit=page.limit + 1, before=before
+        call.session, call.access.tenant_id, limit=page.limit + 1, before=before, where=where
     )
     next_cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
         next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id)
     return CallPage(items=[CallOut.of(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/calls/{call_id}",
+    summary="One model call with its upstream attempts (deployment, outcome, status, duration)",
+    permission=requires("calls", "read"),
+    response=CallDetailOut,
+)
+async def call_detail(call: Call) -> CallDetailOut:
+    found = await service.get_call(call.session, call.access.tenant_id, call.path("call_id"))
+    if found is None:
+        raise not_found("call")
+    return CallDetailOut.of(found)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from junction_control.admin.schemas import Page, UtcTime
+from junction_control.admin.schemas import Page, PageQuery, UtcTime
 from junction_control.usage.models import ModelCall
 from junction_control.usage.service import ModelUsage
 
@@ -105,9 +106,60 @@ class CallOut(BaseModel):
     request_id: str | None = None
     trace_id: str | None = None
 
+    #: some token figures are the gateway's estimate; the answer was cut short
+    usage_estimated: bool = False
+    partial: bool = False
+
     @classmethod
     def of(cls, call: ModelCall) -> CallOut:
         return cls.model_validate(call, from_attributes=True)
 
 
 CallPage = Page[CallOut]
+
+CallStatusName = Literal["processing", "success", "failed", "cancelled", "refused"]
+
+
+class CallQuery(PageQuery):
+    """``?status=&model=&token_id=&deployment_id=&request_id=&since=&until=`` on a page of calls.
+
+    Every filter is exact and they combine (AND); `since`/`until` bound the
+    call's start like the usage range does (a plain date is 00:00 UTC).
+    """
+
+    status: CallStatusName | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    token_id: str | None = Field(default=None, min_length=1, max_length=64)
+    deployment_id: str | None = Field(default=None, min_length=1, max_length=64)
+    request_id: str | None = Field(default=None, min_length=1, max_length=128)
+    since: TimeOrDate | None = None
+    until: TimeOrDate | None = None
+
+
+class AttemptOut(BaseModel):
+    """One upstream attempt of a call, in the order they were made."""
+
+    number: int
+    deployment_id: str
+    provider_id: str
+    credential_id: str | None
+    #: answered, failed (another deployment may serve: failed over), rejected (the
+    #: provider's verdict on the request went back to the client) or cancelled
+    outcome: str
+    #: the provider's HTTP status; none when it never answered (timeout, refused connection)
+    http_status: int | None
+    error_code: str | None
+    latency_ms: float
+
+
+class CallDetailOut(CallOut):
+    """One call with its upstream attempts (empty for calls recorded before attempts were)."""
+
+    attempt_log: list[AttemptOut]
+
+    @classmethod
+    def of(cls, call: ModelCall) -> CallDetailOut:
+        notes: list[dict[str, Any]] = orjson.loads(call.attempt_log) if call.attempt_log else []
+        base = CallOut.of(call).model_dump()
+        attempts = [AttemptOut(number=n, **note) for n, note in enumerate(notes, start=1)]
+        return cls(**base, attempt_log=attempts)

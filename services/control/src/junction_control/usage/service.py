@@ -53,12 +53,27 @@ class ModelUsage:
     cost_usd: float
 
 
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """Which calls a listing keeps: every given field must match exactly (AND)."""
+
+    status: str | None = None
+    model: str | None = None
+    token_id: str | None = None
+    deployment_id: str | None = None
+    request_id: str | None = None
+    #: the call started in [since, until)
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 async def list_calls(
     session: AsyncSession,
     tenant_id: str,
     *,
     limit: int = 50,
     before: CallCursor | None = None,
+    where: CallFilter | None = None,
 ) -> Sequence[ModelCall]:
     """The tenant's calls, newest first; `before` continues after a previous page.
 
@@ -68,6 +83,15 @@ async def list_calls(
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
     query = select(ModelCall).where(ModelCall.tenant_id == tenant_id)
+    if where is not None:
+        for name in ("status", "model", "token_id", "deployment_id", "request_id"):
+            value = getattr(where, name)
+            if value is not None:
+                query = query.where(getattr(ModelCall, name) == value)
+        if where.since is not None:
+            query = query.where(col(ModelCall.started_at) >= where.since)
+        if where.until is not None:
+            query = query.where(col(ModelCall.started_at) < where.until)
     if before is not None:
         query = query.where(
             or_(
@@ -78,6 +102,12 @@ async def list_calls(
     query = query.order_by(col(ModelCall.started_at).desc(), col(ModelCall.id).desc())
     result = await session.exec(query.limit(limit))
     return result.all()
+
+
+async def get_call(session: AsyncSession, tenant_id: str, call_id: str) -> ModelCall | None:
+    """One of the tenant's calls by its id (another tenant's is not found)."""
+    call = await session.get(ModelCall, call_id)
+    return call if call is not None and call.tenant_id == tenant_id else None
 
 
 async def usage_totals(
