@@ -143,7 +143,7 @@ async def test_only_owners_handle_the_owner_role_and_a_tenant_keeps_one(
     assert by_admin.status_code == 403
     assert demote_owner.status_code == 403
     assert last_owner.status_code == 409
-    assert last_owner.json()["error"]["code"] == "conflict"
+    assert last_owner.json()["error"]["code"] == "last_owner"
     assert by_owner.status_code == 200
     assert now_allowed.status_code == 204
 

@@ -1,4 +1,4 @@
-// Pick the tenant to work in; platform admins also create tenants here.
+// Pick the tenant to work in; platform admins also create tenants here, each with its first owner.
 import { post } from "../api.js";
 import { empty, errorSlot, field, h, onSubmit, text } from "../dom.js";
 import { isPlatformAdmin, roleIn } from "../roles.js";
@@ -25,11 +25,14 @@ export async function tenantsView(root, { tenants, reload, go }) {
     { class: "card", "aria-labelledby": "create-tenant" },
     h("h2", { id: "create-tenant" }, "Create a tenant"),
     field("Tenant name", { name: "name", required: true, placeholder: "acme", hint: "Lowercase letters, digits and dashes." }),
+    field("Owner email (optional)", { name: "owner_email", type: "email", hint: "An existing user, its first owner; empty: you." }),
     errors,
     h("button", { type: "submit" }, "Create tenant"),
   );
   onSubmit(form, errors, async (data) => {
-    const tenant = await post("/tenants", { name: text(data, "name") });
+    const body = { name: text(data, "name") };
+    if (text(data, "owner_email")) body.owner_email = text(data, "owner_email");
+    const tenant = await post("/tenants", body);
     await reload();
     go(`#/t/${encodeURIComponent(tenant.id)}/members`);
   });

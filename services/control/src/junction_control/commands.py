@@ -1,15 +1,19 @@
 """What each `junction-control` command does, given parsed arguments.
 
 Every command that touches the database first brings the schema up to date,
-then works in one transaction. Output goes to stdout; errors are raised as
-ControlError subclasses for `cli.main` to print.
+then works in one transaction. A write runs in `shell_work`, the shell's unit
+of work: its audit rows name the shell as actor (``cli`` or ``apply``, with
+the OS user) and its route changes are announced after the commit, as the
+admin API's are. Output goes to stdout; errors are raised as ControlError
+subclasses for `cli.main` to print. The tenant and catalogue writes are in
+`cli_tenants` and `cli_catalog`, the reads in `cli_views`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -19,9 +23,9 @@ from typing import TextIO
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_control.alerts import service as alerts
-from junction_control.audit.service import record
+from junction_control.audit.actor import Actor
+from junction_control.audit.service import record_by
 from junction_control.columns import utcnow
-from junction_control.credits import service as credits
 from junction_control.crypto import next_master_key
 from junction_control.db import Database
 from junction_control.declarative import apply_spec, load_spec
@@ -32,47 +36,10 @@ from junction_control.providers import service as providers
 from junction_control.route_changes import RouteChanges, note_tenant_changed, take_changed
 from junction_control.secret_files import write_secret_file
 from junction_control.settings import ControlSettings
-from junction_control.tenants import budgets as tenant_budgets
 from junction_control.tenants import service as tenants
 from junction_control.tokens import service as tokens
 from junction_control.usage import service as usage
 from junction_control.usage.rollup import prune_calls, rollup_hours
-from junction_control.users import service as users
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentArg:
-    """``PROVIDER:UPSTREAM_MODEL[:PRIORITY[:WEIGHT]]`` from the command line."""
-
-    provider: str
-    upstream_model: str
-    priority: int = 0
-    weight: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> DeploymentArg:
-        """Parse the argument; trailing whole numbers are priority and weight.
-
-        Upstream names may contain ":" (``ollama:llama3:8b``); a name ending in
-        a number after ":" then needs explicit priority and weight.
-        """
-        provider, sep, rest = text.partition(":")
-        parts = rest.split(":")
-        numbers: list[int] = []
-        while len(parts) > 1 and len(numbers) < 2 and _is_int(parts[-1]):
-            numbers.insert(0, int(parts.pop()))
-        upstream = ":".join(parts)
-        if not sep or not provider or not upstream:
-            raise InvalidInput(
-                f"--deployment {text!r} must be PROVIDER:UPSTREAM_MODEL[:PRIORITY[:WEIGHT]]"
-            )
-        priority = numbers[0] if numbers else 0
-        weight = numbers[1] if len(numbers) > 1 else 1
-        return cls(provider, upstream, priority, weight)
-
-
-def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
 
 
 def process_environ() -> dict[str, str]:
@@ -93,6 +60,32 @@ async def migrated_session(settings: ControlSettings) -> AsyncIterator[AsyncSess
         await database.dispose()
 
 
+@dataclass(frozen=True, slots=True)
+class ShellWork:
+    """A write from the shell: its session and the actor its audit rows name."""
+
+    session: AsyncSession
+    actor: Actor
+
+
+@asynccontextmanager
+async def shell_work(settings: ControlSettings, via: str = "cli") -> AsyncIterator[ShellWork]:
+    """One audited write: committed when the block succeeds, then its route changes announced."""
+    async with migrated_session(settings) as session:
+        yield ShellWork(session, Actor.shell(via))
+        changed = await take_changed(session)
+    await publish_changes(settings, changed)
+
+
+async def publish_changes(settings: ControlSettings, token_hashes: set[str]) -> None:
+    """Tell every engine (through Redis, when configured) that these keys' routes changed."""
+    changes = RouteChanges(settings.redis_url)
+    try:
+        await changes.publish(token_hashes)
+    finally:
+        await changes.close()
+
+
 async def migrate(settings: ControlSettings, out: TextIO) -> None:
     """Apply every pending migration."""
     database = Database(settings.database_url)
@@ -101,72 +94,6 @@ async def migrate(settings: ControlSettings, out: TextIO) -> None:
     finally:
         await database.dispose()
     print("database schema is up to date", file=out)
-
-
-async def create_tenant(settings: ControlSettings, name: str, out: TextIO) -> None:
-    """Add a tenant."""
-    async with migrated_session(settings) as session:
-        tenant = await tenants.create_tenant(session, name)
-    print(f"tenant {tenant.name} created (id {tenant.id})", file=out)
-
-
-async def create_provider(
-    settings: ControlSettings,
-    *,
-    tenant: str,
-    name: str,
-    type: str,
-    base_url: str,
-    key: str | None,
-    key_name: str,
-    headers: Mapping[str, str],
-    out: TextIO,
-) -> None:
-    """Add a provider and, when given, its first key."""
-    async with migrated_session(settings) as session:
-        owner = await tenants.get_tenant(session, tenant)
-        provider = await providers.create_provider(
-            session,
-            owner,
-            name,
-            type=type,
-            base_url=base_url,
-            egress=settings.egress,
-            extra_headers=headers,
-            keyring=settings.keyring,
-        )
-        credential = None
-        if key is not None:
-            credential = await providers.add_credential(
-                session, settings.keyring, provider, key_name, key
-            )
-    line = f"provider {tenant}/{provider.name} created (id {provider.id})"
-    if credential is not None:
-        line += f" with key {credential.name} ending in {credential.key_last4 or '****'}"
-    print(line, file=out)
-
-
-async def create_model(
-    settings: ControlSettings,
-    *,
-    tenant: str,
-    name: str,
-    deployments: Sequence[DeploymentArg],
-    pricing: models.ModelPricing,
-    out: TextIO,
-) -> None:
-    """Add a model with its deployments."""
-    async with migrated_session(settings) as session:
-        owner = await tenants.get_tenant(session, tenant)
-        model = await models.create_model(session, owner, name, pricing)
-        for d in deployments:
-            provider = await providers.get_provider(session, owner, d.provider)
-            await models.add_deployment(
-                session, model, provider, d.upstream_model, priority=d.priority, weight=d.weight
-            )
-    print(f"model {tenant}/{model.name} created with {len(deployments)} deployment(s)", file=out)
-    if not pricing.priced:
-        print(f"warning: {models.UNPRICED.format(name=f'{tenant}/{model.name}')}", file=out)
 
 
 async def create_token(
@@ -184,12 +111,22 @@ async def create_token(
         if expires_in_days <= 0:
             raise InvalidInput("--expires-in-days must be positive")
         limits = replace(limits, expires_at=utcnow() + timedelta(days=expires_in_days))
-    async with migrated_session(settings) as session:
-        owner = await tenants.get_tenant(session, tenant)
+    async with shell_work(settings) as work:
+        owner = await tenants.get_tenant(work.session, tenant)
         if limits.allowed_models:
-            await models.check_models_exist(session, owner, limits.allowed_models)
-        created = await tokens.create_token(session, owner, name, limits)
-    token = created.token
+            await models.check_models_exist(work.session, owner, limits.allowed_models)
+        created = await tokens.create_token(work.session, owner, name, limits)
+        token = created.token
+        await record_by(
+            work.session,
+            work.actor,
+            tenant_id=owner.id,
+            action="token.create",
+            object_type="token",
+            object_id=token.id,
+            name=name,
+            prefix=token.prefix,
+        )
     if as_json:
         print(
             json.dumps(
@@ -212,24 +149,23 @@ async def create_token(
     print(created.raw, file=out)
 
 
-async def _publish_changes(settings: ControlSettings, token_hashes: set[str]) -> None:
-    changes = RouteChanges(settings.redis_url)
-    try:
-        await changes.publish(token_hashes)
-    finally:
-        await changes.close()
-
-
 async def revoke_token(settings: ControlSettings, *, tenant: str, name: str, out: TextIO) -> None:
     """Revoke a token; with Redis, every engine refuses it at once (else within its TTL)."""
-    async with migrated_session(settings) as session:
-        owner = await tenants.get_tenant(session, tenant)
-        token = await tokens.find_token(session, owner, name)
+    async with shell_work(settings) as work:
+        owner = await tenants.get_tenant(work.session, tenant)
+        token = await tokens.find_token(work.session, owner, name)
         if token is None:
             raise InvalidInput(f"token {name!r} does not exist in tenant {tenant!r}")
-        await tokens.revoke_token(session, token)
-        changed = await take_changed(session)
-    await _publish_changes(settings, changed)
+        await tokens.revoke_token(work.session, token)
+        await record_by(
+            work.session,
+            work.actor,
+            tenant_id=owner.id,
+            action="token.revoke",
+            object_type="token",
+            object_id=token.id,
+            name=name,
+        )
     print(f"token {tenant}/{name} revoked", file=out)
 
 
@@ -238,16 +174,16 @@ async def apply_file(
 ) -> None:
     """Make the database match a declarative file and print what changed."""
     spec = load_spec(path, environ)
-    async with migrated_session(settings) as session:
-        report = await apply_spec(session, settings.keyring, spec, egress=settings.egress)
+    async with shell_work(settings, via="apply") as work:
+        report = await apply_spec(
+            work.session, settings.keyring, spec, egress=settings.egress, actor=work.actor
+        )
         if report.changed:
             # providers, keys or models may have moved: every key of these tenants
             for declared in spec.tenants:
-                found = await tenants.find_tenant(session, declared.name)
+                found = await tenants.find_tenant(work.session, declared.name)
                 if found is not None:
-                    note_tenant_changed(session, found.id)
-        changed = await take_changed(session)
-    await _publish_changes(settings, changed)
+                    note_tenant_changed(work.session, found.id)
     for change in report.changes:
         print(change.line(), file=out)
     for warning in report.warnings:
@@ -276,10 +212,19 @@ async def rotate_master_key(settings: ControlSettings, out: TextIO) -> None:
     Running processes must already know that key (they load the keyring at
     start), which is why adding it is a separate step.
     """
-    async with migrated_session(settings) as session:
-        count = await providers.rewrap_credentials(session, settings.keyring)
-        count += await alerts.rewrap_secrets(session, settings.keyring)
-    version = settings.keyring.primary.version
+    async with shell_work(settings) as work:
+        count = await providers.rewrap_credentials(work.session, settings.keyring)
+        count += await alerts.rewrap_secrets(work.session, settings.keyring)
+        version = settings.keyring.primary.version
+        await record_by(
+            work.session,
+            work.actor,
+            tenant_id=None,
+            action="master_key.rotate",
+            object_type="master_key",
+            object_id=version,
+            rewrapped=count,
+        )
     print(f"re-wrapped {count} credential(s) under master key {version}", file=out)
 
 
@@ -294,114 +239,6 @@ async def reap_stuck_calls(settings: ControlSettings, older_than_minutes: int, o
         "as failed (stuck)",
         file=out,
     )
-
-
-async def create_user(
-    settings: ControlSettings,
-    *,
-    email: str,
-    password: str,
-    name: str,
-    platform_admin: bool,
-    tenant: str | None,
-    role: str | None,
-    out: TextIO,
-) -> None:
-    """Add an admin API user, optionally a platform admin and/or a member of a tenant."""
-    if (tenant is None) != (role is None):
-        raise InvalidInput("--tenant and --role go together")
-    async with migrated_session(settings) as session:
-        user = await users.create_user(
-            session, email, password, name=name, is_platform_admin=platform_admin
-        )
-        if tenant is not None and role is not None:
-            owner = await tenants.get_tenant(session, tenant)
-            await users.add_membership(session, owner, user, role)
-    line = f"user {user.email} created (id {user.id})"
-    if platform_admin:
-        line += " as platform admin"
-    if tenant is not None:
-        line += f", {role} of tenant {tenant}"
-    print(line, file=out)
-
-
-async def grant_credits(
-    settings: ControlSettings,
-    *,
-    tenant: str,
-    amount_usd: float,
-    note: str,
-    kind: str,
-    out: TextIO,
-) -> None:
-    """Grant (or adjust) a tenant's credit; audited like the admin API's grants."""
-    async with migrated_session(settings) as session:
-        owner = await tenants.get_tenant(session, tenant)
-        entry = await credits.add_entry(session, owner, amount_usd, kind=kind, note=note)
-        await record(
-            session,
-            tenant_id=owner.id,
-            user_id=None,  # the shell: no admin user
-            action=f"credits.{kind}",
-            object_type="credit_ledger",
-            object_id=entry.id,
-            details={"amount_usd": entry.amount_usd, "via": "cli"},
-        )
-        balance = await credits.balance_of(session, owner.id)
-        changed = await take_changed(session)
-    await _publish_changes(settings, changed)  # engines see the new credit at once
-    print(f"{kind} of {amount_usd:.6f} USD to {tenant}: balance {balance:.6f} USD", file=out)
-
-
-async def set_billing(
-    settings: ControlSettings,
-    *,
-    tenant: str,
-    billing: str,
-    credit_limit_usd: float | None,
-    out: TextIO,
-) -> None:
-    """Make a tenant prepaid or postpaid; audited like the admin API's change."""
-    async with migrated_session(settings) as session:
-        owner = await tenants.get_tenant(session, tenant)
-        account = await credits.set_billing(session, owner, billing, credit_limit_usd)
-        await record(
-            session,
-            tenant_id=owner.id,
-            user_id=None,  # the shell: no admin user
-            action="credits.billing",
-            object_type="credit_account",
-            object_id=owner.id,
-            details={"billing": billing, "credit_limit_usd": credit_limit_usd, "via": "cli"},
-        )
-        changed = await take_changed(session)
-    await _publish_changes(settings, changed)
-    limit = "" if account.credit_limit_usd is None else f", credit limit {credit_limit_usd} USD"
-    print(f"tenant {tenant} is {billing}{limit}: balance {account.balance_usd:.6f} USD", file=out)
-
-
-async def set_tenant_budget(
-    settings: ControlSettings,
-    *,
-    tenant: str,
-    spec: tenant_budgets.BudgetSpec | None,
-    out: TextIO,
-) -> None:
-    """Set (or, with no spec, lift) a tenant's budget over all its keys; audited."""
-    async with migrated_session(settings) as session:
-        owner = await tenants.get_tenant(session, tenant)
-        actor = tenant_budgets.Actor(via="cli")
-        if spec is None:
-            lifted = await tenant_budgets.remove_budget(session, owner, actor)
-        else:
-            await tenant_budgets.set_budget(session, owner, spec, actor)
-        changed = await take_changed(session)
-    await _publish_changes(settings, changed)
-    if spec is None:
-        print(f"tenant {tenant}: " + ("budget lifted" if lifted else "had no budget"), file=out)
-    else:
-        period = "" if spec.period == "lifetime" else f" {spec.period} ({spec.timezone})"
-        print(f"tenant {tenant}: budget of {spec.limit_usd:.2f} USD{period}", file=out)
 
 
 async def rollup(

@@ -11,6 +11,10 @@ handler, which then receives the resulting `Access`:
 3. Casbin must allow (user, tenant, obj, act) — else 403 ``forbidden``.
    With ``own=True`` a grant on ``<obj>:own`` is enough, and the handler is
    told (``Access.own_only``) to limit itself to the caller's own rows.
+
+Refusals 2 and 3 leave a ``denied`` audit row naming the caller, what they
+wanted and the tenant they aimed at (when it exists), so a tenant's trail
+shows who knocked. The 404 itself stays the same whether or not it does.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from dataclasses import dataclass, replace
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
-from junction_control.admin.errors import forbidden, not_found, unauthenticated
+from junction_control.admin.errors import ApiError, forbidden, not_found, unauthenticated
+from junction_control.audit.service import record_denial
 from junction_control.auth.models import AdminSession
 from junction_control.auth.service import session_user
 from junction_control.rbac.authorizer import Authorizer
@@ -90,17 +95,44 @@ class Permission:
         tenant: Tenant | None = None
         if TENANT_PARAM in request.path_params:
             tenant_id = str(request.path_params[TENANT_PARAM])
+            tenant = await session.get(Tenant, tenant_id)
             member = any(m.tenant_id == tenant_id for m in memberships)
-            if member or user.is_platform_admin:
-                tenant = await session.get(Tenant, tenant_id)
-            if tenant is None:
-                raise not_found("tenant")
+            if tenant is None or not (member or user.is_platform_admin):
+                # looked up either way: the trail names the tenant; the caller learns nothing
+                raise await denied(
+                    request, session, user, tenant, self._wanted(), not_found("tenant")
+                )
         access = Access(user, admin_session, memberships, authorizer, tenant)
         if self.obj is None or access.can(self.obj, self.act):
             return access
         if self.own and access.can(f"{self.obj}:own", self.act):
             return replace(access, own_only=True)
-        raise forbidden()
+        raise await denied(request, session, user, tenant, self._wanted(), forbidden())
+
+    def _wanted(self) -> str:
+        return "session" if self.obj is None else f"{self.obj}:{self.act}"
+
+
+async def denied(
+    request: Request,
+    session: AsyncSession,
+    user: User,
+    tenant: Tenant | None,
+    wanted: str,
+    error: ApiError,
+) -> ApiError:
+    """`error`, once its ``denied`` audit row is committed (call before writing anything)."""
+    await record_denial(
+        session,
+        user_id=user.id,
+        tenant_id=None if tenant is None else tenant.id,
+        target="tenant" if TENANT_PARAM in request.path_params else "platform",
+        wanted=wanted,
+        method=request.method,
+        path=request.url.path,
+        status=error.status,
+    )
+    return error
 
 
 def requires(obj: str, act: str, *, own: bool = False) -> Permission:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_contracts.periods import PERIODS, check_timezone
-from junction_control.audit.service import record
+from junction_control.audit.actor import Actor as Actor  # re-exported: callers name budgets.Actor
+from junction_control.audit.service import record_by
 from junction_control.budgets.spend import PeriodSpend, reset_state, tenant_spend, window_of
 from junction_control.columns import utcnow
 from junction_control.errors import InvalidInput
@@ -41,14 +42,6 @@ class BudgetSpec:
             check_timezone(self.timezone)
         except ValueError as exc:
             raise InvalidInput(f"timezone: {exc}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who changes a budget, for the audit trail: an admin user, or the shell."""
-
-    user_id: str | None = None
-    via: str = "api"  # api | cli | apply
 
 
 async def get_budget(session: AsyncSession, tenant_id: str) -> TenantBudget | None:
@@ -114,12 +107,12 @@ async def spend_of(session: AsyncSession, budget: TenantBudget) -> PeriodSpend:
 async def _audit(
     session: AsyncSession, tenant: Tenant, actor: Actor, action: str, **details: object
 ) -> None:
-    await record(
+    await record_by(
         session,
+        actor,
         tenant_id=tenant.id,
-        user_id=actor.user_id,
         action=action,
         object_type="tenant_budget",
         object_id=tenant.id,
-        details={**details, "via": actor.via},
+        **details,
     )

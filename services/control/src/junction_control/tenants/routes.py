@@ -1,5 +1,8 @@
 """Tenant endpoints: list (your own; all for platform admins), create, read, rename, delete.
 
+A tenant is created with its first owner: the user named by ``owner_email``,
+or else the platform admin creating it.
+
 And each tenant's budget over all its keys: read (with its spend), set, lift.
 """
 
@@ -8,10 +11,11 @@ from __future__ import annotations
 from sqlmodel import col
 
 from junction_control.admin.access import authenticated, requires
-from junction_control.admin.errors import not_found
+from junction_control.admin.errors import invalid_field, not_found
 from junction_control.admin.pagination import keyset_page
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
+from junction_control.audit.actor import Actor
 from junction_control.tenants import budgets, service
 from junction_control.tenants.models import Tenant
 from junction_control.tenants.schemas import (
@@ -22,6 +26,7 @@ from junction_control.tenants.schemas import (
     TenantPage,
     TenantPatch,
 )
+from junction_control.users.service import find_user_by_email
 
 router = Router("tenants")
 
@@ -49,15 +54,22 @@ async def list_tenants(call: Call) -> TenantPage:
 @router.add(
     "POST",
     "/tenants",
-    summary="Create a tenant (platform admins)",
+    summary="Create a tenant with its first owner (platform admins)",
     permission=requires("tenants", "write"),
     body=TenantIn,
     response=TenantOut,
     status=201,
 )
 async def create_tenant(call: Call) -> TenantOut:
-    tenant = await service.create_tenant(call.session, call.body(TenantIn).name)
-    await call.audit("tenant.create", "tenant", tenant.id, tenant_id=tenant.id, name=tenant.name)
+    data = call.body(TenantIn)
+    owner = call.access.user
+    if data.owner_email is not None:
+        found = await find_user_by_email(call.session, data.owner_email)
+        if found is None or found.disabled:
+            raise invalid_field("owner_email", "no enabled user has that email")
+        owner = found
+    actor = Actor.api(call.access.user.id)
+    tenant = await service.open_tenant(call.session, data.name, owner, actor)
     return TenantOut.of(tenant)
 
 

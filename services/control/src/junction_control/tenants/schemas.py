@@ -10,10 +10,14 @@ from junction_control.admin.schemas import Input, Money, Page, Slug
 from junction_control.budgets.schemas import BudgetPeriod, TimeZone
 from junction_control.budgets.spend import PeriodSpend
 from junction_control.tenants.models import Tenant, TenantBudget
+from junction_control.users.schemas import Email
 
 
 class TenantIn(Input):
+    """A new tenant and its first owner: an existing user, by default the caller."""
+
     name: Slug
+    owner_email: Email | None = None
 
 
 class TenantPatch(Input):

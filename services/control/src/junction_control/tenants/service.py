@@ -1,4 +1,8 @@
-"""Creating and finding tenants."""
+"""Creating and finding tenants.
+
+A tenant opened through any path (admin API, CLI, ``apply -f``) gets its
+first owner in the same unit of work (`open_tenant`), audited with it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from junction_control.audit.actor import Actor
+from junction_control.audit.service import record_by
 from junction_control.errors import Conflict, NotFound
 from junction_control.naming import check_slug
 from junction_control.route_changes import note_live_tokens
 from junction_control.tenants.models import Tenant
-from junction_control.users.models import Membership, User
+from junction_control.users import members
+from junction_control.users.models import OWNER, Membership, User
 
 
 async def find_tenant(session: AsyncSession, name: str) -> Tenant | None:
@@ -35,6 +42,28 @@ async def create_tenant(session: AsyncSession, name: str) -> Tenant:
     tenant = Tenant(name=name)
     session.add(tenant)
     await session.flush()
+    return tenant
+
+
+async def open_tenant(session: AsyncSession, name: str, owner: User | None, actor: Actor) -> Tenant:
+    """Add a tenant with `owner` as its first owner (flushed), audited.
+
+    `owner` may be None only for a shell bootstrapping an empty installation,
+    whose users come next (`user create --tenant T --role owner`).
+    """
+    tenant = await create_tenant(session, name)
+    await record_by(
+        session,
+        actor,
+        tenant_id=tenant.id,
+        action="tenant.create",
+        object_type="tenant",
+        object_id=tenant.id,
+        name=tenant.name,
+        owner_user_id=None if owner is None else owner.id,
+    )
+    if owner is not None:
+        await members.add_member(session, tenant, owner, OWNER, actor)
     return tenant
 
 

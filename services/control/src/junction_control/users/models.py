@@ -12,6 +12,8 @@ from junction_control.columns import UtcDateTime, new_id, utcnow
 
 Role = Literal["owner", "admin", "member", "viewer"]
 ROLES: tuple[Role, ...] = ("owner", "admin", "member", "viewer")
+#: the role that manages owners and deletes the tenant; every tenant keeps one
+OWNER: Role = "owner"
 
 
 class User(SQLModel, table=True):

@@ -8,24 +8,29 @@ password without one, a generic 409 with one), so an email never tells whose
 it is. Platform admins may add anyone. Removing a member revokes the keys
 they own in the tenant. Granting, changing or removing the owner role needs the
 ``users:owner`` permission (owners and platform admins), and a tenant always
-keeps at least one owner.
+keeps at least one owner: removing or demoting the last one is a 409
+``last_owner``. The writes themselves (audit row, route announcements) are
+`users.members`, shared with the CLI and ``apply -f``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlmodel import col
 
-from junction_control.admin.access import requires
+from junction_control.admin.access import denied, requires
 from junction_control.admin.errors import ApiError, forbidden, invalid_field
 from junction_control.admin.pagination import keyset_page
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
-from junction_control.users import service
-from junction_control.users.models import Membership, User
+from junction_control.audit.actor import Actor
+from junction_control.users import members, service
+from junction_control.users.models import OWNER, Membership, User
 from junction_control.users.schemas import MemberIn, MemberOut, MemberPage, MemberPatch
 
 router = Router("members")
-OWNER = "owner"
 
 
 @router.add(
@@ -62,7 +67,7 @@ async def list_members(call: Call) -> MemberPage:
 )
 async def add_member(call: Call) -> MemberOut:
     data = call.body(MemberIn)
-    _check_owner_change(call, data.role)
+    await _check_owner_change(call, data.role)
     user = await service.find_user_by_email(call.session, data.email)
     if user is not None and not await _may_add(call, user):
         # as indistinguishable from an unknown email as uniqueness allows
@@ -74,46 +79,47 @@ async def add_member(call: Call) -> MemberOut:
         if data.password is None:
             raise _password_required()
         user = await service.create_user(call.session, data.email, data.password, name=data.name)
-    membership = await service.add_membership(
-        call.session, call.access.current_tenant, user, data.role
+    tenant = call.access.current_tenant
+    membership = await members.add_member(
+        call.session, tenant, user, data.role, _actor(call), user_created=created
     )
-    await call.audit("member.add", "user", user.id, role=data.role, user_created=created)
     return MemberOut.of(membership, user)
 
 
 @router.add(
     "PATCH",
     "/tenants/{tenant_id}/members/{user_id}",
-    summary="Change a member's role",
+    summary="Change a member's role (409 last_owner for the tenant's last owner)",
     permission=requires("users", "write"),
     body=MemberPatch,
     response=MemberOut,
+    errors=(409,),
 )
 async def update_member(call: Call) -> MemberOut:
     role = call.body(MemberPatch).role
     membership, user = await service.get_member(
         call.session, call.access.tenant_id, call.path("user_id")
     )
-    _check_owner_change(call, role, membership.role)
-    before = membership.role
-    await service.set_role(call.session, membership, role)
-    await call.audit("member.update", "user", user.id, role=role, previous_role=before)
+    await _check_owner_change(call, role, membership.role)
+    with _last_owner():
+        await members.change_role(call.session, membership, role, _actor(call))
     return MemberOut.of(membership, user)
 
 
 @router.add(
     "DELETE",
     "/tenants/{tenant_id}/members/{user_id}",
-    summary="Remove a member from the tenant",
+    summary="Remove a member from the tenant (409 last_owner for the tenant's last owner)",
     permission=requires("users", "write"),
+    errors=(409,),
 )
 async def remove_member(call: Call) -> None:
-    membership, user = await service.get_member(
+    membership, _user = await service.get_member(
         call.session, call.access.tenant_id, call.path("user_id")
     )
-    _check_owner_change(call, membership.role)
-    revoked = await service.remove_membership(call.session, membership)
-    await call.audit("member.remove", "user", user.id, role=membership.role, tokens_revoked=revoked)
+    await _check_owner_change(call, membership.role)
+    with _last_owner():
+        await members.remove_member(call.session, membership, _actor(call))
 
 
 async def _may_add(call: Call, user: User) -> bool:
@@ -129,6 +135,22 @@ def _password_required() -> ApiError:
     return invalid_field("password", "is required for a new member")
 
 
-def _check_owner_change(call: Call, *roles: str) -> None:
+def _actor(call: Call) -> Actor:
+    return Actor.api(call.access.user.id)
+
+
+async def _check_owner_change(call: Call, *roles: str) -> None:
+    # before any write: the denial's audit row commits on its own
     if OWNER in roles and not call.access.can("users:owner", "write"):
-        raise forbidden()
+        access = call.access
+        raise await denied(
+            call.request, call.session, access.user, access.tenant, "users:owner:write", forbidden()
+        )
+
+
+@contextmanager
+def _last_owner() -> Iterator[None]:
+    try:
+        yield
+    except service.LastOwner as exc:
+        raise ApiError(409, "last_owner", str(exc)) from None

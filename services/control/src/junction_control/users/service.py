@@ -12,13 +12,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_control.errors import Conflict, InvalidInput, NotFound
+from junction_control.route_changes import note_changed
 from junction_control.tenants.models import Tenant
 from junction_control.tokens import service as tokens
 from junction_control.tokens.models import UserToken
-from junction_control.users.models import ROLES, Membership, User
+from junction_control.users.models import OWNER, ROLES, Membership, User
 from junction_control.users.passwords import hash_password, verify_password
 
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+class LastOwner(Conflict):
+    """Removing or demoting a tenant's last owner: a tenant always keeps one."""
+
+    code = "last_owner"
 
 
 def check_email(email: str) -> str:
@@ -105,14 +112,30 @@ async def add_membership(
     return membership
 
 
-async def set_role(session: AsyncSession, membership: Membership, role: str) -> None:
-    """Change a member's role; Conflict if that would leave the tenant without an owner."""
+async def set_role(session: AsyncSession, membership: Membership, role: str) -> bool:
+    """Change a member's role (flushed); whether it changed. LastOwner if it would leave none.
+
+    The member's live keys in the tenant are noted on the session, so every
+    engine drops the routes it cached under the old role after the commit.
+    """
     check_role(role)
-    if membership.role == "owner" and role != "owner":
+    if membership.role == role:
+        return False
+    if membership.role == OWNER:
         await _keep_an_owner(session, membership.tenant_id)
     membership.role = role
     session.add(membership)
     await session.flush()
+    owned = await session.exec(
+        select(UserToken.token_hash).where(
+            UserToken.tenant_id == membership.tenant_id,
+            UserToken.owner_user_id == membership.user_id,
+            col(UserToken.revoked_at).is_(None),
+        )
+    )
+    for token_hash in owned.all():
+        note_changed(session, token_hash)
+    return True
 
 
 async def may_join_any_tenant(session: AsyncSession, user: User) -> bool:
@@ -132,7 +155,7 @@ async def remove_membership(session: AsyncSession, membership: Membership) -> in
     session, so every engine hears of them after the commit. Returns how many
     keys were revoked.
     """
-    if membership.role == "owner":
+    if membership.role == OWNER:
         await _keep_an_owner(session, membership.tenant_id)
     owned = await session.exec(
         tokens.tokens_query(membership.tenant_id, owner_user_id=membership.user_id).where(
@@ -152,10 +175,10 @@ async def _keep_an_owner(session: AsyncSession, tenant_id: str) -> None:
     result = await session.exec(
         select(func.count())
         .select_from(Membership)
-        .where(col(Membership.tenant_id) == tenant_id, col(Membership.role) == "owner")
+        .where(col(Membership.tenant_id) == tenant_id, col(Membership.role) == OWNER)
     )
     if result.one() <= 1:
-        raise Conflict("a tenant keeps at least one owner")
+        raise LastOwner("that is the tenant's last owner: a tenant keeps at least one owner")
 
 
 def members_query(tenant_id: str) -> SelectOfScalar[Membership]:
