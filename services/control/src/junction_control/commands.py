@@ -18,6 +18,7 @@ from typing import TextIO
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from junction_contracts.envfile import read_env_file
 from junction_control.alerts import service as alerts
 from junction_control.audit.service import record
 from junction_control.columns import utcnow
@@ -25,7 +26,6 @@ from junction_control.credits import service as credits
 from junction_control.crypto import next_master_key
 from junction_control.db import Database
 from junction_control.declarative import apply_spec, load_spec
-from junction_control.envfile import read_env_file
 from junction_control.errors import ConfigError, InvalidInput
 from junction_control.models import service as models
 from junction_control.providers import service as providers
