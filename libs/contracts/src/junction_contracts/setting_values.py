@@ -152,6 +152,10 @@ def directory(env: Mapping[str, str], name: str, default: str) -> Path:
     """A directory path: it may not exist yet, but it must not name a file."""
     raw = env.get(name, "").strip() or default
     path = Path(raw).expanduser()
-    if "\0" in raw or (path.exists() and not path.is_dir()):
+    try:
+        a_file = path.exists() and not path.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        raise refuse(name, "must be a usable directory path", raw) from None
+    if a_file:
         raise refuse(name, "must be a directory (this path is a file)", raw)
     return path
