@@ -46,7 +46,7 @@ from junction_control import commands
 from junction_control.errors import ConfigError, Conflict, ControlError, InvalidInput, NotFound
 from junction_control.models.service import ModelPricing
 from junction_control.server import serve
-from junction_control.settings import ControlSettings
+from junction_control.settings import MAX_STUCK_CALL_MINUTES, ControlSettings
 from junction_control.tenants.budgets import BudgetSpec
 from junction_control.tokens.service import TokenLimits
 from junction_control.users.models import ROLES
@@ -407,6 +407,6 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    if not 1 <= value <= MAX_STUCK_CALL_MINUTES:  # past it the date overflows
+        raise argparse.ArgumentTypeError(f"must be positive and at most {MAX_STUCK_CALL_MINUTES}")
     return value

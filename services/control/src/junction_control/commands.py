@@ -75,6 +75,9 @@ def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
+MAX_EXPIRY_DAYS = 100 * 366  # past it the date overflows
+
+
 def process_environ() -> dict[str, str]:
     """The process environment over `./.env`: where ``env:VAR`` values come from."""
     return {**read_env_file(Path(".env")), **os.environ}
@@ -181,8 +184,10 @@ async def create_token(
 ) -> None:
     """Add a token and print its raw value, the only time it is ever shown."""
     if expires_in_days is not None:
-        if expires_in_days <= 0:
-            raise InvalidInput("--expires-in-days must be positive")
+        if not 0 < expires_in_days <= MAX_EXPIRY_DAYS:  # NaN fails too
+            raise InvalidInput(
+                f"--expires-in-days must be a number above 0 and at most {MAX_EXPIRY_DAYS}"
+            )
         limits = replace(limits, expires_at=utcnow() + timedelta(days=expires_in_days))
     async with migrated_session(settings) as session:
         owner = await tenants.get_tenant(session, tenant)
