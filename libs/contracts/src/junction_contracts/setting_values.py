@@ -85,7 +85,7 @@ def choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, 
 
 
 def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """On or off: 1/true/yes/on or 0/false/no/off."""
+    """True or false: true/yes/on/1 or false/no/off/0."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -93,7 +93,7 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw.lower() in _OFF:
         return False
-    raise refuse(name, "must be on or off (also true/false, yes/no, 1/0)", raw)
+    raise refuse(name, "must be true or false (also on/off, yes/no, 1/0)", raw)
 
 
 def log_level(env: Mapping[str, str], name: str) -> str:
