@@ -9,6 +9,7 @@ naming the field, and the largest value that is allowed is stored on both.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,8 @@ from junction_control.cli import main
 from junction_control.db import Database
 from junction_control.settings import ControlSettings
 
-from .conftest import World
+from .conftest import Demo, World
+from .test_telemetry import count_rows, counted, finished, send, started
 
 FILE = """
 tenants:
@@ -317,3 +319,25 @@ async def test_the_api_refuses_a_price_past_what_rollups_add_up(
 
     assert refused.status_code == 422
     assert refused.json()["error"]["field"] == "pricing.input_per_mtok"
+
+
+@pytest.mark.parametrize("field", ["input_tokens", "reasoning_tokens"])
+async def test_telemetry_with_a_count_past_the_column_is_refused_alone_on_both_databases(
+    internal_client: httpx.AsyncClient,
+    settings: ControlSettings,
+    database: Database,
+    demo: Demo,
+    field: str,
+) -> None:
+    good, bad = uuid.uuid4().hex, uuid.uuid4().hex
+    events = [
+        started(demo, good),
+        finished(demo, good),
+        finished(demo, bad, **{field: INT32_MAX + 1}),
+    ]
+
+    answer = await send(internal_client, settings, events)
+
+    assert answer.status_code == 202
+    assert answer.json() == counted(2, 0, rejected=1)
+    assert await count_rows(database) == 1
