@@ -135,7 +135,9 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
 
     def start(item: tuple[Service, str, str]) -> Outcome:
         service, name, value = item
-        env = {"PATH": os.environ.get("PATH", ""), **service.base_env(home), name: value}
+        own = home / f"{service.name}-{name}"  # its own var directory: no shared key files
+        own.mkdir()
+        env = {"PATH": os.environ.get("PATH", ""), **service.base_env(own), name: value}
         try:
             done = subprocess.run(
                 [sys.executable, *service.command],
