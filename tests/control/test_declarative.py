@@ -145,9 +145,15 @@ def test_missing_environment_variable_is_a_clear_error() -> None:
     ("edit", "message"),
     [
         (("type: openai", "type: opneai"), "tenants[0].providers[0]"),
-        (("rpm: 600", "rpm: many"), "tenants[0].tokens[0].rpm: must be a whole number"),
+        (
+            ("rpm: 600", "rpm: many"),
+            "tenants[0].tokens[0].rpm: must be an integer from 1 to 2147483647, got 'many'",
+        ),
         (("pricing:", "pricingg:"), "tenants[0].models[0]: unknown field 'pricingg'"),
-        (("input_per_mtok: 0.5", "input_per_mtok: -1"), "input price must be a non-negative"),
+        (
+            ("input_per_mtok: 0.5", "input_per_mtok: -1"),
+            "pricing.input_per_mtok: must be a number from 0 to 1000000, got -1",
+        ),
     ],
 )
 async def test_mistakes_name_their_place_in_the_file(

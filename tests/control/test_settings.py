@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from junction_control.envfile import parse_env
 from junction_control.errors import ConfigError
 from junction_control.settings import ControlSettings
 
@@ -154,21 +153,3 @@ def test_env_file_is_read_and_the_process_environment_wins(tmp_path: Path) -> No
     assert settings.admin_port == 9101
     assert settings.internal_port == 9002
     assert settings.var_dir == (tmp_path / "var").resolve()
-
-
-def test_env_parser_understands_quotes_and_comments() -> None:
-    parsed = parse_env(
-        'A=plain # comment\nB="with \\"quotes\\" and # hash"\nC=\'single $x\'\nD=a#b\n\nE=\n'
-    )
-    assert parsed == {
-        "A": "plain",
-        "B": 'with "quotes" and # hash',
-        "C": "single $x",
-        "D": "a#b",
-        "E": "",
-    }
-
-
-def test_env_parser_names_the_bad_line() -> None:
-    with pytest.raises(ConfigError, match=r"\.env:2: expected KEY=VALUE"):
-        parse_env("A=1\nnot a pair\n")

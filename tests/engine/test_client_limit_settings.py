@@ -47,15 +47,15 @@ def test_values_are_read() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
-        ("HEADER_TIMEOUT_SECONDS", "0", "must be positive"),
-        ("HEADER_TIMEOUT_SECONDS", "ten", "must be a number"),
-        ("BODY_TIMEOUT_SECONDS", "-1", "must be positive"),
-        ("KEEPALIVE_TIMEOUT_SECONDS", "", "must be a number"),
-        ("WRITE_IDLE_TIMEOUT_SECONDS", "0", "must be positive"),
-        ("MAX_IN_FLIGHT", "-5", "must be a whole number >= 0"),
-        ("MAX_IN_FLIGHT", "1e3", "must be a whole number >= 0"),
-        ("TENANT_MAX_IN_FLIGHT", "2.5", "must be a whole number >= 0"),
-        ("TENANT_MAX_IN_FLIGHT", "lots", "must be a whole number >= 0"),
+        ("HEADER_TIMEOUT_SECONDS", "0", "must be a number above 0"),
+        ("HEADER_TIMEOUT_SECONDS", "ten", "must be a number above 0"),
+        ("BODY_TIMEOUT_SECONDS", "-1", "must be a number above 0"),
+        ("KEEPALIVE_TIMEOUT_SECONDS", "nan", "must be a number above 0"),
+        ("WRITE_IDLE_TIMEOUT_SECONDS", "0", "must be a number above 0"),
+        ("MAX_IN_FLIGHT", "-5", "must be an integer from 0 to"),
+        ("MAX_IN_FLIGHT", "1e3", "must be an integer from 0 to"),
+        ("TENANT_MAX_IN_FLIGHT", "2.5", "must be an integer from 0 to"),
+        ("TENANT_MAX_IN_FLIGHT", "lots", "must be an integer from 0 to"),
     ],
 )
 def test_a_bad_value_is_refused_with_the_variable_named(name: str, value: str, says: str) -> None:
@@ -73,7 +73,7 @@ def test_the_engine_refuses_to_start_on_a_bad_value() -> None:
         check=False,
     )
     assert done.returncode == 2
-    assert "JUNCTION_MAX_IN_FLIGHT must be a whole number >= 0" in done.stderr
+    assert "JUNCTION_MAX_IN_FLIGHT must be an integer from 0 to 1000000" in done.stderr
 
 
 def test_uvicorn_serves_with_the_engines_protocol_and_deadlines() -> None:

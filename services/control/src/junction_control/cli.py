@@ -33,7 +33,7 @@ from junction_contracts.log_format import LogFormat, configure_logging
 from junction_control import cli_reads, cli_writes, commands
 from junction_control.errors import ConfigError, Conflict, ControlError, InvalidInput, NotFound
 from junction_control.server import serve
-from junction_control.settings import ControlSettings
+from junction_control.settings import MAX_STUCK_CALL_MINUTES, ControlSettings
 
 PROG = "junction-control"
 _USER_ERRORS = (ConfigError, InvalidInput, NotFound, Conflict)
@@ -189,6 +189,6 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    if not 1 <= value <= MAX_STUCK_CALL_MINUTES:  # past it the date overflows
+        raise argparse.ArgumentTypeError(f"must be positive and at most {MAX_STUCK_CALL_MINUTES}")
     return value

@@ -22,6 +22,7 @@ from typing import TextIO
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from junction_contracts.envfile import read_env_file
 from junction_control.alerts import service as alerts
 from junction_control.audit.actor import Actor
 from junction_control.audit.service import record_by
@@ -29,7 +30,6 @@ from junction_control.columns import utcnow
 from junction_control.crypto import next_master_key
 from junction_control.db import Database
 from junction_control.declarative import apply_spec, load_spec
-from junction_control.envfile import read_env_file
 from junction_control.errors import ConfigError, InvalidInput
 from junction_control.models import service as models
 from junction_control.providers import service as providers
@@ -40,6 +40,8 @@ from junction_control.tenants import service as tenants
 from junction_control.tokens import service as tokens
 from junction_control.usage import service as usage
 from junction_control.usage.rollup import prune_calls, rollup_hours
+
+MAX_EXPIRY_DAYS = 100 * 366  # past it the date overflows
 
 
 def process_environ() -> dict[str, str]:
@@ -108,8 +110,10 @@ async def create_token(
 ) -> None:
     """Add a token and print its raw value, the only time it is ever shown."""
     if expires_in_days is not None:
-        if expires_in_days <= 0:
-            raise InvalidInput("--expires-in-days must be positive")
+        if not 0 < expires_in_days <= MAX_EXPIRY_DAYS:  # NaN fails too
+            raise InvalidInput(
+                f"--expires-in-days must be a number above 0 and at most {MAX_EXPIRY_DAYS}"
+            )
         limits = replace(limits, expires_at=utcnow() + timedelta(days=expires_in_days))
     async with shell_work(settings) as work:
         owner = await tenants.get_tenant(work.session, tenant)

@@ -3,8 +3,10 @@
 `ControlSettings.from_env()` reads ``JUNCTION_*`` variables (the process
 environment wins over an optional `.env` file), generates the master keyring
 and the internal secret under the var directory on first start, and fails
-with a clear ConfigError on anything missing or unsafe. It is called by the
-app factories' callers and the CLI, never at import time.
+with a clear ConfigError on anything missing or unsafe: one line naming the
+variable and what is allowed (the bounded readers of
+`junction_contracts.setting_values`). It is called by the app factories'
+callers and the CLI, never at import time.
 
 The internal secret is shared with the engine: it signs engine -> control
 calls and derives the key that seals provider keys in routes. Both planes use
@@ -23,18 +25,19 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from junction_contracts import setting_values as sv
 from junction_contracts.egress import Egress
+from junction_contracts.envfile import environment
 from junction_contracts.log_format import LogFormat, log_format
+from junction_contracts.setting_values import SettingError
 from junction_control.alerts.settings import AlertSettings
 from junction_control.crypto import Keyring, generate_master_key, parse_keyring
-from junction_control.envfile import read_env_file
 from junction_control.errors import ConfigError
 from junction_control.secret_files import read_or_create
 
 MASTER_KEY_FILE = "master.key"
 INTERNAL_SECRET_FILE = "internal.key"
 MIN_INTERNAL_SECRET_BYTES = 32
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 # upper bounds of the durations: larger values overflow date arithmetic at run time
 MAX_STUCK_CALL_MINUTES = 366 * 24 * 60  # a year
 MAX_CALL_RETENTION_DAYS = 100 * 366  # a century
@@ -79,10 +82,14 @@ class ControlSettings:
         env_file: str | Path | None = ".env",
     ) -> ControlSettings:
         """Build settings from `environ` over `env_file`; ConfigError if unusable."""
-        env: dict[str, str] = dict(read_env_file(Path(env_file))) if env_file else {}
-        env.update({k: v for k, v in environ.items() if k.startswith("JUNCTION_")})
+        try:
+            return cls._read(environment(environ, env_file))
+        except SettingError as exc:
+            raise ConfigError(str(exc)) from None
 
-        var_dir = Path(env.get("JUNCTION_VAR_DIR") or "./var").expanduser().resolve()
+    @classmethod
+    def _read(cls, env: Mapping[str, str]) -> ControlSettings:
+        var_dir = sv.directory(env, "JUNCTION_VAR_DIR", "./var").resolve()
         _ensure_dir(var_dir)
         keyring, key_file = _keyring(env.get("JUNCTION_MASTER_KEY"), var_dir)
         return cls(
@@ -91,24 +98,26 @@ class ControlSettings:
             keyring=keyring,
             internal_secret=_internal_secret(env.get("JUNCTION_INTERNAL_SECRET"), var_dir),
             master_key_file=key_file,
-            host=env.get("JUNCTION_CONTROL_HOST") or "127.0.0.1",
-            admin_port=_port(env, "JUNCTION_ADMIN_PORT", 8081),
-            internal_port=_port(env, "JUNCTION_INTERNAL_PORT", 8082),
-            log_level=_log_level(env.get("JUNCTION_LOG_LEVEL")),
+            host=sv.host(env, "JUNCTION_CONTROL_HOST", "127.0.0.1"),
+            admin_port=sv.integer(env, "JUNCTION_ADMIN_PORT", 8081, 1, 65_535),
+            internal_port=sv.integer(env, "JUNCTION_INTERNAL_PORT", 8082, 1, 65_535),
+            log_level=sv.log_level(env, "JUNCTION_LOG_LEVEL"),
             log_format=_log_format(env.get("JUNCTION_LOG_FORMAT")),
-            stuck_call_minutes=_positive_int(
-                env, "JUNCTION_STUCK_CALL_MINUTES", 30, MAX_STUCK_CALL_MINUTES
+            stuck_call_minutes=sv.integer(
+                env, "JUNCTION_STUCK_CALL_MINUTES", 30, 1, MAX_STUCK_CALL_MINUTES
             ),
-            call_retention_days=_positive_int(
-                env, "JUNCTION_CALL_RETENTION_DAYS", 90, MAX_CALL_RETENTION_DAYS
+            call_retention_days=sv.integer(
+                env, "JUNCTION_CALL_RETENTION_DAYS", 90, 1, MAX_CALL_RETENTION_DAYS
             ),
-            admin_session_hours=_positive_int(
-                env, "JUNCTION_ADMIN_SESSION_HOURS", 12, MAX_ADMIN_SESSION_HOURS
+            admin_session_hours=sv.integer(
+                env, "JUNCTION_ADMIN_SESSION_HOURS", 12, 1, MAX_ADMIN_SESSION_HOURS
             ),
-            redis_url=env.get("JUNCTION_REDIS_URL") or None,
+            redis_url=sv.url(
+                env, "JUNCTION_REDIS_URL", None, ("redis", "rediss", "unix"), secret=True
+            ),
             egress=_egress(env.get("JUNCTION_EGRESS_ALLOW")),
             alerts=AlertSettings.from_env(env),
-            migrate_on_start=_on_off(env, "JUNCTION_MIGRATE_ON_START", default=True),
+            migrate_on_start=sv.flag(env, "JUNCTION_MIGRATE_ON_START", True),
         )
 
 
@@ -155,7 +164,7 @@ def _keyring(raw: str | None, var_dir: Path) -> tuple[Keyring, Path | None]:
 
 
 def _internal_secret(raw: str | None, var_dir: Path) -> bytes:
-    if raw:
+    if raw and raw.strip():
         secret, source = raw.strip(), "JUNCTION_INTERNAL_SECRET"
     else:
         path = var_dir / INTERNAL_SECRET_FILE
@@ -171,32 +180,6 @@ def _internal_secret(raw: str | None, var_dir: Path) -> bytes:
     return encoded
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        port = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a port number, got {raw!r}") from None
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"{name} must be between 1 and 65535, got {port}")
-    return port
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if not 1 <= value <= maximum:
-        raise ConfigError(f"{name} must be between 1 and {maximum}, got {value}")
-    return value
-
-
 def _log_format(raw: str | None) -> LogFormat:
     try:
         return log_format(raw)
@@ -204,26 +187,8 @@ def _log_format(raw: str | None) -> LogFormat:
         raise ConfigError(str(exc)) from None
 
 
-def _log_level(raw: str | None) -> str:
-    level = (raw or "info").strip().lower()
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"JUNCTION_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-    return level
-
-
 def _ensure_dir(var_dir: Path) -> None:
     try:
         var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create JUNCTION_VAR_DIR {var_dir}: {exc.strerror}") from None
-
-
-def _on_off(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")

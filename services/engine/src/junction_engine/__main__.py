@@ -40,8 +40,9 @@ def uvicorn_options(settings: EngineSettings) -> dict[str, Any]:
 
 def configure_logging(settings: EngineSettings) -> None:
     """The engine's log format and level (each worker process calls it for itself)."""
-    level = "DEBUG" if settings.log_level == "trace" else settings.log_level.upper()
-    log_format.configure_logging(level, "json" if settings.log_format == "json" else "text")
+    log_format.configure_logging(
+        settings.log_level.upper(), "json" if settings.log_format == "json" else "text"
+    )
     # httpx logs every request line at INFO: one line per telemetry batch is
     # noise, and URLs do not belong in logs
     for noisy in ("httpx", "httpcore"):
@@ -73,10 +74,16 @@ def worker_app() -> object:
     return app
 
 
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 65_535:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 65535 (got {text!r})")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="junction-engine", description="Junction data plane")
     parser.add_argument("--host", help="bind address (default JUNCTION_ENGINE_HOST or 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default JUNCTION_ENGINE_PORT or 8090)")
+    parser.add_argument("--port", type=_port, help="port (default JUNCTION_ENGINE_PORT or 8090)")
     args = parser.parse_args(argv)
     try:
         settings = EngineSettings.from_env()

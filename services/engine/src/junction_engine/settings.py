@@ -1,4 +1,8 @@
-"""Engine settings: one frozen object, read once from the environment by the app factory."""
+"""Engine settings: one frozen object, read once from the environment by the app factory.
+
+Every variable is read by a bounded reader of `junction_contracts.setting_values`,
+so a bad value stops the engine at start with one line naming it (exit 2).
+"""
 
 from __future__ import annotations
 
@@ -7,41 +11,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from junction_contracts import setting_values as sv
 from junction_contracts.egress import Egress
+from junction_contracts.envfile import environment
+from junction_contracts.setting_values import SettingError
+
+# a missing or unsafe setting; the process refuses to start (the shared error, by its engine name)
+SettingsError = SettingError
+
+MIN_SECRET_BYTES = 32
+_DAY = 86_400.0
+_HOUR = 3_600.0
+_MAX_COUNT = 1_000_000
 
 
-class SettingsError(ValueError):
-    """A missing or unsafe setting; the process refuses to start."""
-
-
-def load_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Parse a `.env` file (KEY=VALUE, `#` comments, optional quotes); missing file: {}."""
-    p = Path(path)
-    if not p.is_file():
-        return {}
-    values: dict[str, str] = {}
-    for raw in p.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key] = value
-    return values
-
-
-def decode_secret(text: str) -> bytes:
+def decode_secret(text: str, *, source: str = "JUNCTION_INTERNAL_SECRET") -> bytes:
     """The internal secret is the UTF-8 of its text, whitespace stripped, 32 bytes or more.
 
     Both planes read it the same way, from JUNCTION_INTERNAL_SECRET or
     `<var_dir>/internal.key` (written by the control plane on first start).
     """
     secret = text.strip().encode()
-    if len(secret) < 32:
-        raise SettingsError("the internal secret must be at least 32 bytes")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise SettingsError(f"{source} must be at least {MIN_SECRET_BYTES} bytes")
     return secret
 
 
@@ -132,126 +124,114 @@ class EngineSettings:
         env_file: str | os.PathLike[str] | None = ".env",
     ) -> EngineSettings:
         """Build settings from `JUNCTION_*` variables (process env wins over the `.env` file)."""
-        env: dict[str, str] = dict(load_env_file(env_file)) if env_file else {}
-        env.update(os.environ if environ is None else environ)
-
-        def get(name: str, default: str) -> str:
-            return env.get(f"JUNCTION_{name}", default)
-
-        def number(name: str, default: float) -> float:
-            raw = get(name, str(default))
-            try:
-                value = float(raw)
-            except ValueError:
-                raise SettingsError(f"JUNCTION_{name} must be a number, got {raw!r}") from None
-            if value <= 0:
-                raise SettingsError(f"JUNCTION_{name} must be positive")
-            return value
-
-        def whole(name: str, default: int) -> int:
-            raw = get(name, str(default))
-            if not raw.isdigit() or int(raw) < 1:
-                raise SettingsError(f"JUNCTION_{name} must be a whole number >= 1, got {raw!r}")
-            return int(raw)
-
-        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
-            raw = get(name, default).strip().lower()
-            if raw not in allowed:
-                raise SettingsError(f"JUNCTION_{name} must be one of {', '.join(allowed)}")
-            return raw
-
-        def count(name: str, default: int) -> int:
-            raw = get(name, str(default)).strip()
-            if not raw.isdigit():
-                raise SettingsError(
-                    f"JUNCTION_{name} must be a whole number >= 0 (0: no limit), got {raw!r}"
-                )
-            return int(raw)
-
-        def share(name: str, default: float) -> float:
-            value = number(name, default)
-            if value > 1:
-                raise SettingsError(f"JUNCTION_{name} must be a share between 0 and 1")
-            return value
-
-        def retries(name: str, default: int) -> int:
-            raw = get(name, str(default)).strip()
-            if not raw.isdigit():
-                raise SettingsError(f"JUNCTION_{name} must be a whole number >= 0, got {raw!r}")
-            return int(raw)
-
-        def redis_timeout_ms() -> int:
-            value = whole("REDIS_TIMEOUT_MS", 100)
-            if value > 10_000:
-                raise SettingsError(
-                    "JUNCTION_REDIS_TIMEOUT_MS must be at most 10000: Redis is an accelerator, "
-                    "a request should not wait longer for it than it would for the control plane"
-                )
-            return value
-
-        def egress() -> Egress:
-            try:
-                return Egress.parse(get("EGRESS_ALLOW", ""))
-            except ValueError as exc:
-                raise SettingsError(f"JUNCTION_EGRESS_ALLOW: {exc}") from None
-
-        var_dir = Path(get("VAR_DIR", "./var"))
-        secret_text = env.get("JUNCTION_INTERNAL_SECRET")
-        if secret_text is None:
-            key_file = var_dir / "internal.key"
-            if not key_file.is_file():
-                raise SettingsError(
-                    f"no internal secret: set JUNCTION_INTERNAL_SECRET or start the control "
-                    f"plane once so that it writes {key_file}"
-                )
-            secret_text = key_file.read_text(encoding="utf-8")
+        env = environment(os.environ if environ is None else environ, env_file)
+        var_dir = sv.directory(env, "JUNCTION_VAR_DIR", "./var")
         return cls(
-            host=get("ENGINE_HOST", "127.0.0.1"),
-            port=int(number("ENGINE_PORT", 8090)),
-            workers=whole("ENGINE_WORKERS", 1),
-            control_url=get("CONTROL_URL", "http://127.0.0.1:8082").rstrip("/"),
-            internal_secret=decode_secret(secret_text),
-            redis_url=env.get("JUNCTION_REDIS_URL") or None,
-            redis_max_connections=whole("REDIS_MAX_CONNECTIONS", 64),
-            redis_timeout_ms=redis_timeout_ms(),
-            route_ttl_seconds=number("ROUTE_TTL_SECONDS", 30.0),
-            route_max_stale_seconds=number("ROUTE_MAX_STALE_SECONDS", 900.0),
-            unknown_key_ttl_seconds=number("UNKNOWN_KEY_TTL_SECONDS", 5.0),
-            max_body_bytes=int(number("MAX_BODY_BYTES", 8 * 1024 * 1024)),
-            connect_timeout=number("CONNECT_TIMEOUT", 5.0),
-            first_byte_timeout=number("FIRST_BYTE_TIMEOUT", 120.0),
-            idle_timeout=number("IDLE_TIMEOUT", 120.0),
-            total_timeout=number("TOTAL_TIMEOUT", 900.0),
-            max_attempts=int(number("MAX_ATTEMPTS", 4)),
-            reserve_output_tokens=whole("RESERVE_OUTPUT_TOKENS", 4096),
-            upstream_max_connections=int(number("UPSTREAM_MAX_CONNECTIONS", 1000)),
-            egress=egress(),
-            upstream_client=choice("UPSTREAM_CLIENT", "http1", ("http1", "aiohttp")),
-            cooldown_seconds=number("COOLDOWN_SECONDS", 30.0),
-            log_level=get("LOG_LEVEL", "info").lower(),
-            log_format=choice("LOG_FORMAT", "text", ("text", "json")),
-            call_log=choice("CALL_LOG", "on", ("on", "off")) == "on",
+            host=sv.host(env, "JUNCTION_ENGINE_HOST", "127.0.0.1"),
+            port=sv.integer(env, "JUNCTION_ENGINE_PORT", 8090, 1, 65_535),
+            workers=sv.integer(env, "JUNCTION_ENGINE_WORKERS", 1, 1, 256),
+            control_url=str(
+                sv.url(env, "JUNCTION_CONTROL_URL", "http://127.0.0.1:8082", ("http", "https"))
+            ).rstrip("/"),
+            internal_secret=_internal_secret(env, var_dir),
+            redis_url=sv.url(
+                env, "JUNCTION_REDIS_URL", None, ("redis", "rediss", "unix"), secret=True
+            ),
+            redis_max_connections=sv.integer(env, "JUNCTION_REDIS_MAX_CONNECTIONS", 64, 1, 10_000),
+            # Redis is an accelerator: a request should not wait longer for it than it
+            # would for the control plane
+            redis_timeout_ms=sv.integer(env, "JUNCTION_REDIS_TIMEOUT_MS", 100, 1, 10_000),
+            route_ttl_seconds=sv.seconds(env, "JUNCTION_ROUTE_TTL_SECONDS", 30.0, _DAY),
+            route_max_stale_seconds=sv.seconds(
+                env, "JUNCTION_ROUTE_MAX_STALE_SECONDS", 900.0, 7 * _DAY
+            ),
+            unknown_key_ttl_seconds=sv.seconds(env, "JUNCTION_UNKNOWN_KEY_TTL_SECONDS", 5.0, _HOUR),
+            max_body_bytes=sv.integer(
+                env, "JUNCTION_MAX_BODY_BYTES", 8 * 1024 * 1024, 1, 1024 * 1024 * 1024
+            ),
+            connect_timeout=sv.seconds(env, "JUNCTION_CONNECT_TIMEOUT", 5.0, _HOUR),
+            first_byte_timeout=sv.seconds(env, "JUNCTION_FIRST_BYTE_TIMEOUT", 120.0, _DAY),
+            idle_timeout=sv.seconds(env, "JUNCTION_IDLE_TIMEOUT", 120.0, _DAY),
+            total_timeout=sv.seconds(env, "JUNCTION_TOTAL_TIMEOUT", 900.0, _DAY),
+            max_attempts=sv.integer(env, "JUNCTION_MAX_ATTEMPTS", 4, 1, 10),
+            reserve_output_tokens=sv.integer(
+                env, "JUNCTION_RESERVE_OUTPUT_TOKENS", 4096, 1, 10_000_000
+            ),
+            upstream_max_connections=sv.integer(
+                env, "JUNCTION_UPSTREAM_MAX_CONNECTIONS", 1000, 1, 100_000
+            ),
+            egress=_egress(env),
+            upstream_client=sv.choice(
+                env, "JUNCTION_UPSTREAM_CLIENT", "http1", ("http1", "aiohttp")
+            ),
+            cooldown_seconds=sv.seconds(env, "JUNCTION_COOLDOWN_SECONDS", 30.0, _DAY),
+            log_level=sv.log_level(env, "JUNCTION_LOG_LEVEL"),
+            log_format=sv.choice(env, "JUNCTION_LOG_FORMAT", "text", ("text", "json")),
+            call_log=sv.choice(env, "JUNCTION_CALL_LOG", "on", ("on", "off")) == "on",
             var_dir=var_dir,
-            spool_dir=Path(get("SPOOL_DIR", str(var_dir / "spool"))),
-            telemetry_batch_size=int(number("TELEMETRY_BATCH_SIZE", 500)),
-            telemetry_flush_seconds=number("TELEMETRY_FLUSH_SECONDS", 1.0),
-            telemetry_max_memory=int(number("TELEMETRY_MAX_MEMORY", 20_000)),
-            telemetry_max_backoff_seconds=number("TELEMETRY_MAX_BACKOFF_SECONDS", 30.0),
-            breaker_failures=whole("BREAKER_FAILURES", 5),
-            breaker_failure_rate=share("BREAKER_FAILURE_RATE", 0.5),
-            breaker_window_seconds=number("BREAKER_WINDOW_SECONDS", 30.0),
-            breaker_min_calls=whole("BREAKER_MIN_CALLS", 20),
-            breaker_max_open_seconds=number("BREAKER_MAX_OPEN_SECONDS", 300.0),
-            retry_budget_ratio=share("RETRY_BUDGET_RATIO", 0.2),
-            retry_budget_floor=retries("RETRY_BUDGET_FLOOR", 3),
-            retry_budget_window_seconds=number("RETRY_BUDGET_WINDOW_SECONDS", 10.0),
-            breaker_sync_seconds=number("BREAKER_SYNC_SECONDS", 0.25),
-            health_report_seconds=number("HEALTH_REPORT_SECONDS", 2.0),
-            engine_id=get("ENGINE_ID", "").strip(),
-            header_timeout_seconds=number("HEADER_TIMEOUT_SECONDS", 10.0),
-            body_timeout_seconds=number("BODY_TIMEOUT_SECONDS", 60.0),
-            keepalive_timeout_seconds=number("KEEPALIVE_TIMEOUT_SECONDS", 75.0),
-            write_idle_timeout_seconds=number("WRITE_IDLE_TIMEOUT_SECONDS", 30.0),
-            max_in_flight=count("MAX_IN_FLIGHT", 1024),
-            tenant_max_in_flight=count("TENANT_MAX_IN_FLIGHT", 0),
+            spool_dir=sv.directory(env, "JUNCTION_SPOOL_DIR", str(var_dir / "spool")),
+            telemetry_batch_size=sv.integer(env, "JUNCTION_TELEMETRY_BATCH_SIZE", 500, 1, 100_000),
+            telemetry_flush_seconds=sv.seconds(env, "JUNCTION_TELEMETRY_FLUSH_SECONDS", 1.0, _HOUR),
+            telemetry_max_memory=sv.integer(
+                env, "JUNCTION_TELEMETRY_MAX_MEMORY", 20_000, 1, 10_000_000
+            ),
+            telemetry_max_backoff_seconds=sv.seconds(
+                env, "JUNCTION_TELEMETRY_MAX_BACKOFF_SECONDS", 30.0, _DAY
+            ),
+            breaker_failures=sv.integer(env, "JUNCTION_BREAKER_FAILURES", 5, 1, 10_000),
+            breaker_failure_rate=_share(env, "JUNCTION_BREAKER_FAILURE_RATE", 0.5),
+            breaker_window_seconds=sv.seconds(env, "JUNCTION_BREAKER_WINDOW_SECONDS", 30.0, _DAY),
+            breaker_min_calls=sv.integer(env, "JUNCTION_BREAKER_MIN_CALLS", 20, 1, _MAX_COUNT),
+            breaker_max_open_seconds=sv.seconds(
+                env, "JUNCTION_BREAKER_MAX_OPEN_SECONDS", 300.0, _DAY
+            ),
+            retry_budget_ratio=_share(env, "JUNCTION_RETRY_BUDGET_RATIO", 0.2),
+            retry_budget_floor=sv.integer(env, "JUNCTION_RETRY_BUDGET_FLOOR", 3, 0, _MAX_COUNT),
+            retry_budget_window_seconds=sv.seconds(
+                env, "JUNCTION_RETRY_BUDGET_WINDOW_SECONDS", 10.0, _DAY
+            ),
+            breaker_sync_seconds=sv.seconds(env, "JUNCTION_BREAKER_SYNC_SECONDS", 0.25, _HOUR),
+            health_report_seconds=sv.seconds(env, "JUNCTION_HEALTH_REPORT_SECONDS", 2.0, _HOUR),
+            engine_id=sv.label(env, "JUNCTION_ENGINE_ID", ""),
+            header_timeout_seconds=sv.seconds(env, "JUNCTION_HEADER_TIMEOUT_SECONDS", 10.0, _HOUR),
+            body_timeout_seconds=sv.seconds(env, "JUNCTION_BODY_TIMEOUT_SECONDS", 60.0, _DAY),
+            keepalive_timeout_seconds=sv.seconds(
+                env, "JUNCTION_KEEPALIVE_TIMEOUT_SECONDS", 75.0, _DAY
+            ),
+            write_idle_timeout_seconds=sv.seconds(
+                env, "JUNCTION_WRITE_IDLE_TIMEOUT_SECONDS", 30.0, _DAY
+            ),
+            # 0: no cap
+            max_in_flight=sv.integer(env, "JUNCTION_MAX_IN_FLIGHT", 1024, 0, _MAX_COUNT),
+            tenant_max_in_flight=sv.integer(env, "JUNCTION_TENANT_MAX_IN_FLIGHT", 0, 0, _MAX_COUNT),
         )
+
+
+def _internal_secret(env: Mapping[str, str], var_dir: Path) -> bytes:
+    text = env.get("JUNCTION_INTERNAL_SECRET", "")
+    if text.strip():
+        return decode_secret(text)
+    key_file = var_dir / "internal.key"
+    try:
+        text = key_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(
+            f"JUNCTION_INTERNAL_SECRET is not set: set it or start the control plane once "
+            f"so that it writes {key_file}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise SettingsError(f"JUNCTION_INTERNAL_SECRET: cannot read {key_file}: {why}") from None
+    return decode_secret(text, source=str(key_file))
+
+
+def _egress(env: Mapping[str, str]) -> Egress:
+    try:
+        return Egress.parse(env.get("JUNCTION_EGRESS_ALLOW", ""))
+    except ValueError as exc:
+        raise SettingsError(f"JUNCTION_EGRESS_ALLOW: {exc}") from None
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    """A share of calls: above 0, at most 1."""
+    return sv.number(env, name, default, 0.0, 1.0, above_low=True)

@@ -7,10 +7,11 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from junction_control.bounds import INT32_MAX, MAX_PRICE_PER_MTOK, MAX_USD
 from junction_control.errors import InvalidInput
 from junction_control.naming import check_slug
 
-MAX_INT = 2**31 - 1  # INTEGER columns are 32-bit on PostgreSQL
+MAX_INT = INT32_MAX  # INTEGER columns are 32-bit on PostgreSQL (`bounds`)
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 
@@ -44,7 +45,8 @@ UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
 ModelName = Annotated[str, Field(min_length=1, max_length=200), printable]
 Slug = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_slug)]
 PositiveInt = Annotated[int, Field(ge=1, le=MAX_INT)]
-Money = Annotated[float, Field(ge=0, le=1e12)]
+Money = Annotated[float, Field(ge=0, le=MAX_USD)]
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE_PER_MTOK)]  # USD per million tokens
 
 T = TypeVar("T")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from junction_contracts import setting_values as sv
+from junction_contracts.setting_values import SettingError
 from junction_control.errors import ConfigError
 
 _DAY = 24 * 3600.0
@@ -29,41 +31,24 @@ class AlertSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AlertSettings:
         """From ``JUNCTION_BUDGET_*`` and ``JUNCTION_WEBHOOK_*``; ConfigError if out of range."""
+        try:
+            return cls._read(env)
+        except SettingError as exc:
+            raise ConfigError(str(exc)) from None
+
+    @classmethod
+    def _read(cls, env: Mapping[str, str]) -> AlertSettings:
         return cls(
-            check_seconds=_seconds(env, "JUNCTION_BUDGET_CHECK_SECONDS", 30.0, 1.0, _DAY),
-            settle_seconds=_seconds(env, "JUNCTION_BUDGET_SETTLE_SECONDS", 1200.0, 0.0, _DAY),
-            webhook_timeout_seconds=_seconds(
+            check_seconds=sv.number(env, "JUNCTION_BUDGET_CHECK_SECONDS", 30.0, 1.0, _DAY),
+            settle_seconds=sv.number(env, "JUNCTION_BUDGET_SETTLE_SECONDS", 1200.0, 0.0, _DAY),
+            webhook_timeout_seconds=sv.number(
                 env, "JUNCTION_WEBHOOK_TIMEOUT_SECONDS", 10.0, 0.1, 300.0
             ),
-            webhook_max_attempts=int(
-                _seconds(env, "JUNCTION_WEBHOOK_MAX_ATTEMPTS", 8, 1, 100, whole=True)
-            ),
-            webhook_backoff_seconds=_seconds(
+            webhook_max_attempts=sv.integer(env, "JUNCTION_WEBHOOK_MAX_ATTEMPTS", 8, 1, 100),
+            webhook_backoff_seconds=sv.number(
                 env, "JUNCTION_WEBHOOK_BACKOFF_SECONDS", 30.0, 0.0, _DAY
             ),
-            webhook_max_backoff_seconds=_seconds(
+            webhook_max_backoff_seconds=sv.number(
                 env, "JUNCTION_WEBHOOK_MAX_BACKOFF_SECONDS", 3600.0, 0.0, 7 * _DAY
             ),
         )
-
-
-def _seconds(
-    env: Mapping[str, str],
-    name: str,
-    default: float,
-    low: float,
-    high: float,
-    *,
-    whole: bool = False,
-) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw) if whole else float(raw)
-    except ValueError:
-        kind = "a whole number" if whole else "a number"
-        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
-    if not low <= value <= high:  # NaN fails too
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw}")
-    return value

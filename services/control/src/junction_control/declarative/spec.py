@@ -1,13 +1,16 @@
 """The declarative file: its shape, checked before anything touches the database.
 
 Every mistake is an InvalidInput naming its place in the file, e.g.
-``tenants[0].providers[1].type: must be one of ...``. Values written
+``tenants[0].providers[1].type: must be one of ...``. Numbers are held to
+what both databases store (`bounds`), so a file that applies on SQLite
+applies on PostgreSQL too. Values written
 ``env:VAR`` are read from the environment given to the parser; a missing
 variable is an error, never an empty value.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,6 +19,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from junction_control.bounds import INT32_MAX, MAX_PRICE_PER_MTOK, MAX_USD
 from junction_control.errors import InvalidInput
 from junction_control.models.service import ModelPricing
 from junction_control.naming import check_model_name, check_slug, check_upstream_model
@@ -135,7 +139,7 @@ def _budget(node: _Node) -> BudgetSpec | None:
     if node.data is None:
         return None
     node.allow("limit_usd", "period", "timezone")
-    limit = node.optional_number("limit_usd")
+    limit = node.optional_number("limit_usd", MAX_USD)
     if limit is None:
         raise node.error("is required", "limit_usd")
     return node.wrap(
@@ -181,7 +185,7 @@ def _key(node: _Node) -> KeySpec:
     return KeySpec(
         name=node.checked("name", lambda v: check_slug(v, what="key"), default="default"),
         value=node.secret("value", check_key),
-        weight=node.wrap(lambda: check_weight(node.whole("weight", default=1))),
+        weight=node.wrap(lambda: check_weight(node.whole("weight", default=1, low=1))),
         status=node.checked("status", check_status, default="active"),
     )
 
@@ -194,9 +198,9 @@ def _model(node: _Node) -> ModelSpec:
         name=node.checked("name", check_model_name),
         pricing=pricing.wrap(
             lambda: ModelPricing(
-                input_per_mtok=pricing.number("input_per_mtok", default=0.0),
-                output_per_mtok=pricing.number("output_per_mtok", default=0.0),
-                cached_input_per_mtok=pricing.number("cached_input_per_mtok", default=0.0),
+                input_per_mtok=pricing.number("input_per_mtok", MAX_PRICE_PER_MTOK),
+                output_per_mtok=pricing.number("output_per_mtok", MAX_PRICE_PER_MTOK),
+                cached_input_per_mtok=pricing.number("cached_input_per_mtok", MAX_PRICE_PER_MTOK),
                 free=pricing.flag("free", default=False),
             )
         ),
@@ -209,8 +213,8 @@ def _deployment(node: _Node) -> DeploymentSpec:
     return DeploymentSpec(
         provider=node.text("provider"),
         model=node.checked("model", check_upstream_model),
-        priority=node.whole("priority", default=0),
-        weight=node.wrap(lambda: check_weight(node.whole("weight", default=1))),
+        priority=node.whole("priority", default=0, low=-INT32_MAX),
+        weight=node.whole("weight", default=1, low=1),
         enabled=node.flag("enabled", default=True),
     )
 
@@ -238,9 +242,9 @@ def _token(node: _Node) -> TokenSpec:
         limits=node.wrap(
             lambda: TokenLimits(
                 allowed_models=None if models.data is None else tuple(models.data),
-                rpm=node.optional_whole("rpm"),
-                tpm=node.optional_whole("tpm"),
-                budget_usd=node.optional_number("budget_usd"),
+                rpm=node.optional_whole("rpm", low=1),
+                tpm=node.optional_whole("tpm", low=1),
+                budget_usd=node.optional_number("budget_usd", MAX_USD),
                 expires_at=node.optional_datetime("expires_at"),
                 budget_period=node.text("budget_period", default="lifetime"),
                 budget_timezone=node.text("budget_timezone", default="UTC"),
@@ -266,6 +270,8 @@ class _Node:
         try:
             return build()
         except InvalidInput as exc:
+            if self.path and str(exc).startswith(self.path + "."):
+                raise  # a field of this node, already named by its path
             raise self.error(str(exc)) from None
 
     def mapping(self) -> dict[str, Any]:
@@ -318,29 +324,32 @@ class _Node:
         except InvalidInput as exc:
             raise self.error(str(exc), key) from None
 
-    def whole(self, key: str, *, default: int) -> int:
-        value = self.optional_whole(key)
+    def whole(self, key: str, *, default: int, low: int, high: int = INT32_MAX) -> int:
+        value = self.optional_whole(key, low=low, high=high)
         return default if value is None else value
 
-    def optional_whole(self, key: str) -> int | None:
+    def optional_whole(self, key: str, *, low: int, high: int = INT32_MAX) -> int | None:
+        """An integer from `low` to `high` (an INTEGER column's range by default)."""
         value = self.mapping().get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error("must be a whole number", key)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.error(f"must be an integer from {low} to {high}, got {value!r}", key)
         return value
 
-    def number(self, key: str, *, default: float) -> float:
-        value = self.optional_number(key)
-        return default if value is None else value
+    def number(self, key: str, high: float) -> float:
+        value = self.optional_number(key, high)
+        return 0.0 if value is None else value
 
-    def optional_number(self, key: str) -> float | None:
+    def optional_number(self, key: str, high: float) -> float | None:
+        """A finite number from 0 to `high`."""
         value = self.mapping().get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error("must be a number", key)
-        return float(value)
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is None or not math.isfinite(number) or not 0 <= number <= high:
+            raise self.error(f"must be a number from 0 to {high:.0f}, got {value!r}", key)
+        return float(number)
 
     def flag(self, key: str, *, default: bool) -> bool:
         value = self.mapping().get(key, default)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from junction_control.admin.schemas import MAX_INT, Input, Money, Page, PositiveInt, printable
+from junction_control.admin.schemas import MAX_INT, Input, Page, PositiveInt, Price, printable
 from junction_control.errors import InvalidInput
 from junction_control.models.models import AiModel, Deployment
 from junction_control.models.service import UNPRICED, ModelPricing, pricing_of
@@ -36,9 +36,9 @@ Priority = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
 class Pricing(Input):
     """USD per million tokens."""
 
-    input_per_mtok: Money = 0.0
-    output_per_mtok: Money = 0.0
-    cached_input_per_mtok: Money = 0.0
+    input_per_mtok: Price = 0.0
+    output_per_mtok: Price = 0.0
+    cached_input_per_mtok: Price = 0.0
     #: served at no cost on purpose; without a price and not free, calls are refused
     free: bool = False
 

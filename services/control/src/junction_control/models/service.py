@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -10,11 +9,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from junction_control.errors import Conflict, InvalidInput, NotFound
+from junction_control.bounds import MAX_PRICE_PER_MTOK, check_amount
+from junction_control.errors import Conflict, NotFound
 from junction_control.models.models import AiModel, Deployment
 from junction_control.naming import check_model_name, check_upstream_model
 from junction_control.providers.models import Provider
-from junction_control.providers.service import check_weight
+from junction_control.providers.service import check_priority, check_weight
 from junction_control.tenants.models import Tenant
 
 UNPRICED = (
@@ -43,8 +43,7 @@ class ModelPricing:
             ("output price", self.output_per_mtok),
             ("cached input price", self.cached_input_per_mtok),
         ):
-            if not math.isfinite(value) or value < 0:
-                raise InvalidInput(f"{what} must be a non-negative number, got {value}")
+            check_amount(value, what, MAX_PRICE_PER_MTOK)
 
 
 async def find_model(session: AsyncSession, tenant: Tenant, name: str) -> AiModel | None:
@@ -128,6 +127,7 @@ async def add_deployment(
     if provider.tenant_id != model.tenant_id:
         raise NotFound(f"provider {provider.name!r} does not exist in the model's tenant")
     check_upstream_model(upstream_model)
+    check_priority(priority)
     check_weight(weight)
     if await find_deployment(session, model, provider, upstream_model) is not None:
         raise Conflict(

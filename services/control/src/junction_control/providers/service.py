@@ -13,6 +13,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_contracts.egress import REFUSED, Egress, EgressRefused
 from junction_contracts.route import PROVIDER_TYPES
+from junction_control.bounds import INT32_MAX, check_int
 from junction_control.crypto import Keyring, decrypt_secret, encrypt_secret, rewrap_secret
 from junction_control.errors import Conflict, InvalidInput, NotFound
 from junction_control.naming import check_slug
@@ -240,10 +241,13 @@ async def rewrap_credentials(session: AsyncSession, keyring: Keyring) -> int:
 
 
 def check_weight(weight: int) -> int:
-    """Weights pick among equals; they must be positive."""
-    if weight < 1:
-        raise InvalidInput(f"weight must be at least 1, got {weight}")
-    return weight
+    """Weights pick among equals; they must be positive (and fit an INTEGER column)."""
+    return check_int(weight, "weight", 1)
+
+
+def check_priority(priority: int) -> int:
+    """Priorities order deployments; any INTEGER, negative ones first."""
+    return check_int(priority, "priority", -INT32_MAX)
 
 
 def check_status(status: str) -> str:

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from junction_contracts.periods import PERIODS, check_timezone
+from junction_control.bounds import check_amount, check_int
 from junction_control.budgets.spend import reset_state, window_of
 from junction_control.columns import utcnow
 from junction_control.errors import Conflict, InvalidInput, NotFound
@@ -50,10 +51,10 @@ class TokenLimits:
 
     def __post_init__(self) -> None:
         for what, value in (("rpm", self.rpm), ("tpm", self.tpm)):
-            if value is not None and value <= 0:
-                raise InvalidInput(f"{what} must be a positive number, got {value}")
-        if self.budget_usd is not None and self.budget_usd < 0:
-            raise InvalidInput(f"budget_usd must not be negative, got {self.budget_usd}")
+            if value is not None:
+                check_int(value, what, 1)
+        if self.budget_usd is not None:
+            check_amount(self.budget_usd, "budget_usd")
         if self.expires_at is not None and self.expires_at.tzinfo is None:
             raise InvalidInput("expires_at needs a time zone")
         if self.budget_period not in PERIODS:
