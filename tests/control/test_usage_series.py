@@ -12,10 +12,12 @@ import pytest
 from sqlmodel import select
 
 from junction_control.db import Database
+from junction_control.migrations import upgrade
 from junction_control.usage.models import UsageHour, UsageRouteHour
 from junction_control.usage.rollup import floor_hour, rollup_hours
 
 from .conftest import World
+from .test_schema_upgrades import _downgrade
 from .test_usage import add_calls
 from .test_usage_rollup_reads import old_call
 
@@ -215,3 +217,29 @@ async def test_outsiders_do_not_see_the_series(admin: httpx.AsyncClient, world: 
     )
 
     assert resp.status_code == 404
+
+
+async def test_the_upgrade_fills_the_route_rollups_as_the_job_would(
+    database: Database, world: World
+) -> None:
+    await _seed(database, world)
+    await _roll(database)
+    async with database.session() as session:
+        expected = sorted(
+            (r.hour, r.model, r.provider_id, r.deployment_id, r.calls, r.cost_usd, r.latency_count)
+            for r in (await session.exec(select(UsageRouteHour))).all()
+        )
+        # an hour whose calls were pruned: only usage_hourly remembers it
+        session.add(UsageHour(tenant_id=world.acme.tenant_id, hour=at(-5), model="chat",
+                              token_id="gone", calls=3, cost_usd=0.5))  # fmt: skip
+        await session.commit()
+
+    await _downgrade(database, "0015")
+    await upgrade(database.engine)
+
+    async with database.session() as session:
+        found = sorted(
+            (r.hour, r.model, r.provider_id, r.deployment_id, r.calls, r.cost_usd, r.latency_count)
+            for r in (await session.exec(select(UsageRouteHour))).all()
+        )
+    assert found == sorted([*expected, (at(-5), "chat", "", "", 3, 0.5, 0)])
