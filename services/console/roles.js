@@ -1,5 +1,7 @@
-// What the caller's role allows in a tenant, mirrored from the control plane's
-// policy table (rbac/policy.py) so pages can hide what the server would refuse.
+// What the caller's role allows in a tenant, so pages can hide what the server
+// would refuse. `/auth/me` lists the permitted (resource, action) pairs per
+// tenant, as the server's Casbin policy decides them; an older server that does
+// not list them is read through a copy of its policy table (rbac/policy.py).
 // The server stays the judge: a refusal it sends is shown inline all the same.
 
 const OBJECTS = ["tenants", "users", "tokens", "providers", "credentials", "models", "usage", "calls", "audit", "credits"];
@@ -39,6 +41,9 @@ export function roleIn(tenantId) {
  */
 export function can(tenantId, obj, act = "read") {
   if (me?.is_platform_admin) return true;
+  const listed = me?.tenants?.find((t) => t.tenant_id === tenantId);
+  if (listed) return listed.permissions.some((p) => p.resource === obj && p.action === act);
+  if (Array.isArray(me?.tenants)) return false; // the server listed every tenant of the caller
   const role = me?.memberships?.find((m) => m.tenant_id === tenantId)?.role;
   const policy = role && POLICIES[role];
   return Boolean(policy && policy.has(`${obj}:${act}`));

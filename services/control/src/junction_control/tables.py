@@ -17,7 +17,7 @@ from junction_control.providers.models import Credential, Provider
 from junction_control.tenants.models import Tenant, TenantBudget
 from junction_control.tokens.models import UserToken
 from junction_control.usage.coverage import RollupCoverage
-from junction_control.usage.models import ModelCall, UsageHour
+from junction_control.usage.models import ModelCall, UsageHour, UsageRouteHour
 from junction_control.users.models import Membership, User
 
 metadata = SQLModel.metadata
@@ -42,6 +42,7 @@ __all__ = [
     "Tenant",
     "TenantBudget",
     "UsageHour",
+    "UsageRouteHour",
     "User",
     "UserToken",
     "metadata",

@@ -1,4 +1,4 @@
-"""User-token endpoints. Members see and revoke only the tokens they own."""
+"""User-token endpoints. Members see, revoke and regenerate only the tokens they own."""
 
 from __future__ import annotations
 
@@ -140,3 +140,18 @@ async def revoke_token(call: Call) -> TokenOut:
     await service.revoke_token(call.session, token)
     await call.audit("token.revoke", "token", token.id, name=token.name)
     return await _out(call, token)
+
+
+@router.add(
+    "POST",
+    "/tenants/{tenant_id}/tokens/{token_id}/regenerate",
+    summary="Give a token a new value, shown only this once; the old value stops working",
+    permission=requires("tokens", "write", own=True),
+    response=TokenCreated,
+    errors=(409,),
+)
+async def regenerate_token(call: Call) -> TokenCreated:
+    token = await _token(call)
+    fresh = await service.regenerate_token(call.session, token)
+    await call.audit("token.regenerate", "token", token.id, name=token.name)
+    return created(fresh.token, fresh.raw, (await _spends(call, [fresh.token]))[fresh.token.id])

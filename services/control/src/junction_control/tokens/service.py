@@ -1,7 +1,7 @@
 """User tokens: generation, hashing and storage (hash + visible prefix only).
 
 A token is ``jk-`` followed by 40 URL-safe random characters. The raw value
-exists only in the return value of `create_token`; the database keeps its
+exists only in the return value of `create_token` (or `regenerate_token`); the database keeps its
 SHA-256 (what the engine looks up) and its first characters (what an admin
 recognises it by).
 """
@@ -203,6 +203,26 @@ async def revoke_token(session: AsyncSession, token: UserToken) -> None:
         session.add(token)
         await session.flush()
         note_changed(session, token.token_hash)
+
+
+async def regenerate_token(session: AsyncSession, token: UserToken) -> CreatedToken:
+    """Give `token` a new value (flushed); the old one stops resolving from the commit on.
+
+    The key keeps its id, name, owner, limits, budget and spend: only the hash
+    and the visible prefix change. The old hash is noted as changed, so engines
+    drop its cached route at once and the next lookup of it finds no key.
+    A revoked key stays revoked: Conflict.
+    """
+    if token.revoked_at is not None:
+        raise Conflict(f"token {token.name!r} is revoked; create a new one instead")
+    value = generate_token()
+    old_hash = token.token_hash
+    token.token_hash = hash_token(value)
+    token.prefix = visible_prefix(value)
+    session.add(token)
+    await session.flush()
+    note_changed(session, old_hash)
+    return CreatedToken(token=token, raw=value)
 
 
 def tokens_query(tenant_id: str, *, owner_user_id: str | None = None) -> SelectOfScalar[UserToken]:

@@ -137,3 +137,37 @@ OPEN_SQL = (
     f"(model_calls.status = '{PROCESSING}' OR "
     f"(model_calls.status = 'failed' AND model_calls.error_code = '{STUCK}'))"
 )
+
+
+class UsageRouteHour(SQLModel, table=True):
+    """An hour's totals per tenant, model, token, provider and deployment, with latency sums.
+
+    Written by the rollup job beside `UsageHour` and from the same calls, so
+    its totals add up to that table's; it serves the usage series by provider
+    and deployment, and the latency and time-to-first-token means, over long
+    ranges. A call routed nowhere (refused) has ``''`` as provider and
+    deployment. Latency and TTFT are kept as sums and counts of the calls
+    that reported them, so a mean over any buckets is exact.
+    """
+
+    __tablename__ = "usage_hourly_routes"
+
+    tenant_id: str = Field(
+        primary_key=True, foreign_key="tenants.id", ondelete="CASCADE", max_length=TENANT_ID_CHARS
+    )
+    hour: datetime = Field(primary_key=True, sa_type=UtcDateTime)
+    model: str = Field(primary_key=True, max_length=MODEL_CHARS)
+    token_id: str = Field(primary_key=True, max_length=ID_CHARS)
+    provider_id: str = Field(primary_key=True, max_length=ID_CHARS)
+    deployment_id: str = Field(primary_key=True, max_length=ID_CHARS)
+    calls: int = Field(default=0)
+    failed_calls: int = Field(default=0)
+    refused_calls: int = Field(default=0)
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cached_input_tokens: int = Field(default=0, sa_type=BigInteger)
+    cost_usd: float = Field(default=0.0)
+    latency_ms_sum: float = Field(default=0.0)
+    latency_count: int = Field(default=0)
+    ttft_ms_sum: float = Field(default=0.0)
+    ttft_count: int = Field(default=0)

@@ -1,7 +1,10 @@
 """Hourly usage rollups and the retention prune of raw calls.
 
 `rollup_hours` (re)computes `usage_hourly` from model_calls for complete UTC
-hours, by the hour each call *started* in (like the usage endpoints). `calls`
+hours, by the hour each call *started* in (like the usage endpoints), and
+beside it `usage_hourly_routes`: the same totals split by provider and
+deployment, with the sums and counts of latency and time to first token
+(one grouped read of the calls feeds both, so they always agree). `calls`
 counts every call, `failed_calls` the failed ones and `refused_calls`, apart
 from them, those refused before any provider was tried. Cost is summed in
 whole nano-USD (each call's cost rounded to 1e-9 USD first), so an hour's
@@ -55,7 +58,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from junction_control import bulk
 from junction_control.columns import utcnow
 from junction_control.usage.coverage import lock_coverage, save_coverage
-from junction_control.usage.models import REFUSED, ModelCall, UsageHour
+from junction_control.usage.models import REFUSED, ModelCall, UsageHour, UsageRouteHour
 
 REROLL_HOURS = 24
 HOUR = timedelta(hours=1)
@@ -66,7 +69,9 @@ NANOS_PER_USD = 1_000_000_000
 
 _calls: Table = ModelCall.__table__  # type: ignore[attr-defined]
 _hours: Table = UsageHour.__table__  # type: ignore[attr-defined]
+_routes: Table = UsageRouteHour.__table__  # type: ignore[attr-defined]
 _KEY = ("tenant_id", "hour", "model", "token_id")
+_ROUTE_KEY = (*_KEY, "provider_id", "deployment_id")
 _TOTALS = (
     "calls",
     "failed_calls",
@@ -85,6 +90,21 @@ _UPSERT = bulk.insert_sql(
     _ROW_COLUMNS,
     conflict="ON CONFLICT (tenant_id, hour, model, token_id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in (*_TOTALS, "cost_usd")),
+)
+_LATENCY = ("latency_ms_sum", "latency_count", "ttft_ms_sum", "ttft_count")
+_ROUTE_COLUMNS = bulk.columns(
+    "tenant_id text, hour timestamptz, model text, token_id text, provider_id text, "
+    "deployment_id text, calls int4, failed_calls int4, refused_calls int4, input_tokens int8, "
+    "output_tokens int8, cached_input_tokens int8, cost_usd float8, latency_ms_sum float8, "
+    "latency_count int4, ttft_ms_sum float8, ttft_count int4"
+)
+_ROUTE_UPSERT = bulk.insert_sql(
+    "usage_hourly_routes",
+    _ROUTE_COLUMNS,
+    conflict="ON CONFLICT ("
+    + ", ".join(_ROUTE_KEY)
+    + ") DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in (*_TOTALS, "cost_usd", *_LATENCY)),
 )
 
 
@@ -150,7 +170,7 @@ async def rollup_hours(
         found = await _aggregate(conn, span_start, span_end)
         await _upsert(conn, found)
         await _delete_stale(conn, span_start, span_end, found, cutoff=cutoff)
-        rows += len(found)
+        rows += len(found.hours)
     await save_coverage(conn, coverage, rolled_until=end, started=started)
     return RollupResult(min([start, *hours]), end, rows)
 
@@ -243,15 +263,28 @@ def _as_aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-async def _aggregate(conn: AsyncConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Rolled:
+    """One span's rollup rows: per model and token (`usage_hourly`), and per route too."""
+
+    hours: list[dict[str, Any]]
+    routes: list[dict[str, Any]]
+
+
+async def _aggregate(conn: AsyncConnection, start: datetime, end: datetime) -> Rolled:
+    """The span's calls grouped by route (one query), and those groups summed per token."""
     hour = hour_of(conn).label("hour")
     c = _calls.c
+    provider = func.coalesce(c.provider_id, literal_column("''"))
+    deployment = func.coalesce(c.deployment_id, literal_column("''"))
     query = (
         select(
             hour,
             c.tenant_id,
             c.model,
             c.token_id,
+            provider,
+            deployment,
             func.count(),
             func.coalesce(func.sum(case((c.status == "failed", 1), else_=0)), 0),
             func.coalesce(func.sum(case((c.status == REFUSED, 1), else_=0)), 0),
@@ -259,54 +292,87 @@ async def _aggregate(conn: AsyncConnection, start: datetime, end: datetime) -> l
             func.coalesce(func.sum(c.output_tokens), 0),
             func.coalesce(func.sum(c.cached_input_tokens), 0),
             func.coalesce(func.sum(nanos(c.cost_usd)), 0),
+            func.coalesce(func.sum(c.latency_ms), 0),
+            func.count(c.latency_ms),
+            func.coalesce(func.sum(c.ttft_ms), 0),
+            func.count(c.ttft_ms),
         )
         .where(c.started_at >= start, c.started_at < end)
-        .group_by(hour, c.tenant_id, c.model, c.token_id)
+        .group_by(hour, c.tenant_id, c.model, c.token_id, provider, deployment)
     )
-    rows = []
-    for h, tenant_id, model, token_id, *totals in (await conn.execute(query)).all():
-        row: dict[str, Any] = {
-            "tenant_id": tenant_id,
-            "hour": as_hour(h),
-            "model": model,
-            "token_id": token_id,
-        }
-        row.update({name: int(v) for name, v in zip(_TOTALS, totals[:-1], strict=True)})
+    routes: list[dict[str, Any]] = []
+    # per (tenant, hour, model, token): the integer totals, cost still in nano-USD
+    per_token: dict[tuple[Any, ...], list[int]] = {}
+    for h, tenant_id, model, token_id, provider_id, deployment_id, *sums in (
+        await conn.execute(query)
+    ).all():
+        totals = [int(v) for v in sums[: len(_TOTALS) + 1]]
+        key = {"tenant_id": tenant_id, "hour": as_hour(h), "model": model, "token_id": token_id}
+        row: dict[str, Any] = {**key, "provider_id": provider_id, "deployment_id": deployment_id}
+        row.update(zip(_TOTALS, totals[:-1], strict=True))
         row["cost_usd"] = usd(totals[-1])
-        rows.append(row)
-    return rows
+        latency, latency_n, ttft, ttft_n = sums[len(_TOTALS) + 1 :]
+        row.update(
+            latency_ms_sum=float(latency),
+            latency_count=int(latency_n),
+            ttft_ms_sum=float(ttft),
+            ttft_count=int(ttft_n),
+        )
+        routes.append(row)
+        summed = per_token.setdefault(tuple(key[k] for k in _KEY), [0] * len(totals))
+        for i, value in enumerate(totals):
+            summed[i] += value
+    hours = []
+    for key_values, totals in per_token.items():
+        row = dict(zip(_KEY, key_values, strict=True))
+        row.update(zip(_TOTALS, totals[:-1], strict=True))
+        row["cost_usd"] = usd(totals[-1])
+        hours.append(row)
+    return Rolled(hours, routes)
 
 
-async def _upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def _upsert(conn: AsyncConnection, found: Rolled) -> None:
+    await _upsert_rows(conn, found.hours, _KEY, _ROW_COLUMNS, _UPSERT)
+    await _upsert_rows(conn, found.routes, _ROUTE_KEY, _ROUTE_COLUMNS, _ROUTE_UPSERT)
+
+
+async def _upsert_rows(
+    conn: AsyncConnection,
+    rows: list[dict[str, Any]],
+    key: tuple[str, ...],
+    cols: bulk.Columns,
+    upsert: str,
+) -> None:
     # in key order, as one set-based statement per chunk (no per-row SQL compiling)
-    rows = sorted(rows, key=lambda r: tuple(r[k] for k in _KEY))
-    values = [tuple(r[c.name] for c in _ROW_COLUMNS) for r in rows]
+    rows = sorted(rows, key=lambda r: tuple(r[k] for k in key))
+    values = [tuple(r[c.name] for c in cols) for r in rows]
     for i in range(0, len(values), CHUNK):
-        await bulk.with_batch(conn, _ROW_COLUMNS, values[i : i + CHUNK], _UPSERT)
+        await bulk.with_batch(conn, cols, values[i : i + CHUNK], upsert)
 
 
 async def _delete_stale(
     conn: AsyncConnection,
     start: datetime,
     end: datetime,
-    rows: list[dict[str, Any]],
+    found: Rolled,
     *,
     cutoff: datetime,
 ) -> None:
     # a call may finish under another model or token than it started with, and a
     # re-roll must then drop the group it no longer belongs to
-    keep = {tuple(r[k] for k in _KEY) for r in rows}
     # before the cut-off an hour without calls was pruned, not emptied: the
     # rollup is all that is left of it. The prune takes whole hours, so an
     # hour with calls left has all of them and is re-rolled as usual.
-    rolled = {r["hour"] for r in rows}
-    h = _hours.c
-    existing = await conn.execute(
-        select(h.tenant_id, h.hour, h.model, h.token_id).where(h.hour >= start, h.hour < end)
-    )
-    for key in [tuple(row) for row in existing.all()]:
-        hour = as_hour(key[1])
-        if key not in keep and (hour >= cutoff or hour in rolled):
-            await conn.execute(
-                delete(_hours).where(and_(*(h[k] == v for k, v in zip(_KEY, key, strict=True))))
-            )
+    rolled = {r["hour"] for r in found.hours}
+    for table, key, rows in ((_hours, _KEY, found.hours), (_routes, _ROUTE_KEY, found.routes)):
+        keep = {tuple(r[k] for k in key) for r in rows}
+        t = table.c
+        existing = await conn.execute(
+            select(*(t[k] for k in key)).where(t.hour >= start, t.hour < end)
+        )
+        for stale in [tuple(row) for row in existing.all()]:
+            hour = as_hour(stale[1])
+            if stale not in keep and (hour >= cutoff or hour in rolled):
+                await conn.execute(
+                    delete(table).where(and_(*(t[k] == v for k, v in zip(key, stale, strict=True))))
+                )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 from starlette.responses import Response
 
+from junction_contracts.periods import zone
 from junction_control.admin.access import requires
 from junction_control.admin.errors import ApiError, invalid_field, not_found
-from junction_control.admin.export import CSV_MEDIA_TYPE, csv_response
+from junction_control.admin.export import CSV_MEDIA_TYPE, Cell, csv_response
 from junction_control.admin.pagination import decode_cursor, encode_cursor
 from junction_control.admin.registry import Call, Router
 from junction_control.columns import utcnow
-from junction_control.usage import export, service
+from junction_control.usage import export, series, series_schemas, service
 from junction_control.usage.schemas import (
     CallDetailOut,
     CallOut,
@@ -22,6 +24,8 @@ from junction_control.usage.schemas import (
     UsageOut,
     UsageQuery,
 )
+from junction_control.usage.series import Series
+from junction_control.usage.series_schemas import SeriesOut, SeriesQuery
 
 router = Router("usage")
 DEFAULT_RANGE = timedelta(days=30)
@@ -131,3 +135,70 @@ async def call_detail(call: Call) -> CallDetailOut:
     if found is None:
         raise not_found("call")
     return CallDetailOut.of(found)
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/usage/series",
+    summary="Requests, errors, tokens, cost, mean latency and TTFT per bucket and group",
+    permission=requires("usage", "read"),
+    query=SeriesQuery,
+    response=SeriesOut,
+)
+async def usage_series(call: Call) -> SeriesOut:
+    query = call.query(SeriesQuery)
+    since, until = _series_range(query)
+    return SeriesOut.of(await _series(call, query, since, until), query, since, until)
+
+
+@router.add(
+    "GET",
+    "/tenants/{tenant_id}/usage/series.csv",
+    summary="The usage series as a CSV download: one row per bucket and group with calls",
+    permission=requires("usage", "read"),
+    query=SeriesQuery,
+    produces=CSV_MEDIA_TYPE,
+)
+async def export_usage_series(call: Call) -> Response:
+    query = call.query(SeriesQuery)
+    since, until = _series_range(query)
+    found = await _series(call, query, since, until)
+    tenant = call.access.current_tenant
+    name = export.filename(tenant.name, since, until)
+    name = name.replace("usage-", f"usage-series-{query.by}-", 1)
+    return csv_response(name, series_schemas.CSV_HEADER, _one_page(found))
+
+
+def _series_range(query: SeriesQuery) -> tuple[datetime, datetime]:
+    since, until = _range(query)
+    count = series.bucket_count(since, until, query.bucket)
+    if count > series.MAX_BUCKETS:
+        raise ApiError(
+            400,
+            "too_many_buckets",
+            f"the range holds {count} {query.bucket} buckets, more than {series.MAX_BUCKETS}: "
+            "shorten it or use bucket=day",
+            field="bucket",
+        )
+    return since, until
+
+
+async def _series(call: Call, query: SeriesQuery, since: datetime, until: datetime) -> Series:
+    tenant_id = call.access.tenant_id
+    spans = await service.usage_spans(
+        call.session, tenant_id, since, until, retention=_retention(call)
+    )
+    return await series.usage_series(
+        await call.session.connection(),
+        tenant_id,
+        spans,
+        since=since,
+        until=until,
+        bucket=query.bucket,
+        by=query.by,
+        tz=zone(query.tz),
+    )
+
+
+async def _one_page(found: Series) -> AsyncIterator[list[list[Cell]]]:
+    yield list(series_schemas.csv_rows(found))
