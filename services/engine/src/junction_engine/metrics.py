@@ -84,7 +84,8 @@ class _Children:
         self.input_tokens = metrics.tokens.labels(model, "input")
         self.output_tokens = metrics.tokens.labels(model, "output")
         self.latency: HistogramChild = metrics.latency.labels(model, protocol)
-        self.ttft: HistogramChild = metrics.ttft.labels(model, protocol)
+        #: made on the first call that has a first byte to time (streams)
+        self.ttft: HistogramChild | None = None
 
 
 class EngineMetrics:
@@ -187,7 +188,10 @@ class EngineMetrics:
         children.output_tokens.value += usage.output_tokens
         children.latency.observe(record.latency_ms / 1000)
         if record.ttft_ms is not None:
-            children.ttft.observe(record.ttft_ms / 1000)
+            ttft = children.ttft
+            if ttft is None:
+                ttft = children.ttft = self.ttft.labels(record.model, record.client_protocol)
+            ttft.observe(record.ttft_ms / 1000)
         if record.images:
             self.images.labels(record.model, record.image_size or "default").inc(record.images)
         notes = record.attempt_log
