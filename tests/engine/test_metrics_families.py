@@ -9,76 +9,14 @@ the table. A failover and a shed request move their counters.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
-from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from junction_engine.client_keys import hash_key
 from tests.engine.conftest import KEY, MOCK_KEY, EngineHarness, build_engine
+from tests.support.metrics_text import assert_matches_readme, samples, value
 from tests.support.routes import deployment, model_route, route
 
-ROOT = Path(__file__).resolve().parents[2]
 HELLO = [{"role": "user", "content": "hello there"}]
-_ROW = re.compile(r"^\| `(junction_(?:engine|control)_\w+)` \| (\w+) \|([^|]*)\|", re.M)
-# what each kind of family is exposed as: the sample carrying its labels
-_SAMPLE = {"counter": "", "gauge": "", "histogram": "_count"}
-
-
-def documented(prefix: str) -> dict[str, tuple[str, frozenset[str]]]:
-    """The README's metrics table: name -> (type, label names)."""
-    rows = _ROW.findall((ROOT / "README.md").read_text())
-    found = {
-        name: (kind, frozenset(re.findall(r"`(\w+)`", labels)))
-        for name, kind, labels in rows
-        if name.startswith(prefix)
-    }
-    assert len(found) >= 10, "the README lost its metrics table"
-    return found
-
-
-def samples(text: str) -> dict[str, list[dict[str, str]]]:
-    """Every sample name of a scrape with the label sets it was seen with."""
-    found: dict[str, list[dict[str, str]]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            found.setdefault(s.name, []).append(dict(s.labels))
-    return found
-
-
-def families_scraped(text: str, prefix: str) -> dict[str, str]:
-    """Family name (as the README spells it) -> type, for every family of `prefix`."""
-    out = {}
-    for family in text_string_to_metric_families(text):
-        if family.name.startswith(prefix):
-            name = family.name + "_total" if family.type == "counter" else family.name
-            out[name] = family.type
-    return out
-
-
-def assert_matches_readme(text: str, prefix: str) -> None:
-    docs = documented(prefix)
-    scraped = samples(text)
-    missing = []
-    for name, (kind, labels) in docs.items():
-        sample = name + _SAMPLE[kind]
-        seen = scraped.get(sample)
-        if not seen:
-            missing.append(name)
-            continue
-        assert {frozenset(lbl) for lbl in seen} == {labels}, (name, seen[:3])
-    assert missing == []
-    assert families_scraped(text, prefix) == {n: k for n, (k, _) in docs.items()}
-
-
-def value(text: str, sample: str, **labels: str) -> float:
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == sample and labels.items() <= s.labels.items():
-                total += s.value
-    return total
 
 
 def chain_route(token_id: str = "tok-1"):  # type: ignore[no-untyped-def]
