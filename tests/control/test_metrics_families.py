@@ -50,7 +50,7 @@ async def one_pass(job: Callable[..., object], metrics: ControlMetrics, name: st
     task = asyncio.create_task(job(report=partial(metrics.job_ran, name)))  # type: ignore[arg-type]
     try:
         for _ in range(1000):
-            if value(metrics.render().decode(), "junction_control_job_runs_total", job=name):
+            if value(metrics.render().decode(), "junction_control_job_runs_total", task=name):
                 return
             await asyncio.sleep(0.01)
         raise AssertionError(f"{name} never reported a pass")
@@ -103,8 +103,8 @@ async def test_every_documented_control_family_is_exposed_with_its_labels(
     assert value(text, "junction_control_ingest_lag_seconds_bucket", le="60.0") == 1
     assert value(text, "junction_control_ingest_lag_seconds_bucket", le="15.0") == 0
     for job in ("reaper", "rollup"):
-        assert value(text, "junction_control_job_runs_total", job=job, result="ok") >= 1
-        ran = value(text, "junction_control_job_last_run_timestamp_seconds", job=job, result="ok")
+        assert value(text, "junction_control_job_runs_total", task=job, result="ok") >= 1
+        ran = value(text, "junction_control_job_last_run_timestamp_seconds", task=job, result="ok")
         assert time.time() - 60 < ran <= time.time()
     if database.dialect == "postgresql":
         # the pool is PostgreSQL's: its size is the configured one, and checkouts were timed
@@ -132,5 +132,5 @@ async def test_a_job_pass_skipped_for_an_outage_is_counted_as_such() -> None:
         await gone.dispose()
     text = metrics.render().decode()
     runs = "junction_control_job_runs_total"
-    assert value(text, runs, job="reaper", result="database_unavailable") == 1
-    assert value(text, runs, job="reaper", result="ok") == 0
+    assert value(text, runs, task="reaper", result="database_unavailable") == 1
+    assert value(text, runs, task="reaper", result="ok") == 0

@@ -68,15 +68,16 @@ class ControlMetrics(InternalMetrics):
         )
         self.job_runs = Counter(
             "junction_control_job_runs",
-            "Background job passes by job (reaper: stuck calls; rollup: hourly usage, "
+            "Background job passes by task (reaper: stuck calls; rollup: hourly usage, "
             "then the retention prune) and result",
-            ["job", "result"],
+            # not `job`: Prometheus sets that label on every series it scrapes
+            ["task", "result"],
             registry=self.registry,
         )
         self.job_last_run = Gauge(
             "junction_control_job_last_run_timestamp_seconds",
-            "Unix time a job last finished a pass, by job and result",
-            ["job", "result"],
+            "Unix time a background job last finished a pass, by task and result",
+            ["task", "result"],
             registry=self.registry,
         )
         ProcessCollector(registry=self.registry)
@@ -93,10 +94,10 @@ class ControlMetrics(InternalMetrics):
         database.watch_pool_waits(self.pool_wait.observe)
         self.registry.register(_PoolStats(database))
 
-    def job_ran(self, job: str, result: str) -> None:
-        """A background job finished one pass."""
-        self.job_runs.labels(job, result).inc()
-        self.job_last_run.labels(job, result).set(time.time())
+    def job_ran(self, task: str, result: str) -> None:
+        """A background job (`JOBS`) finished one pass."""
+        self.job_runs.labels(task, result).inc()
+        self.job_last_run.labels(task, result).set(time.time())
 
 
 class _PoolStats(Collector):
