@@ -11,6 +11,7 @@ closes each breaker again.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -122,7 +123,11 @@ async def test_a_minute_of_total_outage_costs_few_attempts_and_answers_503_retry
         metrics = (await o.client.get("/metrics")).text
         assert 'junction_engine_breaker_state{id="dep-a",kind="deployment"} 0.0' in metrics
         assert "junction_engine_breaker_shed_total" in metrics
-        assert 'junction_engine_upstream_attempts_total{outcome="failed"}' in metrics
+        assert re.search(
+            r'^junction_engine_upstream_attempts_total\{deployment="dep-a",outcome="failed",',
+            metrics,
+            re.M,
+        )
 
 
 async def test_a_half_open_breaker_lets_exactly_one_probe_through() -> None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from junction_contracts.sealing import derive_sealing_key
 from junction_contracts.signing import SignatureVerifier
@@ -20,9 +21,9 @@ from junction_control.admin.routes import admin_routes
 from junction_control.context import AdminContext, InternalContext
 from junction_control.db import Database
 from junction_control.health import routes as health_routes
-from junction_control.internal.metrics import InternalMetrics
 from junction_control.internal.routes import internal_routes
 from junction_control.internal.sealed_keys import SealedKeys
+from junction_control.metrics import AdminRequestMetrics, ControlMetrics
 from junction_control.rbac.authorizer import Authorizer
 from junction_control.responses import EXCEPTION_HANDLERS
 from junction_control.route_changes import RouteChanges
@@ -30,10 +31,15 @@ from junction_control.settings import ControlSettings
 
 
 def create_internal_app(
-    settings: ControlSettings, *, database: Database | None = None
+    settings: ControlSettings,
+    *,
+    database: Database | None = None,
+    metrics: ControlMetrics | None = None,
 ) -> Starlette:
-    """The internal API (route resolve, telemetry, health, metrics)."""
+    """The internal API (route resolve, telemetry, health, and the process's metrics)."""
     db = database or Database(settings.database_url)
+    metrics = metrics or ControlMetrics()
+    metrics.watch_database(db)
     app = Starlette(
         routes=[*internal_routes(), *health_routes.internal_routes()],
         exception_handlers=dict(EXCEPTION_HANDLERS),
@@ -44,17 +50,26 @@ def create_internal_app(
         database=db,
         verifier=SignatureVerifier(settings.internal_secret),
         sealed_keys=SealedKeys(settings.keyring, derive_sealing_key(settings.internal_secret)),
-        metrics=InternalMetrics(),
+        metrics=metrics,
     )
     return app
 
 
-def create_admin_app(settings: ControlSettings, *, database: Database | None = None) -> Starlette:
-    """The admin API under ``/api/v1``."""
+def create_admin_app(
+    settings: ControlSettings,
+    *,
+    database: Database | None = None,
+    metrics: ControlMetrics | None = None,
+) -> Starlette:
+    """The admin API under ``/api/v1``; its requests are counted in `metrics`.
+
+    One process passes the internal API's `metrics`, which serves them.
+    """
     db = database or Database(settings.database_url)
     route_changes = RouteChanges(settings.redis_url)
     app = Starlette(
         routes=admin_routes(),
+        middleware=[Middleware(AdminRequestMetrics, metrics=metrics or ControlMetrics())],
         exception_handlers={**EXCEPTION_HANDLERS, **ADMIN_EXCEPTION_HANDLERS},
         lifespan=_lifespan(db, owned=database is None, also_close=route_changes.close),
     )

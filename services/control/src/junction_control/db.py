@@ -9,7 +9,7 @@ database is not there" are mapped to DatabaseUnavailable at this boundary.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_control import migrations
@@ -104,6 +105,12 @@ class Database:
         except (DBAPIError, OSError) as exc:
             raise DatabaseUnavailable(_describe(exc)) from exc
 
+    def watch_pool_waits(self, observe: Callable[[float], None]) -> None:
+        """Have `observe` told the seconds each connection checkout waited (PostgreSQL's pool)."""
+        pool = self.engine.sync_engine.pool
+        if isinstance(pool, TimedQueuePool):
+            pool.on_wait = observe
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
@@ -115,7 +122,13 @@ def create_engine(
     """An async engine for `url`, with SQLite tuned for a small server."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_size=POOL_SIZE,
+            max_overflow=MAX_OVERFLOW,
+            poolclass=TimedQueuePool,
+        )
         _ping_when_idle(engine, idle_ping_seconds)
         return engine
     if parsed.database and parsed.database != ":memory:":
@@ -123,6 +136,27 @@ def create_engine(
     engine = create_async_engine(url, echo=echo)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+class TimedQueuePool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's async queue pool, timing each checkout (a full pool makes callers wait)."""
+
+    on_wait: Callable[[float], None] | None = None
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        finally:
+            if self.on_wait is not None:
+                self.on_wait(time.perf_counter() - started)
+
+    def recreate(self) -> TimedQueuePool:
+        # a disposed engine gets a new pool: the watcher carries over
+        pool = super().recreate()
+        assert isinstance(pool, TimedQueuePool)
+        pool.on_wait = self.on_wait
+        return pool
 
 
 def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:

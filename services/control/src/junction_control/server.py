@@ -17,6 +17,7 @@ import logging
 import signal
 from collections.abc import Generator
 from datetime import timedelta
+from functools import partial
 
 import uvicorn
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -27,6 +28,7 @@ from junction_control.alerts.job import run_budget_job, run_deliveries
 from junction_control.app import create_admin_app, create_internal_app
 from junction_control.db import Database
 from junction_control.errors import ConfigError, DatabaseUnavailable
+from junction_control.metrics import ControlMetrics
 from junction_control.providers.headers import seal_plain_headers_at_start
 from junction_control.settings import ControlSettings
 from junction_control.usage.reaper import run_reaper
@@ -49,9 +51,14 @@ async def serve(settings: ControlSettings) -> None:
         await _migrate_or_check(database, settings.migrate_on_start)
         # a migration has no master key: header values from before 0012 are sealed here
         await seal_plain_headers_at_start(database, settings.keyring)
+        # one registry for the process: the internal API serves it
+        metrics = ControlMetrics()
         apps = (
-            (create_admin_app(settings, database=database), settings.admin_port),
-            (create_internal_app(settings, database=database), settings.internal_port),
+            (create_admin_app(settings, database=database, metrics=metrics), settings.admin_port),
+            (
+                create_internal_app(settings, database=database, metrics=metrics),
+                settings.internal_port,
+            ),
         )
         servers = [
             _Server(
@@ -84,11 +91,19 @@ async def serve(settings: ControlSettings) -> None:
             settings.internal_port,
         )
         reaper = asyncio.create_task(
-            run_reaper(database, timedelta(minutes=settings.stuck_call_minutes)),
+            run_reaper(
+                database,
+                timedelta(minutes=settings.stuck_call_minutes),
+                report=partial(metrics.job_ran, "reaper"),
+            ),
             name="stuck-call-reaper",
         )
         upkeep = asyncio.create_task(
-            run_upkeep(database, timedelta(days=settings.call_retention_days)),
+            run_upkeep(
+                database,
+                timedelta(days=settings.call_retention_days),
+                report=partial(metrics.job_ran, "rollup"),
+            ),
             name="usage-upkeep",
         )
         deliverer = Deliverer(database, settings.keyring, settings.egress, settings.alerts)

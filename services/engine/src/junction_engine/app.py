@@ -220,6 +220,7 @@ def create_app(
         max_memory=settings.telemetry_max_memory,
         max_backoff=settings.telemetry_max_backoff_seconds,
     )
+    metrics.watch(routes, telemetry)
 
     def started(call: ClientCall) -> None:
         telemetry.emit_started(call.call_id, lambda: started_event(call))

@@ -83,6 +83,8 @@ class RouteCache:
         #: every lookup task still running (with those a revocation detached)
         self._tasks: set[_Lookup] = set()
         self._background: set[_Lookup] = set()
+        #: L1 lookups: fresh hits, misses (gone to Redis or control), known-unknown keys
+        self.hits = self.misses = self.unknown_hits = 0
         self.control_calls = 0
         self.shared_hits = 0
         self.stale_served = 0
@@ -97,6 +99,7 @@ class RouteCache:
             now = self._clock()
             age = now - entry.fetched_at
             if age < self._ttl:
+                self.hits += 1
                 return entry.route
             if age < self._max_stale:
                 self.stale_served += 1
@@ -104,7 +107,9 @@ class RouteCache:
                     self._revalidate(token_hash)
                 return entry.route
         if token_hash in self._unknown:
+            self.unknown_hits += 1
             return None
+        self.misses += 1
         route = await self._lookup(token_hash)
         entry = self._fresh.get(token_hash)
         if entry is not None:  # a stale route from Redis: refresh it behind the caller

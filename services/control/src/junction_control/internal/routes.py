@@ -124,6 +124,7 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
         ctx.metrics.telemetry_batches.labels(outcome="unavailable").inc()
         raise
     ctx.metrics.telemetry_batches.labels(outcome="stored").inc()
+    ctx.metrics.ingested(batch.events)
     for (kind, outcome), count in result.counts.items():
         ctx.metrics.telemetry_events.labels(kind=kind, outcome=outcome).inc(count)
     return JSONResponse(

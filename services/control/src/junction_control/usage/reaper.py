@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from junction_control.db import Database
@@ -33,15 +34,23 @@ async def reap_once(database: Database, older_than: timedelta) -> int:
 
 
 async def run_reaper(
-    database: Database, older_than: timedelta, *, interval: float = REAP_INTERVAL_SECONDS
+    database: Database,
+    older_than: timedelta,
+    *,
+    interval: float = REAP_INTERVAL_SECONDS,
+    report: Callable[[str], None] = lambda _result: None,
 ) -> None:
     """Reap at start, then every `interval` seconds, until cancelled.
 
     A database outage skips a pass (logged) instead of ending the loop.
+    `report` hears how each pass ended: ``ok`` or ``database_unavailable``.
     """
     while True:
         try:
             await reap_once(database, older_than)
         except DatabaseUnavailable as exc:
             log.warning("stuck-call reaper skipped a pass: %s", exc)
+            report("database_unavailable")
+        else:
+            report("ok")
         await asyncio.sleep(interval)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from junction_control.columns import utcnow
@@ -42,15 +43,23 @@ async def upkeep_once(
 
 
 async def run_upkeep(
-    database: Database, retention: timedelta, *, interval: float = UPKEEP_INTERVAL_SECONDS
+    database: Database,
+    retention: timedelta,
+    *,
+    interval: float = UPKEEP_INTERVAL_SECONDS,
+    report: Callable[[str], None] = lambda _result: None,
 ) -> None:
     """Run upkeep at start, then every `interval` seconds, until cancelled.
 
     A database outage skips a pass (logged) instead of ending the loop.
+    `report` hears how each pass ended: ``ok`` or ``database_unavailable``.
     """
     while True:
         try:
             await upkeep_once(database, retention)
         except DatabaseUnavailable as exc:
             log.warning("usage upkeep skipped a pass: %s", exc)
+            report("database_unavailable")
+        else:
+            report("ok")
         await asyncio.sleep(interval)
