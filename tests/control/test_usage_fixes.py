@@ -183,7 +183,7 @@ async def test_an_until_too_early_for_the_default_range_is_a_400(
 def test_durations_too_large_to_compute_with_are_refused(
     tmp_path: Path, name: str, value: str
 ) -> None:
-    with pytest.raises(ConfigError, match=f"{name} must be between 1 and"):
+    with pytest.raises(ConfigError, match=f"{name} must be an integer from 1 to"):
         ControlSettings.from_env(
             environ={"JUNCTION_VAR_DIR": str(tmp_path / "var"), name: value}, env_file=None
         )
