@@ -1,5 +1,7 @@
 """The demo's console login: one platform admin, made on the first `make run`.
 
+It is also the owner of the demo tenant, so that tenant has one like any other.
+
 The password is generated once and kept in `<var>/console-admin.json`
 (0600); later runs read it back, so the login printed in the banner stays
 the same, and make the user again only if that login fails (a database
@@ -26,6 +28,7 @@ from stack_processes import Processes
 
 FILE_NAME = "console-admin.json"
 EMAIL = "admin@junction.local"
+DEMO_TENANT = "demo"  # deploy/local/junction.yaml's tenant
 # handed to `user create --password-env` only; never a setting of its own
 _PASSWORD_ENV = "MAKE_RUN_CONSOLE_PASSWORD"
 
@@ -90,6 +93,8 @@ def ensure_console_admin(
     code, err = processes.run_once(
         control,
         *("user", "create", "--platform-admin", "--name", "Demo admin"),
+        # the demo tenant's owner too: a tenant always has one
+        *("--tenant", DEMO_TENANT, "--role", "owner"),
         *("--email", admin.email, "--password-env", _PASSWORD_ENV),
         what="creating the console admin",
         extra={_PASSWORD_ENV: admin.password},

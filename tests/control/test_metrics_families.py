@@ -80,7 +80,10 @@ async def test_every_documented_control_family_is_exposed_with_its_labels(
     assert unsigned.status_code == 401
     # the engine was 40 s behind: the batch's oldest event is that old when it lands
     late = time.time() - 40
-    events = [started(world.acme, "call-m1", at=late), finished(world.acme, "call-m1", started_at=late)]
+    events = [
+        started(world.acme, "call-m1", at=late),
+        finished(world.acme, "call-m1", started_at=late),
+    ]
     stored = await signed_post(internal, settings.internal_secret, TELEMETRY_PATH, batch(events))
     assert stored.status_code == 202
     await one_pass(partial(run_reaper, database, timedelta(minutes=30)), metrics, "reaper")

@@ -262,3 +262,27 @@ async def test_apply_cannot_demote_the_last_owner(
     async with database.session() as session:
         with pytest.raises(LastOwner):
             await apply_spec(session, settings.keyring, spec)
+
+
+async def test_apply_warns_about_a_tenant_it_leaves_without_an_owner(
+    database: Database, settings: ControlSettings, password_hash: str
+) -> None:
+    async with database.session() as session:
+        await add_person(session, "ana@acme.test", password_hash)
+        await session.commit()
+    bare = "tenants:\n  - name: acme\n"
+    owned = bare + "    users:\n      - {email: ana@acme.test, role: owner}\n"
+
+    async with database.session() as session:
+        report = await apply_spec(session, settings.keyring, parse_spec(yaml.safe_load(bare), {}))
+        await session.commit()
+    assert report.warnings == [
+        "tenant acme has no owner: name one under its users with role: owner"
+    ]
+    async with database.session() as session:
+        report = await apply_spec(session, settings.keyring, parse_spec(yaml.safe_load(owned), {}))
+        await session.commit()
+    assert report.warnings == []
+    async with database.session() as session:
+        tenant = await tenants.get_tenant(session, "acme")
+        assert await users.owner_count(session, tenant.id) == 1

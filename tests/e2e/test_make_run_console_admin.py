@@ -43,6 +43,8 @@ def test_first_start_creates_the_console_admin_and_later_starts_reuse_it(tmp_pat
         assert me.status_code == 200, me.text
         assert me.json()["email"] == email
         assert me.json()["is_platform_admin"] is True
+        # and the demo tenant's owner: no tenant is left without one
+        assert [m["role"] for m in me.json()["memberships"]] == ["owner"]
         assert _log_in(first, email, password + "x").status_code == 401
     finally:
         first.stop()

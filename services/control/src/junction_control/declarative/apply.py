@@ -24,6 +24,7 @@ from junction_control.providers import service as providers
 from junction_control.providers.models import Provider
 from junction_control.tenants import service as tenants
 from junction_control.tenants.models import Tenant
+from junction_control.users import service as users
 
 APPLY = Actor(via="apply")
 
@@ -66,6 +67,10 @@ async def _apply_tenant(run: Run, spec: TenantSpec) -> None:
     for model_spec in spec.models:
         await _apply_model(run, tenant, model_spec)
     await apply_people.apply_people(run, tenant, spec)
+    if await users.owner_count(run.session, tenant.id) == 0:
+        run.report.warnings.append(
+            f"tenant {spec.name} has no owner: name one under its users with role: owner"
+        )
 
 
 async def _apply_provider(run: Run, tenant: Tenant, spec: ProviderSpec) -> None:

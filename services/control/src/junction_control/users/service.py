@@ -171,13 +171,18 @@ async def remove_membership(session: AsyncSession, membership: Membership) -> in
     return revoked
 
 
-async def _keep_an_owner(session: AsyncSession, tenant_id: str) -> None:
+async def owner_count(session: AsyncSession, tenant_id: str) -> int:
+    """How many owners the tenant has."""
     result = await session.exec(
         select(func.count())
         .select_from(Membership)
         .where(col(Membership.tenant_id) == tenant_id, col(Membership.role) == OWNER)
     )
-    if result.one() <= 1:
+    return int(result.one())
+
+
+async def _keep_an_owner(session: AsyncSession, tenant_id: str) -> None:
+    if await owner_count(session, tenant_id) <= 1:
         raise LastOwner("that is the tenant's last owner: a tenant keeps at least one owner")
 
 
