@@ -79,6 +79,7 @@ async def test_a_429_fault_carries_retry_after_in_azure_shape(client: httpx.Asyn
     response = await chat(client, "gpt-4o-prod+fault=429+retry_after=7")
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
+    assert response.headers["retry-after-ms"] == "7000"
     error = response.json()["error"]
     assert error["code"] == "429"
     assert "Please retry after 7 seconds" in error["message"]

@@ -35,7 +35,7 @@ from junction_engine.routing import HealthBoard
 from junction_engine.sealed_keys import OpenedKeys
 from junction_engine.settings import EngineSettings
 from junction_engine.upstream import Reply, Upstream, UpstreamError, UpstreamTimeout
-from junction_engine.upstream_replies import MALFORMED, scrub, usage_in
+from junction_engine.upstream_replies import MALFORMED, retry_after_hint, scrub, usage_in
 from junction_protocols.convert import Converter
 from junction_protocols.errors import provider_error_message
 from junction_protocols.json_codec import loads
@@ -180,7 +180,8 @@ class Attempt:
         # the credential's redactor (built once, kept with its opened key) removes every
         # trace of `key`: whole, without its prefix, in fragments and encoded
         message = provider_error_message(self.provider, raw, scrub=self._scrub)
-        self._apply(verdict.on_status(reply.status, message, reply.header("retry-after")))
+        hint = retry_after_hint(self.provider, reply.header, raw)
+        self._apply(verdict.on_status(reply.status, message, hint))
 
     def _scrub(self, text: str) -> str:
         """Provider text without a trace of this attempt's key, base URL or host."""

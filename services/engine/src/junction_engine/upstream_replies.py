@@ -7,6 +7,7 @@ routing or holds state.
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
 from collections.abc import Callable
@@ -36,6 +37,46 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def retry_after_hint(
+    protocol: Protocol, header: Callable[[str], str | None], body: bytes
+) -> str | None:
+    """When the provider asks to be retried, as a Retry-After value (seconds or a date).
+
+    ``retry-after-ms`` (OpenAI and Azure OpenAI) is the most precise and wins;
+    then the standard ``Retry-After``; a Gemini error carries it in its body
+    instead, as a ``google.rpc.RetryInfo`` detail (``"retryDelay": "37.5s"``).
+    """
+    millis = header("retry-after-ms")
+    if millis:
+        try:
+            seconds = float(millis) / 1000
+        except ValueError:
+            seconds = math.nan
+        if math.isfinite(seconds):
+            return repr(seconds)
+    standard = header("retry-after")
+    if standard or protocol != "gemini" or b"RetryInfo" not in body:
+        return standard
+    return _gemini_retry_delay(body)
+
+
+def _gemini_retry_delay(body: bytes) -> str | None:
+    try:
+        details = json.loads(body)["error"]["details"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    for detail in details if isinstance(details, list) else ():
+        if not isinstance(detail, dict) or not str(detail.get("@type", "")).endswith(
+            "google.rpc.RetryInfo"
+        ):
+            continue
+        delay = detail.get("retryDelay")
+        # a protobuf Duration in JSON: decimal seconds with an "s" suffix
+        if isinstance(delay, str) and delay.endswith("s"):
+            return delay[:-1] or None
+    return None
 
 
 def usage_in(protocol: Protocol, data: dict[str, object]) -> Usage:

@@ -134,13 +134,18 @@ def error_response(
         body = _anthropic_body(status, text, out.get("request-id"))
     else:
         body = _gemini_body(status, text)
-        if status == 429 and retry_after is not None:
+        if status == 429:
+            # Gemini names the wait in the body only, as a google.rpc.RetryInfo
+            # detail (a protobuf Duration: seconds with an "s"), with no header
             body["error"]["details"] = [
                 {
                     "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                    "retryDelay": f"{retry_after}s",
+                    "retryDelay": f"{retry_after if retry_after is not None else 1}s",
                 }
             ]
-    if status == 429:
-        out["retry-after"] = str(retry_after if retry_after is not None else 1)
+    if status == 429 and provider != "gemini":
+        wait = retry_after if retry_after is not None else 1
+        out["retry-after"] = str(wait)
+        if provider == "azure":
+            out["retry-after-ms"] = str(wait * 1000)  # Azure sends both
     return JSONResponse(body, status_code=status, headers=out)

@@ -136,8 +136,8 @@ async def preflight(
     if status is None:
         return None
     out = dict(headers)
-    if knobs.retry_after is not None:
-        out["retry-after"] = str(knobs.retry_after)
+    if knobs.retry_after is not None and provider != "gemini":
+        out["retry-after"] = str(knobs.retry_after)  # Gemini: in the body (RetryInfo)
     message = _status_message(status, knobs, key)
     return error_response(provider, status, message, retry_after=knobs.retry_after, headers=out)
 
