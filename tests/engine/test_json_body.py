@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -46,6 +47,10 @@ def test_nested_model_fields_are_left_alone() -> None:
         (b'{"model": "m"} trailing', "extra data"),
         (b'{"model": "m",}', "expected a member name"),
         (b"\xff\xfe", "not valid UTF-8"),
+        (b'{"mo\ndel": "m"}', "Invalid control character"),
+        (b'{"model" "m"}', "expected a member name"),
+        (b'{"model": "m" "x": 1}', "expected ','"),
+        (b'{model: "m"}', "expected a member name"),
     ],
 )
 def test_malformed_bodies_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
@@ -64,12 +69,46 @@ json_values = st.recursive(
 )
 
 
-@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6), st.text(max_size=10))
-def test_parse_agrees_with_json_and_splices_any_object(data: dict[str, object], new: str) -> None:
-    raw = json.dumps(data, ensure_ascii=False, indent=1).encode()
+# every way a client formats JSON: compact, the standard library's default,
+# indented, tabs and CRLF; non-ASCII raw or escaped
+LAYOUTS = [
+    {"separators": (",", ":")},
+    {},
+    {"indent": 1},
+    {"indent": "\t"},
+    {"indent": "\r\n ", "separators": (" , ", " : ")},
+]
+
+
+@given(
+    st.dictionaries(st.text(max_size=8), json_values, max_size=6),
+    st.text(max_size=10),
+    st.sampled_from(LAYOUTS),
+    st.booleans(),
+)
+def test_parse_agrees_with_json_and_splices_any_object(
+    data: dict[str, object], new: str, layout: dict[str, Any], ascii_only: bool
+) -> None:
+    raw = json.dumps(data, ensure_ascii=ascii_only, **layout).encode()
     body = parse_object(raw)
     assert body.data == json.loads(raw)
+    assert list(body.data) == list(data)
+    for key, (start, end) in body.spans.items():
+        assert json.loads(body.text[start:end]) == data[key]
     assert json.loads(body.with_members({"model": new})) == {**data, "model": new}
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values, min_size=1, max_size=6), st.data())
+def test_a_member_named_twice_is_refused_however_it_is_written(
+    data: dict[str, object], draw: st.DataObject
+) -> None:
+    twice = draw.draw(st.sampled_from(sorted(data)))
+    members = [json.dumps(k) + ": " + json.dumps(v) for k, v in data.items()]
+    # the second one escaped differently: the name, not its spelling, counts
+    again = json.dumps(twice, ensure_ascii=False) if twice.isascii() else json.dumps(twice)
+    members.append(again + ":null")
+    with pytest.raises(BadRequest, match="appears twice"):
+        parse_object(("{" + ", ".join(members) + "}").encode())
 
 
 @pytest.mark.parametrize(
