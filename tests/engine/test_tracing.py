@@ -272,3 +272,22 @@ def test_with_an_endpoint_the_sdk_is_loaded_and_the_engine_traces(
     assert receiver.posts == ["/v1/traces"]
     [call] = [s for s in receiver.spans if s.kind == SERVER]
     assert call.name == "chat gpt"
+
+
+async def test_a_client_that_does_not_sample_gets_no_span_but_keeps_its_trace_upstream(
+    receiver: OtlpReceiver,
+) -> None:
+    unsampled = f"00-{TRACE_ID}-{CLIENT_SPAN}-00"
+    async with build_engine(tracing=_tracing(receiver)) as engine:
+        answer = await engine.client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"traceparent": unsampled},
+        )
+        assert answer.status_code == 200
+        [sent] = await engine.upstream_requests()
+
+    # the default sampler follows the client's flag: nothing recorded, nothing exported
+    assert receiver.spans == []
+    version, trace_id, _span, flags = sent["headers"]["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", TRACE_ID, "00")
