@@ -49,10 +49,10 @@ OPERATION_NAMES: dict[Operation, str] = {
     "images": "generate_content",
     "count_tokens": "count_tokens",
 }
-#: `gen_ai.provider.name` of each provider type (the convention's well-known values)
+#: `gen_ai.provider.name` of each provider type (the convention's well-known values;
+#: an OpenAI-compatible server is not OpenAI, so it keeps its type's name)
 PROVIDER_NAMES = {
     "openai": "openai",
-    "openai-compatible": "openai",
     "azure-openai": "azure.ai.openai",
     "anthropic": "anthropic",
     "gemini": "gcp.gemini",
@@ -88,9 +88,10 @@ class EngineTracing:
             },
         )
         own = w3c_headers(span)
-        scope[SCOPE_KEY] = replace(
-            identity, traceparent=own["traceparent"], tracestate=own.get("tracestate")
-        )
+        if "traceparent" in own:
+            scope[SCOPE_KEY] = replace(
+                identity, traceparent=own["traceparent"], tracestate=own.get("tracestate")
+            )
         return CallTrace(self._tracing, span)
 
     async def aclose(self) -> None:
@@ -149,9 +150,12 @@ class CallTrace:
     def attempt(self, call: ClientCall, deployment: DeploymentRoute, number: int) -> dict[str, str]:
         """Open attempt `number`'s span; the identity headers that name it to the provider."""
         provider = deployment.provider
+        system = PROVIDER_NAMES.get(provider.type, provider.type)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": OPERATION_NAMES[call.operation],
-            "gen_ai.provider.name": PROVIDER_NAMES.get(provider.type, provider.type),
+            "gen_ai.provider.name": system,
+            # the older convention's name of the same, for backends that read only it
+            "gen_ai.system": system,
             "gen_ai.request.model": deployment.upstream_model,
             "junction.attempt.number": number,
             "junction.deployment.id": deployment.id,
