@@ -43,9 +43,12 @@ def environment(
     environ: Mapping[str, str],
     env_file: str | os.PathLike[str] | None,
     *,
-    prefix: str = "JUNCTION_",
+    prefix: str | tuple[str, ...] = "JUNCTION_",
 ) -> dict[str, str]:
-    """The variables of `env_file` (when given) overlaid by those of `environ` named `prefix…`."""
+    """The variables of `env_file` (when given) overlaid by those of `environ` named `prefix…`.
+
+    `prefix` may name several (the services read ``OTEL_*`` too).
+    """
     env = read_env_file(env_file) if env_file else {}
     env.update({k: v for k, v in environ.items() if k.startswith(prefix)})
     return env

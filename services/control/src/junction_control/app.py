@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,6 +30,19 @@ from junction_control.responses import EXCEPTION_HANDLERS
 from junction_control.route_changes import RouteChanges
 from junction_control.settings import ControlSettings
 
+if TYPE_CHECKING:
+    from junction_control.internal.tracing import InternalTracing
+
+
+def start_tracing(settings: ControlSettings) -> InternalTracing | None:
+    """The internal API's tracer when an OTLP endpoint is configured, else None (no import)."""
+    if not settings.tracing.enabled:
+        return None
+    # imported here, not at the top: with tracing off no OpenTelemetry module is loaded
+    from junction_control.internal.tracing import InternalTracing
+
+    return InternalTracing(settings.tracing)
+
 
 def create_internal_app(
     settings: ControlSettings,
@@ -36,14 +50,21 @@ def create_internal_app(
     database: Database | None = None,
     metrics: ControlMetrics | None = None,
 ) -> Starlette:
-    """The internal API (route resolve, telemetry, health, and the process's metrics)."""
+    """The internal API (route resolve, telemetry, health, and the process's metrics).
+
+    With an OTLP endpoint configured, resolve and ingest are traced; the
+    spans still queued are exported at shutdown.
+    """
     db = database or Database(settings.database_url)
     metrics = metrics or ControlMetrics()
     metrics.watch_database(db)
+    tracing = start_tracing(settings)
     app = Starlette(
         routes=[*internal_routes(), *health_routes.internal_routes()],
         exception_handlers=dict(EXCEPTION_HANDLERS),
-        lifespan=_lifespan(db, owned=database is None),
+        lifespan=_lifespan(
+            db, owned=database is None, also_close=tracing.aclose if tracing else None
+        ),
     )
     app.state.context = InternalContext(
         settings=settings,
@@ -51,6 +72,7 @@ def create_internal_app(
         verifier=SignatureVerifier(settings.internal_secret),
         sealed_keys=SealedKeys(settings.keyring, derive_sealing_key(settings.internal_secret)),
         metrics=metrics,
+        tracing=tracing,
     )
     return app
 

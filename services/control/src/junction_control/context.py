@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -13,6 +14,9 @@ from junction_control.internal.sealed_keys import SealedKeys
 from junction_control.rbac.authorizer import Authorizer
 from junction_control.route_changes import RouteChanges
 from junction_control.settings import ControlSettings
+
+if TYPE_CHECKING:  # imported only when tracing is on
+    from junction_control.internal.tracing import InternalTracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,8 @@ class InternalContext(AppContext):
     verifier: SignatureVerifier
     sealed_keys: SealedKeys = field(repr=False)
     metrics: InternalMetrics
+    #: spans of resolve and ingest, when an OTLP endpoint is configured
+    tracing: InternalTracing | None = None
 
 
 @dataclass(frozen=True, slots=True)

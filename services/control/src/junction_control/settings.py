@@ -34,7 +34,9 @@ from junction_control.alerts.settings import AlertSettings
 from junction_control.crypto import Keyring, generate_master_key, parse_keyring
 from junction_control.errors import ConfigError
 from junction_control.secret_files import read_or_create
+from junction_tracing.settings import PREFIXES, TracingSettings
 
+SERVICE_NAME = "junction-control"
 MASTER_KEY_FILE = "master.key"
 INTERNAL_SECRET_FILE = "internal.key"
 MIN_INTERNAL_SECRET_BYTES = 32
@@ -74,6 +76,10 @@ class ControlSettings:
     # whether `serve` applies pending migrations before it listens (JUNCTION_MIGRATE_ON_START);
     # off in the shipped manifests, where one migration step runs before any server
     migrate_on_start: bool = True
+    # OpenTelemetry spans of resolve and ingest (OTEL_*): off unless an OTLP endpoint is set
+    tracing: TracingSettings = field(
+        default_factory=lambda: TracingSettings(service_name=SERVICE_NAME)
+    )
 
     @classmethod
     def from_env(
@@ -83,7 +89,7 @@ class ControlSettings:
     ) -> ControlSettings:
         """Build settings from `environ` over `env_file`; ConfigError if unusable."""
         try:
-            return cls._read(environment(environ, env_file))
+            return cls._read(environment(environ, env_file, prefix=PREFIXES))
         except SettingError as exc:
             raise ConfigError(str(exc)) from None
 
@@ -118,6 +124,7 @@ class ControlSettings:
             egress=_egress(env.get("JUNCTION_EGRESS_ALLOW")),
             alerts=AlertSettings.from_env(env),
             migrate_on_start=sv.flag(env, "JUNCTION_MIGRATE_ON_START", True),
+            tracing=TracingSettings.from_env(env, service_name=SERVICE_NAME),
         )
 
 

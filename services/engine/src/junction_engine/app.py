@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import httpx
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -57,6 +58,9 @@ from junction_engine.upstream import Upstream
 from junction_engine.upstream_aiohttp import AiohttpUpstream
 from junction_engine.upstream_http1 import Http1Upstream
 from junction_engine.upstream_httpx import HttpxUpstream
+
+if TYPE_CHECKING:
+    from junction_engine.tracing import EngineTracing
 
 log = logging.getLogger("junction.engine")
 
@@ -157,6 +161,16 @@ def provider_health(
         clock=clock,
     )
     return board, budget
+
+
+def start_tracing(settings: EngineSettings) -> EngineTracing | None:
+    """The engine's tracer when an OTLP endpoint is configured, else None (and no import)."""
+    if not settings.tracing.enabled:
+        return None
+    # imported here, not at the top: with tracing off no OpenTelemetry module is loaded
+    from junction_engine.tracing import EngineTracing
+
+    return EngineTracing(settings.tracing)
 
 
 def create_app(
@@ -269,6 +283,7 @@ def create_app(
         limits=limits,
         reservations=reservations,
         admission=admission,
+        tracing=start_tracing(settings),
     )
 
     revocations = (
@@ -295,6 +310,8 @@ def create_app(
             await readiness.aclose()
             # uvicorn has drained in-flight requests by now: their events are queued
             await telemetry.close()
+            if engine.tracing is not None:
+                await engine.tracing.aclose()  # the spans of the drained calls are queued
             await limits.flush()
             await reservations.flush()
             if lane is not None:

@@ -113,7 +113,7 @@ class Attempt:
             stream=call.stream,
             extra=passthrough,
             provider_headers=provider_headers,
-            identity=call.identity.upstream_headers if call.identity is not None else None,
+            identity=self._identity_headers(),
         )
         ups.board.enter(self.deployment.id)
         self._released = False
@@ -151,6 +151,13 @@ class Attempt:
         finally:
             if not handed_over:
                 await self._release()
+
+    def _identity_headers(self) -> dict[str, str] | None:
+        """x-request-id and the trace context for the provider: this attempt's span when traced."""
+        call = self.call
+        if call.trace is not None:
+            return call.trace.attempt(call, self.deployment, self.number)
+        return call.identity.upstream_headers if call.identity is not None else None
 
     def _remaining(self) -> float:
         left = self._ups.settings.total_timeout - (time.monotonic() - self.call.started)
@@ -251,6 +258,8 @@ class Attempt:
         timer.reschedule(None)
         self._succeeded()  # the provider answered: its breakers hear it now, not at the end
         ttft_ms = (time.monotonic() - call.started) * 1000
+        if call.trace is not None:
+            call.trace.streaming(ttft_ms)
         body = self._stream_body(reply, relay, first, ttft_ms)
 
         async def abandoned() -> None:

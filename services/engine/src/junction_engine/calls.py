@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from junction_contracts import ModelRoute, Pricing, Route
 from junction_contracts.telemetry import (
@@ -19,6 +20,9 @@ from junction_engine.json_body import JsonBody
 from junction_engine.providers import Operation, Protocol
 from junction_engine.request_identity import Identity
 from junction_protocols.usage import Usage
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from junction_engine.tracing import CallTrace
 
 
 @dataclass(slots=True)
@@ -43,6 +47,8 @@ class ClientCall:
     started_at: float = field(default_factory=time.time)
     #: the request's x-request-id and trace context (set by the handler, `endpoints._serve`)
     identity: Identity | None = None
+    #: the call's spans when tracing is on (`tracing`); None costs nothing
+    trace: CallTrace | None = None
 
     @property
     def public_model(self) -> str:
@@ -132,8 +138,16 @@ class Outcome:
     def tried(self, outcome: AttemptOutcome, error_code: str | None) -> None:
         """The attempt under way ended (without answering, unless the call is recorded)."""
         note, self._trying = self._trying, None
-        if note is not None and len(self.notes) < MAX_ATTEMPT_NOTES:
-            self.notes.append(note(outcome, error_code))
+        if note is None:
+            return
+        trace = self._call.trace
+        if trace is None and len(self.notes) >= MAX_ATTEMPT_NOTES:
+            return
+        made = note(outcome, error_code)
+        if len(self.notes) < MAX_ATTEMPT_NOTES:
+            self.notes.append(made)
+        if trace is not None:
+            trace.attempt_ended(made)
 
     def __call__(
         self,
@@ -203,6 +217,8 @@ class Outcome:
         )
         self.recorded = record
         self._record(record)
+        if call.trace is not None:
+            call.trace.finish(record)
 
 
 # operations billed by tokens; images are counted by the image

@@ -67,15 +67,22 @@ Watch = Callable[[Callable[[], None] | None], None]
 async def _serve(request: Request, protocol: Protocol, build: CallBuilder) -> Response:
     """Authorize, read the body, build the call and forward it; refusals in `protocol`."""
     engine = _engine(request)
+    tracing = engine.tracing
+    trace = tracing.begin(request.scope, protocol) if tracing is not None else None
     try:
-        route = await engine.authorize(request)
+        route = await engine.authorize(request, trace)
         body = await engine.read_json(request)
         call = build(route, body)
         identity = call.identity = identity_of(request.scope)
         if identity.generated:
             call.call_id = identity.request_id  # one id for the client, the logs and the record
+        if trace is not None:
+            call.trace = trace
+            trace.called(call)
         await engine.enforce_limits(call)
     except GatewayError as err:
+        if trace is not None:
+            trace.refused(err)
         return engine.refuse(protocol, err)
     return await _forward_unless_gone(request, engine, call, protocol)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,6 +33,9 @@ from junction_engine.route_cache import RouteCache
 from junction_engine.settings import EngineSettings
 from junction_engine.telemetry_sink import TelemetrySink
 
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from junction_engine.tracing import CallTrace, EngineTracing
+
 # operations whose answer is generated text: their output cap is held too
 _GENERATING = frozenset({"chat", "responses", "completions"})
 
@@ -49,15 +53,20 @@ class Engine:
     limits: RateLimiter
     reservations: Reservations
     admission: Admission = field(default_factory=Admission)
+    #: spans of every call, when an OTLP endpoint is configured; None: tracing is off
+    tracing: EngineTracing | None = None
 
-    async def authorize(self, request: Request) -> Route:
+    async def authorize(self, request: Request, trace: CallTrace | None = None) -> Route:
         key = read_key(request)
         if key is None:
             raise Unauthorized(
                 "no API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
                 code="missing_api_key",
             )
-        route = await self.routes.get(hash_key(key))
+        if trace is None:
+            route = await self.routes.get(hash_key(key))
+        else:
+            route = await trace.lookup(self.routes.get, hash_key(key))
         if route is None:
             raise Unauthorized("the API key is not valid", code="invalid_api_key")
         check_token(route)

@@ -10,9 +10,11 @@ per-call log line.
 A ``traceparent`` valid per W3C Trace Context (level 1, and the forward-
 compatible reading of later versions) is passed on to the provider as it
 came, with its ``tracestate`` when that is valid too; an invalid one is
-dropped, and a ``tracestate`` without a valid ``traceparent`` with it. The
-engine opens no span of its own, so it is transparent to the trace: the
-provider's span is the client's child.
+dropped, and a ``tracestate`` without a valid ``traceparent`` with it. With
+tracing off the engine opens no span of its own, so it is transparent to the
+trace: the provider's span is the client's child. With tracing on
+(`tracing`), the call's span is the client's child and each provider request
+names its attempt's span instead, in the same trace.
 
 The headers are read once per request, in one pass, by the ASGI app
 (`asgi.EngineApp`), which keeps the result in the scope for the handlers.

@@ -15,9 +15,11 @@ from junction_contracts import setting_values as sv
 from junction_contracts.egress import Egress
 from junction_contracts.envfile import environment
 from junction_contracts.setting_values import SettingError
+from junction_tracing.settings import PREFIXES, TracingSettings
 
 # a missing or unsafe setting; the process refuses to start (the shared error, by its engine name)
 SettingsError = SettingError
+SERVICE_NAME = "junction-engine"
 
 MIN_SECRET_BYTES = 32
 _DAY = 86_400.0
@@ -115,6 +117,10 @@ class EngineSettings:
     max_in_flight: int = 1024
     #: requests in flight per tenant per process at most; past it 429 (0: no cap)
     tenant_max_in_flight: int = 0
+    #: OpenTelemetry spans (the standard OTEL_* variables): off unless an OTLP endpoint is set
+    tracing: TracingSettings = field(
+        default_factory=lambda: TracingSettings(service_name=SERVICE_NAME)
+    )
 
     @classmethod
     def from_env(
@@ -123,8 +129,8 @@ class EngineSettings:
         *,
         env_file: str | os.PathLike[str] | None = ".env",
     ) -> EngineSettings:
-        """Build settings from `JUNCTION_*` variables (process env wins over the `.env` file)."""
-        env = environment(os.environ if environ is None else environ, env_file)
+        """Build settings from `JUNCTION_*` and `OTEL_*` variables (process env over `.env`)."""
+        env = environment(os.environ if environ is None else environ, env_file, prefix=PREFIXES)
         var_dir = sv.directory(env, "JUNCTION_VAR_DIR", "./var")
         return cls(
             host=sv.host(env, "JUNCTION_ENGINE_HOST", "127.0.0.1"),
@@ -204,6 +210,7 @@ class EngineSettings:
             # 0: no cap
             max_in_flight=sv.integer(env, "JUNCTION_MAX_IN_FLIGHT", 1024, 0, _MAX_COUNT),
             tenant_max_in_flight=sv.integer(env, "JUNCTION_TENANT_MAX_IN_FLIGHT", 0, 0, _MAX_COUNT),
+            tracing=TracingSettings.from_env(env, service_name=SERVICE_NAME),
         )
 
 

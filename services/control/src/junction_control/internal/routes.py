@@ -28,6 +28,7 @@ from junction_control.db import Database
 from junction_control.errors import ConnectionLost, DatabaseUnavailable
 from junction_control.internal.resolve import resolve_route
 from junction_control.internal.signature import signed
+from junction_control.internal.spans import note, traced
 from junction_control.responses import error_response
 from junction_control.usage.events import Batch, loads, read_batch
 from junction_control.usage.ingest import IngestResult, ingest
@@ -73,8 +74,17 @@ async def resolve(request: Request, body: bytes) -> Response:
         raise
     if route is None:
         ctx.metrics.resolves.labels(outcome="unknown_token").inc()
+        note(request, {"junction.route.found": False})
         return error_response(404, "unknown_token", "no token has this hash")
     ctx.metrics.resolves.labels(outcome="found").inc()
+    note(
+        request,
+        {
+            "junction.route.found": True,
+            "junction.tenant.id": route.token.tenant_id,
+            "junction.route.models": len(route.models),
+        },
+    )
     # orjson writes the route's dataclasses as `Route.to_dict` would, without copying them
     return Response(orjson.dumps(route), media_type="application/json")
 
@@ -124,6 +134,15 @@ async def telemetry_events(request: Request, body: bytes) -> Response:
         ctx.metrics.telemetry_batches.labels(outcome="unavailable").inc()
         raise
     ctx.metrics.telemetry_batches.labels(outcome="stored").inc()
+    note(
+        request,
+        {
+            "junction.telemetry.events": len(batch.events),
+            "junction.telemetry.accepted": result.accepted,
+            "junction.telemetry.duplicates": result.duplicates,
+            "junction.telemetry.rejected": result.rejected + result.conflicted + batch.malformed,
+        },
+    )
     ctx.metrics.ingested(batch.events)
     for (kind, outcome), count in result.counts.items():
         ctx.metrics.telemetry_events.labels(kind=kind, outcome=outcome).inc(count)
@@ -181,10 +200,16 @@ async def metrics(request: Request) -> Response:
 
 
 def internal_routes() -> list[BaseRoute]:
-    """Every route of the internal API; each POST goes through `signed`."""
+    """Every route of the internal API; each POST goes through `signed`, inside its span."""
     return [
-        Route("/internal/v1/route/resolve", signed(resolve), methods=["POST"]),
-        Route("/internal/v1/telemetry/events", signed(telemetry_events), methods=["POST"]),
+        Route(
+            "/internal/v1/route/resolve", traced("route resolve", signed(resolve)), methods=["POST"]
+        ),
+        Route(
+            "/internal/v1/telemetry/events",
+            traced("telemetry ingest", signed(telemetry_events)),
+            methods=["POST"],
+        ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
