@@ -58,7 +58,7 @@ class Launch:
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def wait_for(self, needle: str, timeout: float = 60) -> str:
+    def wait_for(self, needle: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.text()

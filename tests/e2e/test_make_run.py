@@ -30,7 +30,7 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_banner(proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> str:
+def _wait_banner(proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
