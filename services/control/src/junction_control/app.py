@@ -21,6 +21,7 @@ from junction_control.admin.routes import admin_routes
 from junction_control.context import AdminContext, InternalContext
 from junction_control.db import Database
 from junction_control.health import routes as health_routes
+from junction_control.internal.replays import SharedReplays
 from junction_control.internal.routes import internal_routes
 from junction_control.internal.sealed_keys import SealedKeys
 from junction_control.metrics import AdminRequestMetrics, ControlMetrics
@@ -36,19 +37,33 @@ def create_internal_app(
     database: Database | None = None,
     metrics: ControlMetrics | None = None,
 ) -> Starlette:
-    """The internal API (route resolve, telemetry, health, and the process's metrics)."""
+    """The internal API (route resolve, telemetry, health, and the process's metrics).
+
+    With ``JUNCTION_REDIS_URL`` the signatures' replay cache is shared with
+    every other replica through Redis.
+    """
     db = database or Database(settings.database_url)
     metrics = metrics or ControlMetrics()
     metrics.watch_database(db)
+    verifier = SignatureVerifier(settings.internal_secret)
+    # with Redis, replicas share the nonces they saw (`internal.replays`)
+    replays = (
+        SharedReplays.from_url(settings.redis_url, verifier.window_seconds)
+        if settings.redis_url
+        else None
+    )
     app = Starlette(
         routes=[*internal_routes(), *health_routes.internal_routes()],
         exception_handlers=dict(EXCEPTION_HANDLERS),
-        lifespan=_lifespan(db, owned=database is None),
+        lifespan=_lifespan(
+            db, owned=database is None, also_close=replays.close if replays else None
+        ),
     )
     app.state.context = InternalContext(
         settings=settings,
         database=db,
-        verifier=SignatureVerifier(settings.internal_secret),
+        verifier=verifier,
+        replays=replays,
         sealed_keys=SealedKeys(settings.keyring, derive_sealing_key(settings.internal_secret)),
         metrics=metrics,
     )
