@@ -31,11 +31,11 @@ from sqlalchemy.pool import NullPool
 
 from junction_control.db import Database
 from junction_control.errors import DatabaseUnavailable
+from junction_control.migrations import LOCK_NAMESPACE
 
 log = logging.getLogger(__name__)
 
-#: the first key of every Junction advisory lock ("JUNC"); the second names the job
-LOCK_NAMESPACE = 0x4A554E43
+#: the second key of each job's lock (the first is the migrations' `LOCK_NAMESPACE`)
 JOB_KEYS = {"reaper": 1, "rollup": 2, "budgets": 3, "deliveries": 4}
 
 _TRY = text("SELECT pg_try_advisory_lock(:namespace, :job)")
