@@ -4,8 +4,9 @@ Its own stack: one `migrate` step, then two `serve` processes (each only
 checks the schema) on one database, sharing Redis; an engine lists both in
 JUNCTION_CONTROL_URL. While OpenAI SDK clients (no retries of their own)
 call through the engine, the replica it is using is SIGKILLed: no call
-fails, keys first seen after the kill resolve through the survivor, and
-every call's usage row arrives (the telemetry failed over too).
+fails, keys first seen after the kill resolve through the survivor, every
+call's usage row arrives (the telemetry failed over too), and the survivor
+takes over the background jobs the killed one held.
 """
 
 from __future__ import annotations
@@ -225,3 +226,10 @@ def test_killing_the_control_replica_in_use_fails_no_call(replicas: Replicas) ->
     )
     assert stored > 0
     assert replicas.second.popen.poll() is None
+
+    # the killed replica's database sessions ended with it, and its job locks with
+    # them: the survivor takes the jobs over at its next pass (deliveries poll every 2 s)
+    deadline = time.monotonic() + 20
+    while "this control replica runs the deliveries job" not in replicas.second.log.read_text():
+        assert time.monotonic() < deadline, replicas.second.tail()
+        time.sleep(0.2)
