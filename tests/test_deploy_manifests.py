@@ -117,8 +117,8 @@ def test_each_engine_pod_is_its_own_caddy_upstream() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
-@pytest.mark.parametrize("app", ["junction-engine", "junction-caddy"])
-def test_engines_and_caddy_have_a_disruption_budget(app: str) -> None:
+@pytest.mark.parametrize("app", ["junction-control", "junction-engine", "junction-caddy"])
+def test_control_engines_and_caddy_have_a_disruption_budget(app: str) -> None:
     by_name = _by_name()
     pdb = by_name[("PodDisruptionBudget", app)]["spec"]
     deployment = by_name[("Deployment", app)]["spec"]

@@ -4,6 +4,7 @@ first) refuses a database whose schema is not the one it was built for."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from junction_control import migrations
+from junction_control.db import Database
 from junction_control.errors import ConfigError
 from junction_control.settings import ControlSettings
 from tests.support.stack import free_port
@@ -87,3 +90,21 @@ def test_serve_without_migrating_refuses_a_fresh_database_then_runs_after_migrat
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+@pytest.mark.postgres
+async def test_two_migrations_started_at_once_run_one_after_the_other(
+    tmp_path: Path, database_url: str
+) -> None:
+    # two `serve`s with JUNCTION_MIGRATE_ON_START on, or two migrate steps: without
+    # the lock both create the same tables and one fails
+    settings = ControlSettings.from_env(_env(tmp_path, database_url), env_file=None)
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite: one control process is assumed")
+    first, second = Database(settings.database_url), Database(settings.database_url)
+    try:
+        await asyncio.gather(first.migrate(), second.migrate())
+        assert await migrations.current_revision(first.engine) == migrations.head_revision()
+    finally:
+        await first.dispose()
+        await second.dispose()

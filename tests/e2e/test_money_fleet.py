@@ -1,4 +1,4 @@
-"""Money holds on a real fleet: budgets and credits under concurrent calls, across replicas.
+"""Money and limits on a real fleet: budgets, credits, RPM and revocation across replicas.
 
 Its own stack: a control plane on PostgreSQL, three engines sharing Redis and
 a fourth with no Redis at all, the mock LLM as provider. Every call costs
@@ -10,6 +10,10 @@ documented bound of the no-Redis case (one engine) is zero too.
 Fifty calls are released together through a barrier, each while the mock
 holds every answer for 0.4 s, so all fifty are in flight at once: the race a
 check of finished spend alone loses.
+
+The same fleet holds a key's RPM limit across the three Redis engines (the
+limit admitted, not three times it) and has all three refuse a revoked key
+within two seconds, long before their route TTL.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 CALL_USD = 0.02
 BUDGET_USD = 0.20  # ten calls
 BURST = 50
+RPM = 12  # requests per minute of the `rpm` key: 36 calls over three replicas admit 12
 FAST = {"JUNCTION_TELEMETRY_FLUSH_SECONDS": "0.2", "JUNCTION_TELEMETRY_MAX_BACKOFF_SECONDS": "1"}
 
 CONFIG = """
@@ -97,6 +102,8 @@ KEYS = {
     "billing": ("keys", ""),
     "prepaid": ("prepaid", ""),
     "postpaid": ("postpaid", ""),
+    "rpm": ("keys", f"        rpm: {RPM}\n"),
+    "revoked": ("keys", ""),
 }
 
 
@@ -351,3 +358,49 @@ def test_a_provider_that_reports_no_usage_is_billed_from_an_estimate(
     assert call["cost_usd"] == pytest.approx(
         (call["input_tokens"] * 0.5 + call["output_tokens"] * 1000) / 1e6
     )
+
+
+def test_an_rpm_limit_holds_across_three_replicas_sharing_redis(fleet: Fleet) -> None:
+    # the window is the wall clock's minute (sliding): start clear of its edge, so the
+    # whole burst counts in one minute and the limit is exact
+    while time.time() % 60 > 55:
+        time.sleep(0.5)
+    answers = burst(fleet.shared, fleet.keys["rpm"], n=3 * RPM)
+    served = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code != 200]
+    # per replica, each of the three would admit its own 12: 36
+    assert len(served) == RPM
+    for answer in refused:
+        assert answer.status_code == 429, answer.text
+        assert answer.json()["error"]["code"] == "requests_per_minute_exceeded", answer.text
+        assert float(answer.headers["retry-after"]) > 0
+    recorded(fleet, "rpm", RPM)
+
+
+def test_a_revoked_key_is_refused_by_all_three_replicas_within_two_seconds(fleet: Fleet) -> None:
+    key = fleet.keys["revoked"]
+
+    def models(port: int) -> httpx.Response:
+        return httpx.get(
+            f"http://127.0.0.1:{port}/v1/models",
+            headers={"authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+
+    # every replica holds the key's route now, fresh for its whole TTL (30 s)
+    for port in fleet.shared:
+        assert models(port).status_code == 200
+    fleet.cli("token", "revoke", "--tenant", "keys", "--name", "revoked")
+    revoked_at = time.monotonic()  # committed and announced when the command returns
+    refused: dict[int, float] = {}
+    while len(refused) < len(fleet.shared) and time.monotonic() - revoked_at < 2.0:
+        for port in set(fleet.shared) - set(refused):
+            answer = models(port)
+            if answer.status_code == 401:
+                assert answer.json()["error"]["code"] == "revoked_api_key", answer.text
+                refused[port] = time.monotonic() - revoked_at
+            else:
+                assert answer.status_code == 200, answer.text
+        time.sleep(0.05)
+    assert sorted(refused) == sorted(fleet.shared), refused
+    assert max(refused.values()) < 2.0

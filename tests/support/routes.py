@@ -102,13 +102,21 @@ class FakeControl:
     it also pins that the engine signs every call.
     """
 
-    def __init__(self, routes: dict[str, Route], secret: bytes = SECRET) -> None:
+    def __init__(
+        self,
+        routes: dict[str, Route],
+        secret: bytes = SECRET,
+        *,
+        verifier: SignatureVerifier | None = None,
+    ) -> None:
         self.routes = routes
         self.calls = 0
         self.down = False
         self.events: list[dict[str, object]] = []
         self.health: list[dict[str, object]] = []
-        self._verifier = SignatureVerifier(secret)
+        # replicas of one control plane share one replay cache: hand them one verifier
+        self.verifier = verifier or SignatureVerifier(secret)
+        self._verifier = self.verifier
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self._handle)

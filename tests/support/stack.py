@@ -151,9 +151,23 @@ class Stack:
         if done.returncode != 0:
             raise RuntimeError(f"apply failed: {done.stderr}")
 
-    def start_control(self) -> None:
-        proc = self._spawn("control", [str(BIN / "junction-control"), "serve"], self.env())
-        self.wait_http(f"http://127.0.0.1:{self.internal_port}/healthz", proc)
+    def start_control(
+        self,
+        name: str = "control",
+        *,
+        admin_port: int | None = None,
+        internal_port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> Proc:
+        """A `serve` process; another replica gets ports (and a `name`) of its own."""
+        internal = internal_port or self.internal_port
+        env = self.env() | {
+            "JUNCTION_ADMIN_PORT": str(admin_port or self.admin_port),
+            "JUNCTION_INTERNAL_PORT": str(internal),
+        }
+        proc = self._spawn(name, [str(BIN / "junction-control"), "serve"], env | (extra_env or {}))
+        self.wait_http(f"http://127.0.0.1:{internal}/healthz", proc)
+        return proc
 
     def start_engine(self, port: int | None = None, extra_env: dict[str, str] | None = None) -> int:
         port = port or free_port()

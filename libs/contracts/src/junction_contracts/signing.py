@@ -70,8 +70,13 @@ class SignatureVerifier:
         self._max_nonces = max_nonces
         self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def verify(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> None:
-        """Raise SignatureError unless the call is signed, fresh and new."""
+    def verify(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> str:
+        """Raise SignatureError unless the call is signed, fresh and new; its nonce.
+
+        "New" is as far as this verifier saw: processes that share a replay
+        cache check the nonce there too (it stays unique for `window_seconds`
+        either side of the call's timestamp).
+        """
         ts = headers.get(HEADER_TIMESTAMP)
         nonce = headers.get(HEADER_NONCE)
         sig = headers.get(HEADER_SIGNATURE)
@@ -98,6 +103,12 @@ class SignatureVerifier:
         self._seen[nonce] = ts_value
         if len(self._seen) > self._max_nonces:
             self._seen.popitem(last=False)
+        return nonce
+
+    @property
+    def window_seconds(self) -> float:
+        """How far a call's timestamp may be from now."""
+        return self._window
 
     def _forget_expired(self, now: float) -> None:
         while self._seen:

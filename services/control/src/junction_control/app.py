@@ -8,7 +8,7 @@ database is migrated and closed by whoever created it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from junction_control.admin.routes import admin_routes
 from junction_control.context import AdminContext, InternalContext
 from junction_control.db import Database
 from junction_control.health import routes as health_routes
+from junction_control.internal.replays import SharedReplays
 from junction_control.internal.routes import internal_routes
 from junction_control.internal.sealed_keys import SealedKeys
 from junction_control.metrics import AdminRequestMetrics, ControlMetrics
@@ -53,23 +54,33 @@ def create_internal_app(
     """The internal API (route resolve, telemetry, health, and the process's metrics).
 
     With an OTLP endpoint configured, resolve and ingest are traced; the
-    spans still queued are exported at shutdown.
+    spans still queued are exported at shutdown. With ``JUNCTION_REDIS_URL``
+    the signatures' replay cache is shared with every other replica through Redis.
     """
     db = database or Database(settings.database_url)
     metrics = metrics or ControlMetrics()
     metrics.watch_database(db)
     tracing = start_tracing(settings)
+    verifier = SignatureVerifier(settings.internal_secret)
+    # with Redis, replicas share the nonces they saw (`internal.replays`)
+    replays = (
+        SharedReplays.from_url(settings.redis_url, verifier.window_seconds)
+        if settings.redis_url
+        else None
+    )
+    closers = [
+        c for c in (tracing.aclose if tracing else None, replays.close if replays else None) if c
+    ]
     app = Starlette(
         routes=[*internal_routes(), *health_routes.internal_routes()],
         exception_handlers=dict(EXCEPTION_HANDLERS),
-        lifespan=_lifespan(
-            db, owned=database is None, also_close=tracing.aclose if tracing else None
-        ),
+        lifespan=_lifespan(db, owned=database is None, also_close=closers),
     )
     app.state.context = InternalContext(
         settings=settings,
         database=db,
-        verifier=SignatureVerifier(settings.internal_secret),
+        verifier=verifier,
+        replays=replays,
         sealed_keys=SealedKeys(settings.keyring, derive_sealing_key(settings.internal_secret)),
         metrics=metrics,
         tracing=tracing,
@@ -93,7 +104,7 @@ def create_admin_app(
         routes=admin_routes(),
         middleware=[Middleware(AdminRequestMetrics, metrics=metrics or ControlMetrics())],
         exception_handlers={**EXCEPTION_HANDLERS, **ADMIN_EXCEPTION_HANDLERS},
-        lifespan=_lifespan(db, owned=database is None, also_close=route_changes.close),
+        lifespan=_lifespan(db, owned=database is None, also_close=[route_changes.close]),
     )
     app.state.context = AdminContext(
         settings=settings, database=db, authorizer=Authorizer(), route_changes=route_changes
@@ -105,7 +116,7 @@ def _lifespan(
     database: Database,
     *,
     owned: bool,
-    also_close: Callable[[], Awaitable[None]] | None = None,
+    also_close: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -114,8 +125,8 @@ def _lifespan(
         try:
             yield
         finally:
-            if also_close is not None:
-                await also_close()
+            for close in also_close:
+                await close()
             if owned:
                 await database.dispose()
 

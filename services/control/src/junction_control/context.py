@@ -10,6 +10,7 @@ from starlette.requests import Request
 from junction_contracts.signing import SignatureVerifier
 from junction_control.db import Database
 from junction_control.internal.metrics import InternalMetrics
+from junction_control.internal.replays import SharedReplays
 from junction_control.internal.sealed_keys import SealedKeys
 from junction_control.rbac.authorizer import Authorizer
 from junction_control.route_changes import RouteChanges
@@ -32,6 +33,8 @@ class InternalContext(AppContext):
     """Dependencies of the internal API: signature checks, sealed provider keys, metrics."""
 
     verifier: SignatureVerifier
+    #: the replay cache shared with other replicas (None: this process's memory alone)
+    replays: SharedReplays | None
     sealed_keys: SealedKeys = field(repr=False)
     metrics: InternalMetrics
     #: spans of resolve and ingest, when an OTLP endpoint is configured

@@ -37,7 +37,8 @@ POOL_WAIT_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.5, 2, 10)
 UNMATCHED = "unmatched"
 #: the background jobs whose runs are counted, and how a run ends
 JOBS = ("reaper", "rollup")
-JOB_RESULTS = ("ok", "database_unavailable")
+#: (``elsewhere``: another control replica holds the job's lock and made the pass)
+JOB_RESULTS = ("ok", "database_unavailable", "elsewhere")
 #: methods counted by name; any other (a client may send anything) is counted as ``other``
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 

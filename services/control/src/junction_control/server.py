@@ -4,7 +4,8 @@ Migrations run first (unless JUNCTION_MIGRATE_ON_START is off: then the
 schema must already be current); both apps share one `Database`, and so does the
 stuck-call reaper, the usage upkeep (hourly rollups, retention prune), the
 budget job (budget periods, threshold alerts) and the alert deliveries,
-which run beside them. SIGINT/SIGTERM stop
+which run beside them (on PostgreSQL in one replica at a time, see
+`job_locks`). SIGINT/SIGTERM stop
 both servers gracefully (uvicorn's own per-server signal capture is turned
 off so neither server steals the signal from the other).
 """
@@ -28,6 +29,7 @@ from junction_control.alerts.job import run_budget_job, run_deliveries
 from junction_control.app import create_admin_app, create_internal_app
 from junction_control.db import Database
 from junction_control.errors import ConfigError, DatabaseUnavailable
+from junction_control.job_locks import JobLocks
 from junction_control.metrics import ControlMetrics
 from junction_control.providers.headers import seal_plain_headers_at_start
 from junction_control.settings import ControlSettings
@@ -90,11 +92,14 @@ async def serve(settings: ControlSettings) -> None:
             settings.host,
             settings.internal_port,
         )
+        # on PostgreSQL one replica at a time runs each job (`job_locks`)
+        locks = JobLocks(database)
         reaper = asyncio.create_task(
             run_reaper(
                 database,
                 timedelta(minutes=settings.stuck_call_minutes),
                 report=partial(metrics.job_ran, "reaper"),
+                lock=locks.lock("reaper"),
             ),
             name="stuck-call-reaper",
         )
@@ -103,12 +108,18 @@ async def serve(settings: ControlSettings) -> None:
                 database,
                 timedelta(days=settings.call_retention_days),
                 report=partial(metrics.job_ran, "rollup"),
+                lock=locks.lock("rollup"),
             ),
             name="usage-upkeep",
         )
         deliverer = Deliverer(database, settings.keyring, settings.egress, settings.alerts)
-        budgets = asyncio.create_task(run_budget_job(database, settings.alerts), name="budget-job")
-        deliveries = asyncio.create_task(run_deliveries(deliverer), name="alert-deliveries")
+        budgets = asyncio.create_task(
+            run_budget_job(database, settings.alerts, lock=locks.lock("budgets")),
+            name="budget-job",
+        )
+        deliveries = asyncio.create_task(
+            run_deliveries(deliverer, lock=locks.lock("deliveries")), name="alert-deliveries"
+        )
         jobs = (reaper, upkeep, budgets, deliveries)
         for job in jobs:
             job.add_done_callback(_report_crash)
@@ -118,6 +129,7 @@ async def serve(settings: ControlSettings) -> None:
             for job in jobs:
                 job.cancel()
             await asyncio.wait(jobs)  # a crash was logged already; never raised here
+            await locks.close()  # another replica takes the jobs over at once
             await deliverer.aclose()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

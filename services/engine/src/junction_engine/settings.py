@@ -45,6 +45,7 @@ class EngineSettings:
     port: int = 8090
     #: worker processes sharing the port (each a whole engine with its own caches)
     workers: int = 1
+    #: the control plane's internal API: one URL, or several (comma-separated) tried in turn
     control_url: str = "http://127.0.0.1:8082"
     internal_secret: bytes = b""
     redis_url: str | None = None
@@ -136,9 +137,7 @@ class EngineSettings:
             host=sv.host(env, "JUNCTION_ENGINE_HOST", "127.0.0.1"),
             port=sv.integer(env, "JUNCTION_ENGINE_PORT", 8090, 1, 65_535),
             workers=sv.integer(env, "JUNCTION_ENGINE_WORKERS", 1, 1, 256),
-            control_url=str(
-                sv.url(env, "JUNCTION_CONTROL_URL", "http://127.0.0.1:8082", ("http", "https"))
-            ).rstrip("/"),
+            control_url=",".join(_control_urls(env, "JUNCTION_CONTROL_URL")),
             internal_secret=_internal_secret(env, var_dir),
             redis_url=sv.url(
                 env, "JUNCTION_REDIS_URL", None, ("redis", "rediss", "unix"), secret=True
@@ -230,6 +229,26 @@ def _internal_secret(env: Mapping[str, str], var_dir: Path) -> bytes:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise SettingsError(f"JUNCTION_INTERNAL_SECRET: cannot read {key_file}: {why}") from None
     return decode_secret(text, source=str(key_file))
+
+
+def control_urls(text: str) -> tuple[str, ...]:
+    """The URLs of a `control_url` value: comma- or space-separated, in order, no repeats."""
+    found: list[str] = []
+    for part in text.replace(",", " ").split():
+        url = part.rstrip("/")
+        if url not in found:
+            found.append(url)
+    return tuple(found)
+
+
+def _control_urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """One control-plane URL or several (replicas the engine fails over between)."""
+    default = "http://127.0.0.1:8082"
+    urls = control_urls(env.get(name, ""))
+    for url in urls:
+        # each one must be a URL on its own; the error names the one refused
+        sv.url({name: url}, name, default, ("http", "https"))
+    return urls or (default,)
 
 
 def _egress(env: Mapping[str, str]) -> Egress:

@@ -3,9 +3,10 @@
 The budget job rolls period budgets over (`budgets.spend.refresh_states`,
 one transaction), then makes an event of each new threshold crossing
 (`alerts.thresholds`, another). The delivery loop makes the attempts that
-are due (`alerts.delivery`). Both are safe to run in several processes on
-one database: state rows never move back, crossings are unique, and each
-attempt is claimed by one process.
+are due (`alerts.delivery`). On PostgreSQL one replica at a time runs each
+(`job_locks`); both are safe to run in several processes on one database
+anyway: state rows never move back, crossings are unique, and each attempt
+is claimed by one process.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from junction_control.alerts.thresholds import find_crossings, record_crossings
 from junction_control.budgets.spend import refresh_states
 from junction_control.db import Database
 from junction_control.errors import DatabaseUnavailable
+from junction_control.job_locks import JobLock, run_pass
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +58,40 @@ async def check_budgets_once(
     return BudgetPass(states, events)
 
 
-async def run_budget_job(database: Database, settings: AlertSettings) -> None:
+async def run_budget_job(
+    database: Database, settings: AlertSettings, *, lock: JobLock | None = None
+) -> None:
     """Check budgets at start, then every `check_seconds`, until cancelled.
 
-    A database outage skips a pass (logged) instead of ending the loop.
+    A database outage skips a pass (logged) instead of ending the loop; so
+    does a `lock` another replica holds.
     """
     while True:
         try:
-            await check_budgets_once(database, settings)
+            await run_pass(lock, lambda: check_budgets_once(database, settings))
         except DatabaseUnavailable as exc:
             log.warning("budget job skipped a pass: %s", exc)
         await asyncio.sleep(settings.check_seconds)
 
 
-async def run_deliveries(deliverer: Deliverer, *, interval: float = DELIVERY_POLL_SECONDS) -> None:
-    """Make due delivery attempts every `interval` seconds, until cancelled."""
+async def run_deliveries(
+    deliverer: Deliverer,
+    *,
+    interval: float = DELIVERY_POLL_SECONDS,
+    lock: JobLock | None = None,
+) -> None:
+    """Make due delivery attempts every `interval` seconds, until cancelled.
+
+    A pass is skipped while another replica holds `lock`.
+    """
+
+    async def deliver() -> None:
+        while await deliverer.deliver_due() >= BATCH:
+            pass  # a full batch: more may be due
+
     while True:
         try:
-            while await deliverer.deliver_due() >= BATCH:
-                pass  # a full batch: more may be due
+            await run_pass(lock, deliver)
         except DatabaseUnavailable as exc:
             log.warning("alert deliveries skipped a pass: %s", exc)
         await asyncio.sleep(interval)

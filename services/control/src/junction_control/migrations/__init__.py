@@ -2,7 +2,10 @@
 
 `upgrade()` follows Alembic's recipe for sharing an asyncio connection with
 the programmatic API: the async engine opens a transaction and runs the
-synchronous Alembic command on it through `run_sync`.
+synchronous Alembic command on it through `run_sync`. On PostgreSQL the
+transaction first takes an advisory lock, so two migrations started at once
+(two `migrate` steps, or `serve`s with JUNCTION_MIGRATE_ON_START on) run one
+after the other: the second finds the schema current and does nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +16,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
+#: the first key of every Junction advisory lock on PostgreSQL ("JUNC"); the second
+#: is 0 for migrations, and names the job for background jobs (`job_locks`)
+LOCK_NAMESPACE = 0x4A554E43
+_MIGRATION_LOCK = text(f"SELECT pg_advisory_xact_lock({LOCK_NAMESPACE}, 0)")
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -38,6 +46,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(_MIGRATION_LOCK)  # released when the transaction ends
         await conn.run_sync(run_upgrade)
 
 

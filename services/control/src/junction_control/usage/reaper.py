@@ -1,8 +1,9 @@
 """The stuck-call reaper: a loop in the control process that closes abandoned calls.
 
 A call stays `processing` when its engine died before sending `finished`, or
-its events were lost. Every control process runs the loop; the UPDATE is
-idempotent, so several processes on one database do no harm.
+its events were lost. Every control process runs the loop; on PostgreSQL
+one replica at a time makes the passes (`job_locks`), and the UPDATE is
+idempotent anyway, so several processes on one database do no harm.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import timedelta
 
 from junction_control.db import Database
 from junction_control.errors import DatabaseUnavailable
+from junction_control.job_locks import JobLock, run_pass
 from junction_control.usage.service import reap_stuck_calls
 
 log = logging.getLogger(__name__)
@@ -39,18 +41,20 @@ async def run_reaper(
     *,
     interval: float = REAP_INTERVAL_SECONDS,
     report: Callable[[str], None] = lambda _result: None,
+    lock: JobLock | None = None,
 ) -> None:
     """Reap at start, then every `interval` seconds, until cancelled.
 
     A database outage skips a pass (logged) instead of ending the loop.
-    `report` hears how each pass ended: ``ok`` or ``database_unavailable``.
+    `report` hears how each pass ended: ``ok``, ``database_unavailable``, or
+    ``elsewhere`` when another replica holds the job's `lock`.
     """
     while True:
         try:
-            await reap_once(database, older_than)
+            ran = await run_pass(lock, lambda: reap_once(database, older_than))
         except DatabaseUnavailable as exc:
             log.warning("stuck-call reaper skipped a pass: %s", exc)
             report("database_unavailable")
         else:
-            report("ok")
+            report("ok" if ran else "elsewhere")
         await asyncio.sleep(interval)

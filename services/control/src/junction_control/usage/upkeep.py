@@ -1,8 +1,9 @@
 """The usage upkeep loop: roll usage up per hour, then prune calls past retention.
 
-Every control process runs it, like the stuck-call reaper; both steps are
-idempotent (upserts and a DELETE by age), so several processes on one
-database do no harm.
+Every control process runs it, like the stuck-call reaper; on PostgreSQL
+one replica at a time makes the passes (`job_locks`), and both steps are
+idempotent anyway (upserts and a DELETE by age), so several processes on
+one database do no harm.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from junction_control.columns import utcnow
 from junction_control.db import Database
 from junction_control.errors import DatabaseUnavailable
+from junction_control.job_locks import JobLock, run_pass
 from junction_control.usage.rollup import RollupResult, prune_calls, rollup_hours
 
 log = logging.getLogger(__name__)
@@ -48,18 +50,20 @@ async def run_upkeep(
     *,
     interval: float = UPKEEP_INTERVAL_SECONDS,
     report: Callable[[str], None] = lambda _result: None,
+    lock: JobLock | None = None,
 ) -> None:
     """Run upkeep at start, then every `interval` seconds, until cancelled.
 
     A database outage skips a pass (logged) instead of ending the loop.
-    `report` hears how each pass ended: ``ok`` or ``database_unavailable``.
+    `report` hears how each pass ended: ``ok``, ``database_unavailable``, or
+    ``elsewhere`` when another replica holds the job's `lock`.
     """
     while True:
         try:
-            await upkeep_once(database, retention)
+            ran = await run_pass(lock, lambda: upkeep_once(database, retention))
         except DatabaseUnavailable as exc:
             log.warning("usage upkeep skipped a pass: %s", exc)
             report("database_unavailable")
         else:
-            report("ok")
+            report("ok" if ran else "elsewhere")
         await asyncio.sleep(interval)
