@@ -178,7 +178,7 @@ def test_the_audit_log_is_filtered_by_the_server(
     expect(rows.filter(has_text="member.add").first).to_be_visible()
 
     # a family of actions: the request carries the filter, every row shown matches it
-    with page.expect_request(lambda r: "/audit?" in r.url and "action=token" in r.url):
+    with page.expect_response(lambda r: "/audit?" in r.url and "action=token" in r.url):
         page.get_by_label("Action", exact=True).fill("token")
     settle(page)
     actions = audit.locator("tbody tr td:nth-child(3)").all_inner_texts()
@@ -192,7 +192,7 @@ def test_the_audit_log_is_filtered_by_the_server(
 
     # the actor, picked by email: only what they did
     page.get_by_label("Action", exact=True).fill("")
-    with page.expect_request(lambda r: "/audit?" in r.url and "user_id=" in r.url):
+    with page.expect_response(lambda r: "/audit?" in r.url and "user_id=" in r.url):
         page.get_by_label("Who", exact=True).select_option(label=email)
     settle(page)
     expect(rows).to_have_count(1)
@@ -201,13 +201,14 @@ def test_the_audit_log_is_filtered_by_the_server(
 
     # an object type, then a date range that ends before today
     page.get_by_label("Who", exact=True).select_option("")
-    page.get_by_label("Object type").fill("user")
+    with page.expect_response(lambda r: "/audit?" in r.url and "object_type=user" in r.url):
+        page.get_by_label("Object type").fill("user")
     settle(page)
     types = audit.locator("tbody tr td:nth-child(4)").all_inner_texts()
     assert types
     assert all(t.startswith("user") for t in types), types
     yesterday = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
-    with page.expect_request(lambda r: "/audit?" in r.url and "until=" in r.url):
+    with page.expect_response(lambda r: "/audit?" in r.url and "until=" in r.url):
         page.get_by_label("To", exact=True).fill(yesterday)
     settle(page)
     expect(page.get_by_text("No audit entry matches these filters.")).to_be_visible()
@@ -240,7 +241,11 @@ def test_a_failing_provider_shows_its_open_breaker_and_recent_failures(
         f"/tenants/{tenant}/providers/{provider['id']}/credentials",
         {"name": "default", "key": "sk-down-" + secrets.token_hex(8)},
     )
-    model = admin_api.call("POST", f"/tenants/{tenant}/ai-models", {"name": "down-model"})
+    model = admin_api.call(
+        "POST",
+        f"/tenants/{tenant}/ai-models",
+        {"name": "down-model", "pricing": {"input_per_mtok": 1, "output_per_mtok": 1}},
+    )
     admin_api.call(
         "POST",
         f"/tenants/{tenant}/ai-models/{model['id']}/deployments",
@@ -260,6 +265,13 @@ def test_a_failing_provider_shows_its_open_breaker_and_recent_failures(
             break
         time.sleep(0.5)
     assert breaker["state"] == "open", breaker
+    # the call that opened it is recorded (telemetry is asynchronous)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        failed = admin_api.call("GET", f"/tenants/{tenant}/calls?status=failed&model=down-model")
+        if any(c["error_code"] == "upstream_unreachable" for c in failed["items"]):
+            break
+        time.sleep(0.3)
 
     open_tenant_page(page, "Providers")
     row = page.get_by_role("row").filter(has_text="down")
@@ -273,14 +285,19 @@ def test_a_failing_provider_shows_its_open_breaker_and_recent_failures(
     expect(gone).to_contain_text("open")
     expect(gone).to_contain_text(str(breaker["failures"]))
     expect(gone).to_contain_text(breaker["last_error"])
-    failures = page.get_by_role("table", name="Recent failures")
-    expect(failures.get_by_role("row").filter(has_text="down-model").first).to_contain_text(
-        "failed"
-    )
-    # a failure links to its call's page
-    failures.get_by_role("link").first.click()
+    expect(page.get_by_text("Now:")).to_contain_text("1 open")
+    # the failed calls behind it, each with its attempts
+    page.get_by_role("link", name="See the failed calls").click()
+    expect(page.get_by_role("heading", level=1, name="Calls")).to_be_visible()
+    expect(page.get_by_label("Status", exact=True)).to_have_value("failed")
+    unreachable = page.get_by_role("row").filter(has_text="upstream_unreachable")
+    expect(unreachable.filter(has_text="down-model").first).to_be_visible()
+    unreachable.first.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1, name="Call detail")).to_be_visible()
-    expect(page.locator("dl.facts")).to_contain_text("failed")
+    attempts = page.get_by_role("region", name="Attempts", exact=True)
+    expect(attempts).to_contain_text("failed")
+    expect(attempts).to_contain_text("down → gone")
+    expect(attempts).to_contain_text("upstream_unreachable")
     check.assert_no_console_errors()
 
 

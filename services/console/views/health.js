@@ -1,14 +1,11 @@
 // Provider health: each deployment's and key's breaker as the engines last
 // reported it (state, consecutive failures, last error, when it lets a probe
-// through), a one-badge summary for the providers list, and the provider's
-// most recent failed calls.
+// through) and a one-badge summary for the providers list.
 import { get, tenantPath } from "../api.js";
 import { badge, fmt, h, table } from "../dom.js";
 import { can } from "../roles.js";
-import { callStatus } from "./calls.js";
 
 export const HEALTH = "/tenants/{tenant_id}/providers/{provider_id}/health";
-const RECENT = 10;
 const STATE = { closed: ["closed", "ok"], open: ["open", "bad"], half_open: ["half open", "warn"], invalid: ["invalid key", "bad"] };
 
 export function breakerBadge(breaker) {
@@ -40,12 +37,14 @@ export function healthSummary(health) {
   return parts.length ? h("span", null, parts) : badge("healthy", "ok");
 }
 
-/** The provider's health into `box`: breakers of its deployments and keys, then its recent failures. */
+/** The provider's health into `box`: breakers of its deployments and keys, with their recent failures. */
 export async function loadHealth(box, tenantId, providerId) {
   const health = await get(`${tenantPath(tenantId, "providers", providerId)}/health`);
-  const failures = h("div");
+  const calls = `#/t/${encodeURIComponent(tenantId)}/calls?status=failed`;
   box.replaceChildren(
     h("p", null, "Now: ", healthSummary(health)),
+    h("p", { class: "muted" }, "Each breaker shows the failures in a row that last changed it and the last error's code, as the engines reported them; an open breaker lets a probe through at “Open until”.",
+      can(tenantId, "calls") ? [" ", h("a", { href: calls }, "See the failed calls")] : null),
     h("h3", null, "Deployments"),
     table("Deployment health", [
       { label: "Model", cell: (d) => h("span", null, h("code", null, d.model), " → ", h("code", null, d.upstream_model), d.enabled ? null : badge("disabled", "bad")) },
@@ -56,27 +55,5 @@ export async function loadHealth(box, tenantId, providerId) {
       { label: "Key", cell: (c) => h("span", null, `${c.name} `, h("code", null, `••••${c.last4}`), c.invalid ? badge("refused by provider", "bad") : null) },
       ...BREAKER_CELLS,
     ], health.credentials, "No key reported yet."),
-    h("h3", null, "Recent failures"),
-    failures,
   );
-  if (!can(tenantId, "calls")) {
-    failures.replaceChildren(h("p", { class: "muted" }, "Your role cannot read call records."));
-    return;
-  }
-  await recentFailures(failures, tenantId, health.deployments);
-}
-
-// the newest failed calls on each of the provider's deployments (the server filters), merged
-async function recentFailures(box, tenantId, deployments) {
-  const pages = await Promise.all(deployments.map((d) => {
-    const query = new URLSearchParams({ status: "failed", deployment_id: d.id, limit: String(RECENT) });
-    return get(`${tenantPath(tenantId, "calls")}?${query}`).then((page) => page.items.map((c) => ({ ...c, dep: d })));
-  }));
-  const calls = pages.flat().sort((a, b) => new Date(b.started_at) - new Date(a.started_at)).slice(0, RECENT);
-  box.replaceChildren(table("Recent failures", [
-    { label: "Started", cell: (c) => h("a", { href: `#/t/${encodeURIComponent(tenantId)}/calls/${encodeURIComponent(c.id)}`, "aria-label": `Failed call ${c.id} at ${fmt.date(c.started_at)}` }, fmt.date(c.started_at)) },
-    { label: "Deployment", cell: (c) => h("span", null, h("code", null, c.dep.model), " → ", h("code", null, c.dep.upstream_model)) },
-    { label: "Status", cell: callStatus },
-    { label: "Attempts", cell: (c) => fmt.num(c.attempts), num: true },
-  ], calls, "No failed call on this provider's deployments.", "A call that failed over and then succeeded elsewhere is shown on its call's page, attempt by attempt."));
 }
