@@ -43,6 +43,7 @@ def read_download(page: Page, button: str) -> tuple[str, str]:
     return download.suggested_filename, Path(path).read_text()
 
 
+@pytest.mark.timeout(300)  # one journey through every page, photographed on the way
 def test_an_admin_runs_a_new_tenant_from_the_console(
     page: Page, stack: Stack, admin_api: AdminApi, check: PageCheck, shots: Path
 ) -> None:
@@ -114,11 +115,16 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
     page.get_by_role("button", name="Create key").click()
     raw = page.locator("#new-token").input_value()
     client = openai.OpenAI(api_key=raw, base_url=f"{stack.public_url}/v1", max_retries=0)
-    for _ in range(CALLS):
+    for _ in range(CALLS - 1):
         reply = client.chat.completions.create(
             model="chat", messages=[{"role": "user", "content": "hello"}]
         )
         assert reply.choices[0].message.content
+    # one streamed: it has a time to first token
+    with client.chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "hello"}], stream=True
+    ) as stream:
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     recorded = wait_for_calls(admin_api, tenant, CALLS)
     assert len(recorded) == CALLS
 
@@ -140,9 +146,9 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
     expect(page.get_by_role("region", name="Latency by model: totals", exact=True)).to_contain_text(
         "ms"
     )
-    expect(page.get_by_role("region", name="Time to first token by model: totals")).to_contain_text(
-        "ms"
-    )
+    ttft = page.get_by_role("region", name="Time to first token by model: totals")
+    expect(ttft.get_by_role("row").filter(has_text="chat")).to_contain_text("ms")
+    expect(ttft.get_by_role("row").filter(has_text="chat").locator("td").last).to_have_text("1")
     # by key, by the day: the same calls
     page.get_by_label("Breakdown", exact=True).select_option("key")
     settle(page)
