@@ -86,8 +86,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         assert created.returncode == 0, created.stderr
         s.start_control()
-        # a revoked token must stop working within about a second
-        s.start_engine(extra_env={"JUNCTION_ROUTE_TTL_SECONDS": "1"})
+        # a revoked token must stop working within about a second; one failed
+        # attempt opens a breaker, so the provider health page has one to show
+        s.start_engine(
+            extra_env={"JUNCTION_ROUTE_TTL_SECONDS": "1", "JUNCTION_BREAKER_FAILURES": "1"}
+        )
         s.start_caddy()
         yield s
     except Exception:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 import time
 
+import httpx
 import openai
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.browser import PageCheck, go, log_in, log_out, nav
+from tests.console.browser import PageCheck, go, log_in, log_out, nav, settle
 from tests.console.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, TENANT, AdminApi
-from tests.support.stack import Stack
+from tests.support.stack import Stack, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +86,41 @@ def test_a_console_created_key_works_until_it_is_revoked(
     check.assert_no_console_errors()
 
 
+def test_a_regenerated_key_replaces_the_old_value_at_once(
+    page: Page, stack: Stack, check: PageCheck
+) -> None:
+    open_tenant_page(page, "Keys")
+    page.get_by_label("Name", exact=True).fill("to-regenerate")
+    page.get_by_role("button", name="Create key").click()
+    old = page.locator("#new-token").input_value()
+    assert chat(stack, old)
+
+    row = page.get_by_role("row").filter(has_text="to-regenerate")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Regenerate to-regenerate").click()
+    expect(page.get_by_role("heading", name="Key “to-regenerate” regenerated")).to_be_visible()
+    expect(page.get_by_text("It is shown only once")).to_be_visible()
+    new = page.locator("#new-token").input_value()
+    assert new
+    assert new != old
+    expect(row).to_contain_text(new[:12])  # the prefix shown is the new value's
+    expect(row).to_contain_text("active")
+
+    # the new value works; the old one is refused once the engine's cached route expires
+    assert chat(stack, new)
+    deadline = time.monotonic() + 15
+    while (status := status_of(stack, old)) == 200 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert status == 401
+    assert chat(stack, new)
+    # shown once: leaving the page forgets it
+    nav(page, "Usage")
+    nav(page, "Keys")
+    expect(page.locator("#new-token")).to_have_count(0)
+    assert new not in page.content()
+    check.assert_no_console_errors()
+
+
 def test_a_key_is_edited_in_place(page: Page, admin_api: AdminApi, check: PageCheck) -> None:
     tenant = admin_api.tenant_id(TENANT)
     admin_api.call("POST", f"/tenants/{tenant}/tokens", {"name": "to-edit", "rpm": 5})
@@ -111,6 +148,156 @@ def test_a_key_is_edited_in_place(page: Page, admin_api: AdminApi, check: PageCh
         12.5,
         "monthly",
     )
+    check.assert_no_console_errors()
+
+
+def test_the_audit_log_is_filtered_by_the_server(
+    page: Page, stack: Stack, admin_api: AdminApi, check: PageCheck
+) -> None:
+    tenant = admin_api.tenant_id(TENANT)
+    email = f"auditor-{secrets.token_hex(3)}@console.test"
+    password = "auditor-" + secrets.token_urlsafe(10)
+    admin_api.call(
+        "POST",
+        f"/tenants/{tenant}/members",
+        {"email": email, "role": "admin", "password": password},
+    )
+    # the new member makes one key of their own, through the API
+    with httpx.Client(base_url=stack.public_url, timeout=10) as client:
+        login = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        made = client.post(
+            f"/api/v1/tenants/{tenant}/tokens", json={"name": "auditors-key"}, headers=headers
+        )
+        assert made.status_code == 201, made.text
+    admin_api.call("POST", f"/tenants/{tenant}/tokens/{made.json()['id']}/revoke")
+
+    open_tenant_page(page, "Audit log")
+    audit = page.get_by_role("region", name="Audit log")
+    rows = audit.locator("tbody tr")
+    expect(rows.filter(has_text="member.add").first).to_be_visible()
+
+    # a family of actions: the request carries the filter, every row shown matches it
+    with page.expect_response(lambda r: "/audit?" in r.url and "action=token" in r.url):
+        page.get_by_label("Action", exact=True).fill("token")
+    settle(page)
+    actions = audit.locator("tbody tr td:nth-child(3)").all_inner_texts()
+    assert actions
+    assert all(a.startswith("token.") for a in actions), actions
+    assert "action=token" in page.url
+    page.get_by_label("Action", exact=True).fill("token.revoke")
+    settle(page)
+    expect(rows.filter(has_text="token.create")).to_have_count(0)
+    expect(rows.filter(has_text="token.revoke").first).to_be_visible()
+
+    # the actor, picked by email: only what they did
+    page.get_by_label("Action", exact=True).fill("")
+    with page.expect_response(lambda r: "/audit?" in r.url and "user_id=" in r.url):
+        page.get_by_label("Who", exact=True).select_option(label=email)
+    settle(page)
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("token.create")
+    expect(rows.first).to_contain_text(email)
+
+    # an object type, then a date range that ends before today
+    page.get_by_label("Who", exact=True).select_option("")
+    with page.expect_response(lambda r: "/audit?" in r.url and "object_type=user" in r.url):
+        page.get_by_label("Object type").fill("user")
+    settle(page)
+    types = audit.locator("tbody tr td:nth-child(4)").all_inner_texts()
+    assert types
+    assert all(t.startswith("user") for t in types), types
+    yesterday = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
+    with page.expect_response(lambda r: "/audit?" in r.url and "until=" in r.url):
+        page.get_by_label("To", exact=True).fill(yesterday)
+    settle(page)
+    expect(page.get_by_text("No audit entry matches these filters.")).to_be_visible()
+    assert f"until={yesterday}" in page.url
+
+    # the filtered view is a deep link
+    page.reload()
+    expect(page.get_by_role("heading", level=1, name="Audit log")).to_be_visible()
+    settle(page)
+    expect(page.get_by_label("Object type")).to_have_value("user")
+    expect(page.get_by_text("No audit entry matches these filters.")).to_be_visible()
+    page.get_by_role("button", name="Clear filters").click()
+    settle(page)
+    expect(rows.filter(has_text="member.add").first).to_be_visible()
+    check.assert_no_console_errors()
+
+
+def test_a_failing_provider_shows_its_open_breaker_and_recent_failures(
+    page: Page, stack: Stack, admin_api: AdminApi, check: PageCheck
+) -> None:
+    tenant = admin_api.tenant_id(TENANT)
+    # a provider nothing listens for: every attempt is a refused connection
+    provider = admin_api.call(
+        "POST",
+        f"/tenants/{tenant}/providers",
+        {"name": "down", "type": "openai", "base_url": f"http://127.0.0.1:{free_port()}/v1"},
+    )
+    admin_api.call(
+        "POST",
+        f"/tenants/{tenant}/providers/{provider['id']}/credentials",
+        {"name": "default", "key": "sk-down-" + secrets.token_hex(8)},
+    )
+    model = admin_api.call(
+        "POST",
+        f"/tenants/{tenant}/ai-models",
+        {"name": "down-model", "pricing": {"input_per_mtok": 1, "output_per_mtok": 1}},
+    )
+    admin_api.call(
+        "POST",
+        f"/tenants/{tenant}/ai-models/{model['id']}/deployments",
+        {"provider_id": provider["id"], "upstream_model": "gone"},
+    )
+    key = admin_api.call("POST", f"/tenants/{tenant}/tokens", {"name": "down-app"})["token"]
+    client = openai.OpenAI(api_key=key, base_url=f"{stack.public_url}/v1", max_retries=0)
+    health_path = f"/tenants/{tenant}/providers/{provider['id']}/health"
+    deadline = time.monotonic() + 30
+    while True:
+        with pytest.raises(openai.APIStatusError):
+            client.chat.completions.create(
+                model="down-model", messages=[{"role": "user", "content": "hi"}]
+            )
+        breaker = admin_api.call("GET", health_path)["deployments"][0]["breaker"]
+        if breaker["state"] == "open" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert breaker["state"] == "open", breaker
+    # the call that opened it is recorded (telemetry is asynchronous)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        failed = admin_api.call("GET", f"/tenants/{tenant}/calls?status=failed&model=down-model")
+        if any(c["error_code"] == "upstream_unreachable" for c in failed["items"]):
+            break
+        time.sleep(0.3)
+
+    open_tenant_page(page, "Providers")
+    row = page.get_by_role("row").filter(has_text="down")
+    expect(row.get_by_text("1 open")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="mock-openai")).to_contain_text("healthy")
+    row.get_by_role("link", name="down").click()
+    expect(page.get_by_role("heading", level=1, name="Provider down")).to_be_visible()
+    settle(page)
+    deployments = page.get_by_role("table", name="Deployment health")
+    gone = deployments.get_by_role("row").filter(has_text="gone")
+    expect(gone).to_contain_text("open")
+    expect(gone).to_contain_text(str(breaker["failures"]))
+    expect(gone).to_contain_text(breaker["last_error"])
+    expect(page.get_by_text("Now:")).to_contain_text("1 open")
+    # the failed calls behind it, each with its attempts
+    page.get_by_role("link", name="See the failed calls").click()
+    expect(page.get_by_role("heading", level=1, name="Calls")).to_be_visible()
+    expect(page.get_by_label("Status", exact=True)).to_have_value("failed")
+    unreachable = page.get_by_role("row").filter(has_text="upstream_unreachable")
+    expect(unreachable.filter(has_text="down-model").first).to_be_visible()
+    unreachable.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1, name="Call detail")).to_be_visible()
+    attempts = page.get_by_role("region", name="Attempts", exact=True)
+    expect(attempts).to_contain_text("failed")
+    expect(attempts).to_contain_text("down → gone")
+    expect(attempts).to_contain_text("upstream_unreachable")
     check.assert_no_console_errors()
 
 

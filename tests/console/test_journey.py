@@ -43,6 +43,7 @@ def read_download(page: Page, button: str) -> tuple[str, str]:
     return download.suggested_filename, Path(path).read_text()
 
 
+@pytest.mark.timeout(300)  # one journey through every page, photographed on the way
 def test_an_admin_runs_a_new_tenant_from_the_console(
     page: Page, stack: Stack, admin_api: AdminApi, check: PageCheck, shots: Path
 ) -> None:
@@ -114,16 +115,23 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
     page.get_by_role("button", name="Create key").click()
     raw = page.locator("#new-token").input_value()
     client = openai.OpenAI(api_key=raw, base_url=f"{stack.public_url}/v1", max_retries=0)
-    for _ in range(CALLS):
+    for _ in range(CALLS - 1):
         reply = client.chat.completions.create(
             model="chat", messages=[{"role": "user", "content": "hello"}]
         )
         assert reply.choices[0].message.content
+    # one streamed: it has a time to first token
+    with client.chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "hello"}], stream=True
+    ) as stream:
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     recorded = wait_for_calls(admin_api, tenant, CALLS)
     assert len(recorded) == CALLS
 
-    # the calls in the chart and its table
-    nav(page, "Usage")
+    # the calls in the chart and its table, from the server's usage series
+    with page.expect_response(lambda r: "/usage/series?" in r.url and "by=model" in r.url) as sent:
+        nav(page, "Usage")
+    assert sent.value.ok
     requests = page.get_by_role("region", name="Requests by model: totals", exact=True)
     expect(requests.get_by_role("row").filter(has_text="chat")).to_contain_text(str(CALLS))
     drawn = page.evaluate(
@@ -138,6 +146,28 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
     expect(page.get_by_role("region", name="Latency by model: totals", exact=True)).to_contain_text(
         "ms"
     )
+    ttft = page.get_by_role("region", name="Time to first token by model: totals")
+    expect(ttft.get_by_role("row").filter(has_text="chat")).to_contain_text("ms")
+    expect(ttft.get_by_role("row").filter(has_text="chat").locator("td").last).to_have_text("1")
+    # by key, by the day: the same calls
+    page.get_by_label("Breakdown", exact=True).select_option("key")
+    settle(page)
+    by_key = page.get_by_role("region", name="Requests by key: totals", exact=True)
+    expect(by_key.get_by_role("row").filter(has_text="journey-app")).to_contain_text(str(CALLS))
+    with page.expect_request(lambda r: "/usage/series?" in r.url and "bucket=day" in r.url):
+        page.get_by_label("Bucket", exact=True).select_option("day")
+    settle(page)
+    expect(by_key.get_by_role("row").filter(has_text="journey-app")).to_contain_text(str(CALLS))
+    page.locator("summary", has_text="Requests by key per day").click()
+    per_day = page.get_by_role("region", name="Requests by key per day", exact=True)
+    expect(per_day.get_by_role("row")).to_have_count(2)  # the header and today
+    assert "bucket=day" in page.url
+    # by provider and deployment: the routes the calls took
+    page.get_by_label("Bucket", exact=True).select_option("auto")
+    page.get_by_label("Breakdown", exact=True).select_option("provider")
+    settle(page)
+    by_provider = page.get_by_role("region", name="Requests by provider: totals", exact=True)
+    expect(by_provider.get_by_role("row").filter(has_text="mock")).to_contain_text(str(CALLS))
     page.get_by_label("Breakdown", exact=True).select_option("deployment")
     settle(page)
     by_deployment = page.get_by_role("region", name="Requests by deployment: totals", exact=True)
@@ -152,9 +182,11 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
     rows = list(csv.DictReader(io.StringIO(body)))
     assert sum(int(r["calls"]) for r in rows if r["model"] == "chat") == CALLS
     assert {r["token_name"] for r in rows} == {"journey-app"}
-    name, body = read_download(page, "Export this view as CSV")
+    name, body = read_download(page, "Download this view as CSV")
+    assert name.startswith(f"usage-series-deployment-{TENANT}-")
     view = list(csv.DictReader(io.StringIO(body)))
-    assert sum(float(r["value"]) for r in view if r["metric"] == "requests") == CALLS
+    assert sum(int(r["requests"]) for r in view) == CALLS
+    assert {r["name"] for r in view} == {"chat: mock → mock-gpt-mini"}
 
     # the server filters the calls: none of them failed
     nav(page, "Calls")
@@ -204,7 +236,7 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
         "credits.grant",
     ):
         expect(audit.get_by_role("row").filter(has_text=action).first).to_be_visible()
-    page.get_by_label("Action contains").fill("deployment")
+    page.get_by_label("Action", exact=True).fill("deployment")
     expect(audit.get_by_role("row").filter(has_text="token.create")).to_have_count(0)
     expect(audit.get_by_role("row").filter(has_text="deployment.create")).to_have_count(2)
     assert "action=deployment" in page.url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def test_a_tenant_role_reads_every_page_and_is_offered_only_what_it_may_do(
 ) -> None:
     tenant = admin_api.tenant_id(TENANT)
     email = add_user(admin_api, tenant, role)
+    admins_key = f"admins-{role}-{secrets.token_hex(3)}"
+    admin_api.call("POST", f"/tenants/{tenant}/tokens", {"name": admins_key})
     provider = next(
         p
         for p in admin_api.call("GET", f"/tenants/{tenant}/providers")["items"]
@@ -89,10 +92,23 @@ def test_a_tenant_role_reads_every_page_and_is_offered_only_what_it_may_do(
 
     go(page, f"#/t/{tenant}/keys", "Keys")
     create = page.get_by_role("button", name="Create key", exact=True)
+    regenerate = page.get_by_role("button", name=re.compile(r"^Regenerate "))
     if role == "member":
         expect(create).to_be_visible()  # a member manages their own keys
+        expect(regenerate).to_have_count(0)  # no key of theirs yet
+        page.get_by_label("Name", exact=True).fill(f"{role}-own")
+        create.click()
+        expect(page.locator("#new-token")).to_be_visible()
+        # their own key may be regenerated and revoked, not edited
+        expect(regenerate).to_have_count(1)
+        expect(page.get_by_role("button", name=f"Regenerate {role}-own")).to_be_visible()
+        expect(page.get_by_role("button", name=f"Revoke {role}-own")).to_be_visible()
     else:
         expect(create).to_have_count(0)
+        # the viewer reads every key of the tenant and may change none
+        expect(page.get_by_role("row").filter(has_text=admins_key)).to_be_visible()
+        expect(regenerate).to_have_count(0)
+        expect(page.get_by_role("button", name=re.compile(r"^Revoke "))).to_have_count(0)
     expect(page.get_by_role("button", name="Edit", exact=False)).to_have_count(0)
 
     # the providers list hides keys from these roles without asking the server

@@ -1,12 +1,12 @@
 // One provider: edit, delete, its keys (add, rename, weight, disable, rotate, delete)
-// and its health (breaker state of each deployment and key, recent failures).
+// and its health (breaker state of each deployment and key, recent failures: health.js).
 import { del, get, patch, post, put, tenantPath } from "../api.js";
 import { offers } from "../capabilities.js";
 import { action, badge, errorSlot, facts, field, fmt, h, onSubmit, panel, section, table, text } from "../dom.js";
 import { can } from "../roles.js";
+import { HEALTH, loadHealth } from "./health.js";
 
 export const TYPES = ["openai", "openai-compatible", "azure-openai", "anthropic", "gemini"];
-const HEALTH = "/tenants/{tenant_id}/providers/{provider_id}/health";
 
 /** "Name: value" lines as a headers object. */
 export function headersFrom(raw) {
@@ -16,23 +16,6 @@ export function headersFrom(raw) {
     if (at > 0) headers[line.slice(0, at).trim()] = line.slice(at + 1).trim();
   }
   return headers;
-}
-
-const STATE = { closed: ["closed", "ok"], open: ["open", "bad"], half_open: ["half open", "warn"], invalid: ["invalid key", "bad"] };
-
-export function breakerBadge(breaker) {
-  const [label, kind] = STATE[breaker?.state] ?? [breaker?.state ?? "unknown", ""];
-  return badge(label, kind);
-}
-
-function breakerCells(b) {
-  return [
-    { label: "Breaker", cell: (x) => breakerBadge(x.breaker) },
-    { label: "Failures", cell: (x) => fmt.num(x.breaker.failures), num: true },
-    { label: "Last error", cell: (x) => x.breaker.last_error || "—" },
-    { label: "Open until", cell: (x) => fmt.date(x.breaker.open_until) },
-    { label: "Changed", cell: (x) => fmt.date(x.breaker.changed_at) },
-  ].concat(b ? [{ label: "Engines", cell: (x) => (x.breaker.engines?.length ? x.breaker.engines.map((e) => `${e.engine_id}: ${STATE[e.state]?.[0] ?? e.state}`).join(", ") : "—") }] : []);
 }
 
 export async function providerDetailView(root, { tenantId, id, setTitle, go }) {
@@ -109,7 +92,7 @@ export async function providerDetailView(root, { tenantId, id, setTitle, go }) {
   await Promise.all([
     section(keysBox, loadKeys, "Keys"),
     offers("GET", HEALTH)
-      ? section(healthBox, () => loadHealth(healthBox, path), "Provider health")
+      ? section(healthBox, () => loadHealth(healthBox, tenantId, id), "Provider health")
       : healthBox.replaceChildren(h("p", { class: "notice" }, "Provider health: not available on this server.")),
   ]);
 }
@@ -176,20 +159,4 @@ function addKeyForm(path, reload) {
     await reload();
   });
   return form;
-}
-
-async function loadHealth(box, path) {
-  const health = await get(`${path}/health`);
-  box.replaceChildren(
-    h("h3", null, "Deployments"),
-    table("Deployment health", [
-      { label: "Model", cell: (d) => h("span", null, h("code", null, d.model), " → ", h("code", null, d.upstream_model), d.enabled ? null : badge("disabled", "bad")) },
-      ...breakerCells(true),
-    ], health.deployments, "No deployment uses this provider yet."),
-    h("h3", null, "Keys"),
-    table("Key health", [
-      { label: "Key", cell: (c) => h("span", null, `${c.name} `, h("code", null, `••••${c.last4}`), c.invalid ? badge("refused by provider", "bad") : null) },
-      ...breakerCells(true),
-    ], health.credentials, "No key reported yet."),
-  );
 }

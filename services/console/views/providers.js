@@ -1,11 +1,19 @@
-// Providers: the list (each provider's keys shown masked, when the role may read them)
-// and adding one with its first key. One provider's page is in provider.js.
+// Providers: the list (each provider's keys shown masked, when the role may read them,
+// and its health in one badge) and adding one with its first key. One provider's page is in provider.js.
 import { get, post, tenantPath } from "../api.js";
 import { badge, empty, errorSlot, field, h, onSubmit, problem, section, text } from "../dom.js";
+import { offers } from "../capabilities.js";
 import { can } from "../roles.js";
+import { HEALTH, healthSummary } from "./health.js";
 import { headersFrom, TYPES } from "./provider.js";
 
 export { providerDetailView } from "./provider.js";
+
+function healthCell(result) {
+  if (!result) return "—";
+  if (result.error) return result.error.forbidden ? h("span", { class: "muted" }, "hidden for your role") : problem(result.error);
+  return healthSummary(result.health);
+}
 
 function credentialsCell(result) {
   if (result.error) return result.error.forbidden ? h("span", { class: "muted" }, "hidden for your role") : problem(result.error);
@@ -18,6 +26,7 @@ export async function providersView(root, { tenantId }) {
   const list = h("div");
   const readKeys = can(tenantId, "credentials");
   const canWrite = can(tenantId, "providers", "write");
+  const withHealth = offers("GET", HEALTH);
 
   const refresh = async () => {
     const providers = (await get(`${tenantPath(tenantId, "providers")}?limit=200`)).items;
@@ -26,18 +35,23 @@ export async function providersView(root, { tenantId }) {
       readKeys
         ? get(`${tenantPath(tenantId, "providers", p.id, "credentials")}?limit=200`).then((page) => ({ items: page.items }), (error) => ({ error }))
         : { error: { forbidden: true } }));
+    const health = await Promise.all(providers.map((p) =>
+      withHealth
+        ? get(tenantPath(tenantId, "providers", p.id, "health")).then((body) => ({ health: body }), (error) => ({ error }))
+        : null));
     if (!providers.length) {
       list.replaceChildren(empty("No providers yet.", canWrite ? "Add one below: a provider is where models run (OpenAI, Anthropic, Gemini or any OpenAI-compatible server)." : "An admin of this tenant adds them."));
       return;
     }
     list.replaceChildren(h("div", { class: "table-wrap", role: "region", "aria-label": "Providers", tabindex: "0" }, h("table", null,
       h("caption", { class: "visually-hidden" }, "Providers"),
-      h("thead", null, h("tr", null, ["Name", "Type", "Base URL", "Keys"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", null, h("tr", null, ["Name", "Type", "Base URL", "Keys", "Health"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", null, providers.map((p, i) => h("tr", null,
         h("td", { "data-label": "Name" }, h("a", { href: `#/t/${encodeURIComponent(tenantId)}/providers/${encodeURIComponent(p.id)}` }, p.name)),
         h("td", { "data-label": "Type" }, p.type),
         h("td", { "data-label": "Base URL" }, h("code", { class: "wrap" }, p.base_url)),
         h("td", { "data-label": "Keys" }, credentialsCell(keys[i])),
+        h("td", { "data-label": "Health" }, healthCell(health[i])),
       ))),
     )));
   };

@@ -1,15 +1,18 @@
 // The usage dashboard: requests, tokens, cost, error rate, latency and TTFT over a
 // chosen range in hour or day buckets, broken down by model, key, provider or
-// deployment; a chart with a table under it for each, and CSV exports.
+// deployment, all from the server's usage series (its hourly rollups); a chart
+// with its tables under it for each metric, and CSV downloads.
 import { getText, tenantPath } from "../api.js";
+import { offers } from "../capabilities.js";
 import { drawChart, pruneCharts } from "../charts.js";
 import { action, download, empty, errorSlot, field, fmt, h, problem } from "../dom.js";
-import { lookups } from "./lookups.js";
-import { CALL_SAMPLE, DIMENSIONS, METRICS, callPoints, haveRollups, rollupPoints, series, sourceFor, totals } from "./usage_data.js";
+import { DIMENSIONS, METRICS, haveSeries, loadSeries, metricSeries, rangeTotals, seriesQuery } from "./usage_data.js";
 
 const RANGES = [["24h", "Last 24 hours", 24], ["7d", "Last 7 days", 24 * 7], ["30d", "Last 30 days", 24 * 30], ["90d", "Last 90 days", 24 * 90], ["custom", "Custom range", 0]];
 const MAX_HOUR_BUCKETS = 24 * 14;
 const FORMAT = { num: fmt.num, usd: fmt.usd, pct: fmt.pct, ms: fmt.ms };
+const HOURLY_CSV = "/tenants/{tenant_id}/usage.csv";
+const SERIES_CSV = "/tenants/{tenant_id}/usage/series.csv";
 
 function rangeOf(state) {
   if (state.range === "custom" && state.since && state.until) {
@@ -23,6 +26,15 @@ function rangeOf(state) {
   return [new Date(until.getTime() - hours * 3600_000), until];
 }
 
+/** The range, bucket and breakdown to ask the server for, and whether the bucket was widened. */
+function plan(state) {
+  const [since, until] = rangeOf(state);
+  const spanHours = (until - since) / 3600_000;
+  const asked = state.bucket || (spanHours <= 48 ? "hour" : "day");
+  const bucket = asked === "hour" && spanHours > MAX_HOUR_BUCKETS ? "day" : asked;
+  return { since, until, bucket, by: state.by, widened: bucket !== asked };
+}
+
 const bucketLabel = (t, bucket) => {
   const d = new Date(t);
   return bucket === "day"
@@ -30,26 +42,17 @@ const bucketLabel = (t, bucket) => {
     : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 };
 
-function toCsv(rows) {
-  const cell = (v) => {
-    const s = v == null ? "" : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return rows.map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
-}
-
 export async function usageView(root, { tenantId, tenantName, params, replaceQuery }) {
   const state = {
-    range: params.get("range") || "24h",
+    range: RANGES.some(([k]) => k === params.get("range")) ? params.get("range") : "24h",
     since: params.get("since") || "",
     until: params.get("until") || "",
-    bucket: params.get("bucket") || "",
+    bucket: ["hour", "day"].includes(params.get("bucket")) ? params.get("bucket") : "",
     by: DIMENSIONS.some(([k]) => k === params.get("by")) ? params.get("by") : "model",
   };
   const board = h("div", { class: "board" });
   const errors = errorSlot();
-  const names = await lookups(tenantId);
-  let view = null; // what is drawn now, for the CSV export
+  let drawSeq = 0;
 
   const controls = h("form", { class: "filters", "aria-label": "Usage range and breakdown", onsubmit: (e) => { e.preventDefault(); refresh(); } },
     field("Range", { name: "range", value: state.range }, RANGES.map(([k, label]) => [k, label])),
@@ -69,28 +72,25 @@ export async function usageView(root, { tenantId, tenantName, params, replaceQue
   });
   customOnly();
 
-  const exportView = () => {
-    if (!view) return;
-    const rows = [["bucket_start", "metric", state.by, "value"]];
-    for (const { metric, data } of view) {
-      for (const g of data.groups) g.values.forEach((v, i) => { if (v) rows.push([new Date(data.labels[i]).toISOString(), metric.key, g.name, v]); });
-    }
-    download(`usage-${tenantName}-${state.by}-${new Date().toISOString().slice(0, 10)}.csv`, toCsv(rows));
-  };
-
-  root.append(
-    h("h1", null, "Usage"),
-    controls,
-    h("div", { class: "toolbar" },
-      haveRollups() ? action("Download hourly usage CSV", errors, async () => {
-        const [since, until] = rangeOf(state);
-        const { text, filename } = await getText(`${tenantPath(tenantId, "usage.csv")}?${new URLSearchParams({ since: since.toISOString(), until: until.toISOString() })}`);
-        download(filename || `usage-${tenantName}.csv`, text);
-      }) : null,
-      action("Export this view as CSV", errors, async () => exportView())),
-    errors,
-    board,
-  );
+  const downloads = [];
+  if (offers("GET", HOURLY_CSV)) {
+    downloads.push(action("Download hourly usage CSV", errors, async () => {
+      const { since, until } = plan(state);
+      const { text, filename } = await getText(`${tenantPath(tenantId, "usage.csv")}?${new URLSearchParams({ since: since.toISOString(), until: until.toISOString() })}`);
+      download(filename || `usage-${tenantName}.csv`, text);
+    }));
+  }
+  if (offers("GET", SERIES_CSV)) {
+    downloads.push(action("Download this view as CSV", errors, async () => {
+      const { text, filename } = await getText(`${tenantPath(tenantId, "usage", "series.csv")}?${seriesQuery(plan(state))}`);
+      download(filename || `usage-series-${tenantName}.csv`, text);
+    }));
+  }
+  root.append(h("h1", null, "Usage"), controls, h("div", { class: "toolbar" }, downloads), errors, board);
+  if (!haveSeries()) {
+    board.replaceChildren(h("p", { class: "notice" }, "Usage series: not available on this server."));
+    return;
+  }
   await refresh();
 
   async function refresh() {
@@ -99,73 +99,53 @@ export async function usageView(root, { tenantId, tenantName, params, replaceQue
     if (state.bucket === "auto") state.bucket = "";
     replaceQuery(Object.fromEntries(Object.entries(state).filter(([k, v]) => v && !(state.range !== "custom" && (k === "since" || k === "until")))));
     errors.clear();
+    const seq = ++drawSeq;
     board.setAttribute("aria-busy", "true");
     try {
-      await draw();
+      await draw(seq);
     } catch (error) {
       if (error?.status === 401) throw error;
-      board.replaceChildren(problem(error, "Usage"));
+      if (seq === drawSeq) board.replaceChildren(problem(error, "Usage"));
     } finally {
-      board.removeAttribute("aria-busy");
+      if (seq === drawSeq) board.removeAttribute("aria-busy");
     }
   }
 
-  async function draw() {
-    const [since, until] = rangeOf(state);
-    const spanHours = (until - since) / 3600_000;
-    const bucket = state.bucket || (spanHours <= 48 ? "hour" : "day");
-    const effective = bucket === "hour" && spanHours > MAX_HOUR_BUCKETS ? "day" : bucket;
-    const [rollups, calls] = await Promise.all([
-      haveRollups() ? rollupPoints(tenantId, since, until).catch((error) => ({ error })) : { error: null },
-      callPoints(tenantId, since, until, names).catch((error) => ({ error })),
-    ]);
-    const rollupsOk = Array.isArray(rollups);
-    const notes = [];
-    if (effective !== bucket) notes.push("Ranges over 14 days are shown by day.");
-    if (rollups.error) notes.push(problem(rollups.error, "Hourly rollups"));
-    if (calls.error) notes.push(problem(calls.error, "Call records"));
-    if (calls.truncated) notes.push(`Latency, TTFT and provider or deployment breakdowns use the newest ${fmt.num(CALL_SAMPLE)} calls of the range.`);
-    const rollupTotals = rollupsOk ? totals(rollups) : null;
-    const callTotals = calls.points ? totals(calls.points) : null;
-    const main = rollupTotals ?? callTotals;
+  async function draw(seq) {
+    const asked = plan(state);
+    const data = await loadSeries(tenantId, asked);
+    if (seq !== drawSeq) return; // a newer choice is being drawn
+    const notes = asked.widened ? [h("p", { class: "muted" }, "Ranges over 14 days are shown by day.")] : [];
+    const sum = rangeTotals(data);
     pruneCharts();
-    if (!main || !main.calls) {
-      board.replaceChildren(...notes.map((n) => (typeof n === "string" ? h("p", { class: "muted" }, n) : n)),
+    if (!sum.requests) {
+      board.replaceChildren(...notes,
         empty("No calls in this period.", h("span", null, "Create a key on the ", h("a", { href: `#/t/${encodeURIComponent(tenantId)}/keys` }, "Keys"), " page and call the gateway with it; usage shows here within a minute.")));
-      view = [];
       return;
     }
     const tiles = h("div", { class: "tiles" }, [
-      ["Requests", fmt.num(main.calls)],
-      ["Tokens", fmt.num(main.input + main.output)],
-      ["Cost", fmt.usd(main.cost)],
-      ["Error rate", fmt.pct(main.calls ? main.failed / main.calls : null)],
-      ["Avg latency", fmt.ms(callTotals?.latencyN ? callTotals.latency / callTotals.latencyN : null)],
-      ["Avg TTFT", fmt.ms(callTotals?.ttftN ? callTotals.ttft / callTotals.ttftN : null)],
+      ["Requests", fmt.num(sum.requests)],
+      ["Tokens", fmt.num(sum.tokens)],
+      ["Cost", fmt.usd(sum.cost)],
+      ["Error rate", fmt.pct(sum.errorRate)],
+      ["Avg latency", fmt.ms(sum.latency)],
+      ["Avg TTFT", fmt.ms(sum.ttft)],
     ].map(([label, value]) => h("div", { class: "tile" }, h("span", { class: "muted" }, label), h("strong", null, value))));
-    const byLabel = DIMENSIONS.find(([k]) => k === state.by)[1].toLowerCase();
-    view = [];
-    const sections = [];
-    for (const metric of METRICS) {
-      const source = sourceFor(metric, state.by, rollupsOk);
-      const points = source === "rollups" ? rollups : calls.points;
-      if (!points) continue;
-      const data = series(points, metric, state.by, since, until, effective);
-      view.push({ metric, data });
-      sections.push(chartSection(metric, data, byLabel, source, effective));
-    }
-    board.replaceChildren(tiles, ...notes.map((n) => (typeof n === "string" ? h("p", { class: "muted" }, n) : n)), ...sections.map((s) => s.node));
+    const byLabel = DIMENSIONS.find(([k]) => k === asked.by)[1].toLowerCase();
+    const sections = METRICS.map((metric) => chartSection(metric, metricSeries(data, metric, asked.by), byLabel, data.bucket));
+    board.replaceChildren(tiles, ...notes,
+      h("p", { class: "muted small" }, `From the server's hourly rollups; latency and TTFT are means over the calls that reported them. ${data.bucket === "day" ? `Days begin at midnight, ${data.tz}.` : "Hours are shown in your time zone."}`),
+      ...sections.map((s) => s.node));
     for (const s of sections) await s.draw().catch((error) => s.node.querySelector(".chart").replaceChildren(problem(error)));
   }
 
-  function chartSection(metric, data, byLabel, source, bucket) {
+  function chartSection(metric, data, byLabel, bucket) {
     const format = FORMAT[metric.fmt];
     const title = `${metric.label} by ${byLabel}`;
     const id = `chart-${metric.key}`;
     const canvas = h("canvas", { role: "img", "aria-label": `${title}, per ${bucket}; the figures are in the table below` });
     const node = h("section", { class: "card chart-card", "aria-labelledby": id },
       h("h2", { id }, title),
-      h("p", { class: "muted small" }, source === "rollups" ? "From the hourly rollups." : "From the call records."),
       h("div", { class: "chart" }, canvas),
       totalsTable(metric, data, title, byLabel, format),
       bucketTable(data, title, bucket, format),

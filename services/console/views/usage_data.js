@@ -1,174 +1,118 @@
-// The usage dashboard's data: hourly rollups (the server's usage CSV: calls,
-// errors, tokens and cost per hour, model and key — fast over any range) and
-// call records (provider, deployment, latency and TTFT — the newest calls of
-// the range, bounded), turned into series per time bucket and group.
-import { getAll, getText, tenantPath } from "../api.js";
+// The usage dashboard's data: the server's usage series (GET …/usage/series),
+// read from the hourly rollups (and, for the hours not rolled up yet, the call
+// records) — requests, errors, tokens, cost, mean latency and TTFT per hour or
+// day bucket and per model, key, provider or deployment — turned into one
+// chart series per metric, the busiest groups apart and the rest as "other".
+import { get, tenantPath } from "../api.js";
 import { offers } from "../capabilities.js";
 
-export const CALL_SAMPLE = 2000;
+export const SERIES = "/tenants/{tenant_id}/usage/series";
 export const DIMENSIONS = [["model", "Model"], ["key", "Key"], ["provider", "Provider"], ["deployment", "Deployment"]];
-const ROLLUP_DIMENSIONS = new Set(["model", "key"]);
+// the console says "key", the server "token"
+const SERVER_BY = { model: "model", key: "token", provider: "provider", deployment: "deployment" };
 const TOP = 6;
 
-/** RFC 4180 rows (quotes, doubled quotes, CRLF) as arrays of strings. */
-export function parseCsv(text) {
-  const rows = [];
-  let row = [];
-  let cell = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") { row.push(cell); cell = ""; } else if (ch === "\n" || ch === "\r") {
-      if (ch === "\r" && text[i + 1] === "\n") i++;
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = "";
-    } else cell += ch;
-  }
-  if (cell || row.length) { row.push(cell); rows.push(row); }
-  return rows;
-}
-
-// a text cell the server guarded against spreadsheet formulas ("'=x") reads back as "=x"
-const unguard = (s) => (/^'[=+\-@\t\r]/.test(s) ? s.slice(1) : s);
-
-function blank(t, dims) {
-  return { t, dims, calls: 0, failed: 0, refused: 0, input: 0, output: 0, cost: 0, latency: 0, latencyN: 0, ttft: 0, ttftN: 0 };
-}
-
-/** The rollup rows of [since, until) as points. */
-export async function rollupPoints(tenantId, since, until) {
-  const query = new URLSearchParams({ since: since.toISOString(), until: until.toISOString() });
-  const { text } = await getText(`${tenantPath(tenantId, "usage.csv")}?${query}`);
-  const [header, ...rows] = parseCsv(text);
-  const col = Object.fromEntries((header || []).map((name, i) => [name, i]));
-  const num = (r, name) => Number(r[col[name]] || 0);
-  return rows.filter((r) => r.length === header.length).map((r) => ({
-    ...blank(new Date(r[col.hour]).getTime(), {
-      model: unguard(r[col.model]),
-      key: unguard(r[col.token_name] || "") || `key ${String(r[col.token_id]).slice(0, 8)}`,
-    }),
-    calls: num(r, "calls"),
-    failed: num(r, "failed_calls"),
-    refused: num(r, "refused_calls"),
-    input: num(r, "input_tokens"),
-    output: num(r, "output_tokens"),
-    cost: num(r, "cost_usd"),
-  }));
-}
-
-/** The newest call records of [since, until) (at most CALL_SAMPLE) as points. */
-export async function callPoints(tenantId, since, until, names) {
-  const points = [];
-  let truncated = false;
-  // calls come newest first: stop once a page reaches back before the range
-  const { items, truncated: more } = await getAll(tenantPath(tenantId, "calls"), { max: CALL_SAMPLE, stopBefore: since });
-  for (const c of items) {
-    const t = new Date(c.started_at).getTime();
-    if (t < since.getTime() || t >= until.getTime()) continue;
-    const p = blank(t, {
-      model: c.model,
-      key: names.tokenName(c.token_id),
-      provider: names.providerName(c.provider_id),
-      deployment: c.deployment_id ? `${c.model}: ${names.deploymentName(c.deployment_id)}` : "none (refused)",
-    });
-    p.calls = 1;
-    p.failed = c.status === "failed" ? 1 : 0;
-    p.refused = c.status === "refused" ? 1 : 0;
-    p.input = c.input_tokens;
-    p.output = c.output_tokens;
-    p.cost = c.cost_usd;
-    if (c.latency_ms != null) { p.latency = c.latency_ms; p.latencyN = 1; }
-    if (c.ttft_ms != null) { p.ttft = c.ttft_ms; p.ttftN = 1; }
-    points.push(p);
-  }
-  truncated = more && items.length > 0 && new Date(items[items.length - 1].started_at) >= since;
-  return { points, truncated };
-}
-
 export const METRICS = [
-  { key: "requests", label: "Requests", kind: "bar", value: (p) => p.calls, fmt: "num" },
-  { key: "tokens", label: "Tokens", kind: "bar", value: (p) => p.input + p.output, fmt: "num" },
-  { key: "cost", label: "Cost", kind: "bar", value: (p) => p.cost, fmt: "usd" },
-  { key: "errors", label: "Error rate", kind: "line", ratio: (p) => [p.failed, p.calls], fmt: "pct" },
-  { key: "latency", label: "Latency", kind: "line", ratio: (p) => [p.latency, p.latencyN], fmt: "ms", callsOnly: true },
-  { key: "ttft", label: "Time to first token", kind: "line", ratio: (p) => [p.ttft, p.ttftN], fmt: "ms", callsOnly: true },
+  { key: "requests", label: "Requests", kind: "bar", value: (f) => f.requests, fmt: "num" },
+  { key: "tokens", label: "Tokens", kind: "bar", value: (f) => f.input_tokens + f.output_tokens, fmt: "num" },
+  { key: "cost", label: "Cost", kind: "bar", value: (f) => f.cost_usd, fmt: "usd" },
+  { key: "errors", label: "Error rate", kind: "line", ratio: (f) => [f.failed, f.requests], fmt: "pct" },
+  { key: "latency", label: "Latency", kind: "line", ratio: (f) => mean(f.latency_ms_mean, f.latency_count), fmt: "ms" },
+  { key: "ttft", label: "Time to first token", kind: "line", ratio: (f) => mean(f.ttft_ms_mean, f.ttft_count), fmt: "ms" },
 ];
 
-/** Which points a metric is drawn from for a breakdown: "rollups" or "calls". */
-export function sourceFor(metric, by, haveRollups) {
-  return !metric.callsOnly && haveRollups && ROLLUP_DIMENSIONS.has(by) ? "rollups" : "calls";
-}
+// a mean and its count back to (sum, count), so means of groups and buckets combine
+const mean = (value, count) => [value == null ? 0 : value * count, count];
 
-export function bucketStart(t, bucket) {
-  const d = new Date(t);
-  d.setMinutes(0, 0, 0);
-  if (bucket === "day") d.setHours(0);
-  return d.getTime();
-}
+export const haveSeries = () => offers("GET", SERIES);
 
-/** Every bucket start of [since, until). */
-export function buckets(since, until, bucket) {
-  const out = [];
-  const step = bucket === "day" ? 24 : 1;
-  const d = new Date(bucketStart(since.getTime(), bucket));
-  while (d.getTime() < until.getTime()) {
-    out.push(d.getTime());
-    d.setHours(d.getHours() + step); // local hours: a day bucket stays a calendar day across DST
+/** The browser's IANA time zone (where a day bucket begins), UTC when it cannot tell. */
+export function browserZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch {
+    return "UTC";
   }
-  return out;
+}
+
+/** The query of a series request (also that of its CSV download). */
+export function seriesQuery({ since, until, bucket, by }) {
+  return new URLSearchParams({ since: since.toISOString(), until: until.toISOString(), bucket, by: SERVER_BY[by], tz: browserZone() });
+}
+
+/** The server's series of [since, until) per `bucket` and `by`. */
+export async function loadSeries(tenantId, range) {
+  return get(`${tenantPath(tenantId, "usage", "series")}?${seriesQuery(range)}`);
+}
+
+/** What a group is called on the page: its name while the object exists, else a short id. */
+export function groupName(group, by) {
+  if (by === "model") return group.key || "—";
+  if (!group.key) return by === "deployment" || by === "provider" ? "none (refused)" : "none";
+  return group.name ?? `${by === "key" ? "key" : by} ${group.key.slice(0, 8)} (deleted)`;
 }
 
 /**
- * A metric's series: {labels: bucket starts, groups: [{name, values[], total}]},
+ * A metric's chart data: {labels: bucket starts (ms), groups: [{name, values[], total, count}]},
  * the TOP groups by volume, the rest summed as "other".
  */
-export function series(points, metric, by, since, until, bucket) {
-  const starts = buckets(since, until, bucket);
+export function metricSeries(data, metric, by) {
+  const starts = data.buckets.map((b) => new Date(b).getTime());
   const index = new Map(starts.map((t, i) => [t, i]));
-  const perGroup = new Map();
-  for (const p of points) {
-    const i = index.get(bucketStart(p.t, bucket));
-    if (i === undefined) continue;
-    const name = p.dims[by] ?? "—";
-    if (!perGroup.has(name)) perGroup.set(name, { name, num: new Array(starts.length).fill(0), den: new Array(starts.length).fill(0), weight: 0 });
-    const g = perGroup.get(name);
-    if (metric.ratio) {
-      const [n, d] = metric.ratio(p);
-      g.num[i] += n;
-      g.den[i] += d;
-      g.weight += d;
-    } else {
-      g.num[i] += metric.value(p);
-      g.weight += metric.value(p);
+  const zeros = () => new Array(starts.length).fill(0);
+  let groups = data.groups.map((g) => {
+    const num = zeros();
+    const den = zeros();
+    for (const p of g.points) {
+      const i = index.get(new Date(p.bucket).getTime());
+      if (i === undefined) continue;
+      const [n, d] = metric.ratio ? metric.ratio(p) : [metric.value(p), 0];
+      num[i] += n;
+      den[i] += d;
     }
-  }
-  let groups = [...perGroup.values()].sort((a, b) => b.weight - a.weight || a.name.localeCompare(b.name));
+    const [wn, wd] = metric.ratio ? metric.ratio(g.total) : [metric.value(g.total), 0];
+    return { name: groupName(g, by), num, den, weight: metric.ratio ? wd : wn };
+  });
+  groups.sort((a, b) => b.weight - a.weight || a.name.localeCompare(b.name));
   if (groups.length > TOP) {
     const rest = groups.slice(TOP - 1);
-    const other = { name: `other (${rest.length})`, num: new Array(starts.length).fill(0), den: new Array(starts.length).fill(0), weight: 0 };
-    for (const g of rest) g.num.forEach((v, i) => { other.num[i] += v; other.den[i] += g.den[i]; other.weight += g.num[i]; });
+    const other = { name: `other (${rest.length})`, num: zeros(), den: zeros(), weight: 0 };
+    for (const g of rest) {
+      g.num.forEach((v, i) => { other.num[i] += v; other.den[i] += g.den[i]; });
+      other.weight += g.weight;
+    }
     groups = groups.slice(0, TOP - 1).concat(other);
   }
   const out = groups.map((g) => {
-    const values = metric.ratio ? g.num.map((n, i) => (g.den[i] ? n / g.den[i] : null)) : g.num;
     const num = g.num.reduce((a, b) => a + b, 0);
     const den = g.den.reduce((a, b) => a + b, 0);
-    return { name: g.name, values, total: metric.ratio ? (den ? num / den : null) : num, count: metric.ratio ? den : null };
+    if (!metric.ratio) return { name: g.name, values: g.num, total: num, count: null };
+    return { name: g.name, values: g.num.map((n, i) => (g.den[i] ? n / g.den[i] : null)), total: den ? num / den : null, count: den };
   });
   return { labels: starts, groups: out };
 }
 
-/** Totals over the range: calls, failed, tokens, cost from `points`; latency and TTFT averages too. */
-export function totals(points) {
-  const t = blank(0, {});
-  for (const p of points) for (const k of ["calls", "failed", "refused", "input", "output", "cost", "latency", "latencyN", "ttft", "ttftN"]) t[k] += p[k];
-  return t;
+/** The range's totals over every group: requests, tokens, cost, error rate, mean latency and TTFT. */
+export function rangeTotals(data) {
+  const t = { requests: 0, failed: 0, tokens: 0, cost: 0, latency: 0, latencyN: 0, ttft: 0, ttftN: 0 };
+  for (const { total: f } of data.groups) {
+    t.requests += f.requests;
+    t.failed += f.failed;
+    t.tokens += f.input_tokens + f.output_tokens;
+    t.cost += f.cost_usd;
+    const [ls, ln] = mean(f.latency_ms_mean, f.latency_count);
+    const [ts, tn] = mean(f.ttft_ms_mean, f.ttft_count);
+    t.latency += ls;
+    t.latencyN += ln;
+    t.ttft += ts;
+    t.ttftN += tn;
+  }
+  return {
+    requests: t.requests,
+    tokens: t.tokens,
+    cost: t.cost,
+    errorRate: t.requests ? t.failed / t.requests : null,
+    latency: t.latencyN ? t.latency / t.latencyN : null,
+    ttft: t.ttftN ? t.ttft / t.ttftN : null,
+  };
 }
-
-export const haveRollups = () => offers("GET", "/tenants/{tenant_id}/usage.csv");
