@@ -25,9 +25,10 @@ from starlette.routing import Route
 
 from junction_control.admin.access import Access, Permission
 from junction_control.admin.errors import ApiError, invalid_field, not_found
-from junction_control.audit.service import record
+from junction_control.audit.actor import Actor
+from junction_control.audit.service import record_by
 from junction_control.context import AdminContext, admin_context
-from junction_control.route_changes import note_tenant_changed, take_changed
+from junction_control.route_changes import take_changed
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["Call"], Awaitable[BaseModel | Response | None]]
@@ -72,6 +73,11 @@ class Call:
         """A path parameter."""
         return str(self.request.path_params[name])
 
+    @property
+    def actor(self) -> Actor:
+        """The caller as the author of this request's writes."""
+        return Actor.api(self.access.user.id)
+
     async def audit(
         self,
         action: str,
@@ -83,19 +89,15 @@ class Call:
     ) -> None:
         """Append the audit row of this write (committed with it); `details` hold no secret."""
         access = self.access
-        await record(
+        await record_by(
             self.session,
+            self.actor,
             tenant_id=tenant_id or (access.tenant.id if access.tenant else None),
-            user_id=access.user.id,
             action=action,
             object_type=object_type,
             object_id=object_id,
-            details=details,
+            **details,
         )
-
-
-# writes to these change what the tenant's keys route to
-_ROUTING_TAGS = frozenset({"providers", "ai-models"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +147,8 @@ class Endpoint:
                 access = await self.permission.authorize(request, session, ctx.authorizer)
             query = None if self.query is None else _parse_query(self.query, request)
             body = None if self.body is None else await _parse_body(self.body, request)
+            # a write notes the routes it changes itself (its service's unit of work)
             result = await self.handler(Call(request, session, ctx, access, body, query))
-            if self.method != "GET" and self.tag in _ROUTING_TAGS and access and access.tenant:
-                note_tenant_changed(session, access.tenant.id)
             await session.commit()
             await ctx.route_changes.publish(await take_changed(session))
         if self.produces is not None and isinstance(result, Response):
