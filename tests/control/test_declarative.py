@@ -98,7 +98,8 @@ async def test_declared_token_value_is_stored_as_its_hash(
             session, tokens.hash_token(ENV["JUNCTION_DEMO_TOKEN"])
         )
         model = await models.find_model(session, await tenants.get_tenant(session, "demo"), "demo")
-    assert token is not None and model is not None
+    assert token is not None
+    assert model is not None
     # stored by the model's id, shown by its name
     assert (token.name, token.allowed_model_ids, token.rpm) == ("demo", [model.id], 600)
     dump = repr(await _snapshot(database))

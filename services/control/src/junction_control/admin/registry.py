@@ -23,11 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from junction_control.admin.access import Access, Permission
+from junction_control.admin.access import ROUTE_KEY, TENANT_PARAM, Access, Permission
 from junction_control.admin.errors import ApiError, invalid_field, not_found
+from junction_control.admin.owners import owner_of
 from junction_control.audit.actor import Actor
-from junction_control.audit.service import record_by
+from junction_control.audit.service import record_by, record_denial
 from junction_control.context import AdminContext, admin_context
+from junction_control.errors import NotFound
 from junction_control.route_changes import take_changed
 
 M = TypeVar("M", bound=BaseModel)
@@ -141,6 +143,7 @@ class Endpoint:
             if not _ID_RE.match(str(request.path_params[name])):
                 raise not_found(name.removesuffix("_id"))
         ctx = admin_context(request)
+        request.scope[ROUTE_KEY] = str(request.scope.get("root_path", "")) + self.path
         async with ctx.database.session() as session:
             access = None
             if self.permission is not None:
@@ -148,7 +151,12 @@ class Endpoint:
             query = None if self.query is None else _parse_query(self.query, request)
             body = None if self.body is None else await _parse_body(self.body, request)
             # a write notes the routes it changes itself (its service's unit of work)
-            result = await self.handler(Call(request, session, ctx, access, body, query))
+            try:
+                result = await self.handler(Call(request, session, ctx, access, body, query))
+            except (NotFound, ApiError) as exc:
+                if access is not None and (isinstance(exc, NotFound) or exc.status == 404):
+                    await self._audit_reach(request, session, access)
+                raise
             await session.commit()
             await ctx.route_changes.publish(await take_changed(session))
         if self.produces is not None and isinstance(result, Response):
@@ -158,6 +166,39 @@ class Endpoint:
         if not isinstance(result, self.response):  # pragma: no cover - registry invariant
             raise TypeError(f"{self.operation_id} returned {type(result).__name__}")
         return JSONResponse(result.model_dump(mode="json"), status_code=self.status)
+
+    async def _audit_reach(self, request: Request, session: AsyncSession, access: Access) -> None:
+        """Audit a 404 that hides another's row: a path id of another tenant, or a token
+        of someone else for a caller limited to their own.
+
+        The row goes to the owner's trail, like a refused tenant; the caller
+        still gets the plain 404. Whatever the handler wrote is rolled back
+        first, so the denial commits alone.
+        """
+        if access.tenant is None or self.permission is None:
+            return
+        user_id, tenant_id, own_only = access.user.id, access.tenant.id, access.own_only
+        await session.rollback()
+        for name in self.path_params:
+            if name == TENANT_PARAM:
+                continue
+            value = str(request.path_params[name])
+            owner = await owner_of(session, name, value)
+            if owner is None or (owner == tenant_id and not (own_only and name == "token_id")):
+                continue
+            await record_denial(
+                session,
+                user_id=user_id,
+                tenant_id=owner,
+                target=name.removesuffix("_id"),
+                wanted=self.permission.wanted(),
+                method=request.method,
+                route=str(request.scope[ROUTE_KEY]),
+                path=request.url.path,
+                status=404,
+                object_id=value,
+            )
+            return
 
 
 @dataclass(slots=True)
