@@ -190,16 +190,7 @@ async def delete_credential(
 async def _provider_audit(
     session: AsyncSession, actor: Actor, provider: Provider, verb: str, **details: object
 ) -> None:
-    note_tenant_changed(session, provider.tenant_id)
-    await record_by(
-        session,
-        actor,
-        tenant_id=provider.tenant_id,
-        action=f"provider.{verb}",
-        object_type="provider",
-        object_id=provider.id,
-        **details,
-    )
+    await _audit(session, actor, provider, "provider", provider.id, verb, details)
 
 
 async def _credential_audit(
@@ -210,13 +201,26 @@ async def _credential_audit(
     verb: str,
     **details: object,
 ) -> None:
+    await _audit(session, actor, provider, "credential", credential.id, verb, details)
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    provider: Provider,
+    object_type: str,
+    object_id: str,
+    verb: str,
+    details: dict[str, object],
+) -> None:
+    # every provider or key write may move what the tenant's keys route to
     note_tenant_changed(session, provider.tenant_id)
     await record_by(
         session,
         actor,
         tenant_id=provider.tenant_id,
-        action=f"credential.{verb}",
-        object_type="credential",
-        object_id=credential.id,
+        action=f"{object_type}.{verb}",
+        object_type=object_type,
+        object_id=object_id,
         **details,
     )
