@@ -293,6 +293,30 @@ async def test_an_id_of_another_tenant_is_audited_in_its_owners_trail(
     assert await _rows(database, action="model.update") == []
 
 
+async def test_a_provider_id_of_another_tenant_in_a_body_is_audited(
+    admin: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    path = f"/tenants/{world.acme.tenant_id}/ai-models/{world.acme_model_id}/deployments"
+    body = {"provider_id": world.globex_provider_id, "upstream_model": "gpt"}
+    refused = await admin.post(path, json=body, headers=world["admin"].headers)
+    unknown = await admin.post(
+        path, json={**body, "provider_id": "no-such-provider"}, headers=world["admin"].headers
+    )
+
+    assert refused.status_code == unknown.status_code == 422
+    assert refused.json() == unknown.json()
+    [row] = await _rows(database, action="denied")
+    assert row.details["status"] == 422
+    assert (row.tenant_id, row.object_type, row.object_id, row.details["wanted"]) == (
+        world.globex_id,
+        "provider",
+        world.globex_provider_id,
+        "models:write",
+    )
+    assert row.details["route"] == "/api/v1/tenants/{tenant_id}/ai-models/{model_id}/deployments"
+    assert await _rows(database, action="deployment.create") == []
+
+
 async def test_a_member_reaching_for_someone_elses_key_is_audited(
     admin: httpx.AsyncClient, world: World, database: Database
 ) -> None:

@@ -25,9 +25,9 @@ from starlette.routing import Route
 
 from junction_control.admin.access import ROUTE_KEY, TENANT_PARAM, Access, Permission
 from junction_control.admin.errors import ApiError, invalid_field, not_found
-from junction_control.admin.owners import owner_of
+from junction_control.admin.owners import audit_reach
 from junction_control.audit.actor import Actor
-from junction_control.audit.service import record_by, record_denial
+from junction_control.audit.service import record_by
 from junction_control.context import AdminContext, admin_context
 from junction_control.errors import NotFound
 from junction_control.route_changes import take_changed
@@ -51,6 +51,7 @@ class Call:
     access_: Access | None
     body_: BaseModel | None
     query_: BaseModel | None
+    permission_: Permission | None = None
 
     @property
     def access(self) -> Access:
@@ -74,6 +75,18 @@ class Call:
     def path(self, name: str) -> str:
         """A path parameter."""
         return str(self.request.path_params[name])
+
+    async def audit_reach(self, name: str, value: str, *, status: int = 422) -> None:
+        """Audit a body id (`name` as a path would call it) that named another tenant's row.
+
+        Call it before raising the caller's error, and before writing: it
+        rolls the session back and commits the ``denied`` row alone.
+        """
+        if self.permission_ is not None:
+            wanted = self.permission_.wanted()
+            await audit_reach(
+                self.request, self.session, self.access, wanted, [(name, value)], status=status
+            )
 
     @property
     def actor(self) -> Actor:
@@ -152,7 +165,9 @@ class Endpoint:
             body = None if self.body is None else await _parse_body(self.body, request)
             # a write notes the routes it changes itself (its service's unit of work)
             try:
-                result = await self.handler(Call(request, session, ctx, access, body, query))
+                result = await self.handler(
+                    Call(request, session, ctx, access, body, query, self.permission)
+                )
             except (NotFound, ApiError) as exc:
                 if access is not None and (isinstance(exc, NotFound) or exc.status == 404):
                     await self._audit_reach(request, session, access)
@@ -168,37 +183,10 @@ class Endpoint:
         return JSONResponse(result.model_dump(mode="json"), status_code=self.status)
 
     async def _audit_reach(self, request: Request, session: AsyncSession, access: Access) -> None:
-        """Audit a 404 that hides another's row: a path id of another tenant, or a token
-        of someone else for a caller limited to their own.
-
-        The row goes to the owner's trail, like a refused tenant; the caller
-        still gets the plain 404. Whatever the handler wrote is rolled back
-        first, so the denial commits alone.
-        """
-        if access.tenant is None or self.permission is None:
-            return
-        user_id, tenant_id, own_only = access.user.id, access.tenant.id, access.own_only
-        await session.rollback()
-        for name in self.path_params:
-            if name == TENANT_PARAM:
-                continue
-            value = str(request.path_params[name])
-            owner = await owner_of(session, name, value)
-            if owner is None or (owner == tenant_id and not (own_only and name == "token_id")):
-                continue
-            await record_denial(
-                session,
-                user_id=user_id,
-                tenant_id=owner,
-                target=name.removesuffix("_id"),
-                wanted=self.permission.wanted(),
-                method=request.method,
-                route=str(request.scope[ROUTE_KEY]),
-                path=request.url.path,
-                status=404,
-                object_id=value,
-            )
-            return
+        """Audit a 404 that hides another's row named by a path id (`owners.audit_reach`)."""
+        if self.permission is not None:
+            ids = [(n, str(request.path_params[n])) for n in self.path_params if n != TENANT_PARAM]
+            await audit_reach(request, session, access, self.permission.wanted(), ids)
 
 
 @dataclass(slots=True)

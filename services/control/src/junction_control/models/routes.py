@@ -151,6 +151,7 @@ async def create_deployment(call: Call) -> DeploymentOut:
     try:
         provider = await get_provider_by_id(call.session, call.access.tenant_id, data.provider_id)
     except NotFound:
+        await call.audit_reach("provider_id", data.provider_id)
         raise invalid_field("provider_id", "no such provider in this tenant") from None
     deployment = await writes.add_deployment(
         call.session,
