@@ -43,7 +43,7 @@ async def test_each_write_appends_one_audit_row_without_secrets(
     entries = trail.json()["items"]
     assert [e["action"] for e in entries] == ["credential.rotate", "token.revoke", "token.create"]
     assert {e["user_id"] for e in entries} == {world["admin"].user_id}
-    assert entries[0]["details"] == {"last4": "0000"}
+    assert entries[0]["details"] == {"last4": "0000", "via": "api"}
     assert token.json()["token"] not in trail.text
     assert "sk-brand-new-secret-0000" not in trail.text
 

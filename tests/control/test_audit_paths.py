@@ -191,6 +191,7 @@ async def test_a_denied_cross_tenant_read_is_audited_in_the_tenant_aimed_at(
     assert first.details == {
         "wanted": "tokens:read",
         "method": "GET",
+        "route": "/api/v1/tenants/{tenant_id}/tokens",
         "path": f"/api/v1/tenants/{world.acme.tenant_id}/tokens",
         "status": 404,
     }
@@ -228,6 +229,110 @@ async def test_a_role_forbidden_write_is_audited_without_its_body(
     assert {r.tenant_id for r in rows} == {world.acme.tenant_id}
     assert all(secret not in str(r.details) for r in rows)
     assert await _rows(database, action="credential.create") == []
+
+
+async def test_an_id_of_another_tenant_is_audited_in_its_owners_trail(
+    admin: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    acme = f"/tenants/{world.acme.tenant_id}"
+    headers = world["admin"].headers
+    secret = "sk-never-stored-in-the-trail-5555"
+    attempts = [
+        admin.get(f"{acme}/tokens/{world.globex_token_id}", headers=headers),
+        admin.patch(
+            f"{acme}/ai-models/{world.globex_model_id}", json={"name": "mine"}, headers=headers
+        ),
+        admin.put(
+            f"{acme}/providers/{world.acme.provider_id}/credentials/"
+            f"{world.globex_credential_id}/key",
+            json={"key": secret},
+            headers=headers,
+        ),
+    ]
+    answers = [await a for a in attempts]
+    unknown = await admin.get(f"{acme}/tokens/no-such-token", headers=headers)
+
+    # the caller cannot tell another tenant's id from one that does not exist
+    assert {r.status_code for r in answers} == {unknown.status_code} == {404}
+    assert answers[0].json() == unknown.json()
+    rows = await _rows(database, action="denied")
+    assert [r.object_id for r in rows] == [
+        world.globex_token_id,
+        world.globex_model_id,
+        world.globex_credential_id,
+    ]
+    assert [(r.tenant_id, r.user_id, r.object_type, r.details["route"]) for r in rows] == [
+        (
+            world.globex_id,
+            world["admin"].user_id,
+            "token",
+            "/api/v1/tenants/{tenant_id}/tokens/{token_id}",
+        ),
+        (
+            world.globex_id,
+            world["admin"].user_id,
+            "model",
+            "/api/v1/tenants/{tenant_id}/ai-models/{model_id}",
+        ),
+        (
+            world.globex_id,
+            world["admin"].user_id,
+            "credential",
+            "/api/v1/tenants/{tenant_id}/providers/{provider_id}/credentials/{credential_id}/key",
+        ),
+    ]
+    assert [(r.details["method"], r.details["wanted"], r.details["status"]) for r in rows] == [
+        ("GET", "tokens:read", 404),
+        ("PATCH", "models:write", 404),
+        ("PUT", "credentials:write", 404),
+    ]
+    assert all(secret not in str(r.details) and "mine" not in str(r.details) for r in rows)
+    # globex's admin sees who reached for its rows; nothing was changed
+    trail = await admin.get(f"/tenants/{world.globex_id}/audit", headers=world["outsider"].headers)
+    assert [e["action"] for e in trail.json()["items"]] == ["denied"] * 3
+    assert await _rows(database, action="model.update") == []
+
+
+async def test_a_provider_id_of_another_tenant_in_a_body_is_audited(
+    admin: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    path = f"/tenants/{world.acme.tenant_id}/ai-models/{world.acme_model_id}/deployments"
+    body = {"provider_id": world.globex_provider_id, "upstream_model": "gpt"}
+    refused = await admin.post(path, json=body, headers=world["admin"].headers)
+    unknown = await admin.post(
+        path, json={**body, "provider_id": "no-such-provider"}, headers=world["admin"].headers
+    )
+
+    assert refused.status_code == unknown.status_code == 422
+    assert refused.json() == unknown.json()
+    [row] = await _rows(database, action="denied")
+    assert row.details["status"] == 422
+    assert (row.tenant_id, row.object_type, row.object_id, row.details["wanted"]) == (
+        world.globex_id,
+        "provider",
+        world.globex_provider_id,
+        "models:write",
+    )
+    assert row.details["route"] == "/api/v1/tenants/{tenant_id}/ai-models/{model_id}/deployments"
+    assert await _rows(database, action="deployment.create") == []
+
+
+async def test_a_member_reaching_for_someone_elses_key_is_audited(
+    admin: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    path = f"/tenants/{world.acme.tenant_id}/tokens/{world.acme.token_id}/revoke"
+    refused = await admin.post(path, headers=world["member"].headers)
+
+    assert refused.status_code == 404  # theirs only: another's key is not found
+    [row] = await _rows(database, action="denied")
+    assert (row.tenant_id, row.user_id, row.object_type, row.object_id) == (
+        world.acme.tenant_id,
+        world["member"].user_id,
+        "token",
+        world.acme.token_id,
+    )
+    assert row.details["wanted"] == "tokens:write"
+    assert await _rows(database, action="token.revoke") == []
 
 
 async def test_no_session_is_refused_without_a_row(

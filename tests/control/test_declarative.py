@@ -11,6 +11,7 @@ from sqlalchemy import text
 from junction_control.db import Database
 from junction_control.declarative import ApplyReport, apply_spec, parse_spec
 from junction_control.errors import InvalidInput, NotFound
+from junction_control.models import service as models
 from junction_control.providers import service as providers
 from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
@@ -96,8 +97,11 @@ async def test_declared_token_value_is_stored_as_its_hash(
         token = await tokens.find_token_by_hash(
             session, tokens.hash_token(ENV["JUNCTION_DEMO_TOKEN"])
         )
+        model = await models.find_model(session, await tenants.get_tenant(session, "demo"), "demo")
     assert token is not None
-    assert (token.name, token.allowed_models, token.rpm) == ("demo", ["demo"], 600)
+    assert model is not None
+    # stored by the model's id, shown by its name
+    assert (token.name, token.allowed_model_ids, token.rpm) == ("demo", [model.id], 600)
     dump = repr(await _snapshot(database))
     assert ENV["JUNCTION_DEMO_TOKEN"] not in dump
     assert ENV["MOCK_KEY"] not in dump

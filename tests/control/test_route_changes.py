@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from sqlmodel import select
 
 from junction_contracts.cache import ROUTE_KEY_PREFIX
 from junction_control.app import create_admin_app
+from junction_control.cli import main
 from junction_control.db import Database
 from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenant_service
@@ -107,3 +109,49 @@ async def test_reads_announce_nothing(
         assert resp.status_code == 200
     await asyncio.sleep(0.2)
     assert [h for h in announced if h in await _our_hashes(database)] == []
+
+
+async def test_a_model_write_announces_the_tenants_keys_on_every_path(
+    settings: ControlSettings,
+    database: Database,
+    world: World,
+    redis_url: str,
+    announced: list[str],
+    cli_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("JUNCTION_REDIS_URL", redis_url)
+    ours = world.acme.token_hash
+
+    async def heard() -> bool:
+        await _wait(announced, 1)
+        found = ours in announced
+        announced.clear()
+        return found
+
+    async with await _admin(settings, database, redis_url) as admin:
+        resp = await admin.patch(
+            f"/tenants/{world.acme.tenant_id}/ai-models/{world.acme_model_id}",
+            json={"name": "chat-v2"},
+            headers=world["admin"].headers,
+        )
+        assert resp.status_code == 200, resp.text
+    assert await heard()
+
+    create = ["model", "create", "--tenant", "acme", "--name", "extra", "--free"]
+    assert await asyncio.to_thread(main, [*create, "--deployment", "mock-openai:gpt"]) == 0
+    assert await heard()
+
+    spec = tmp_path / "junction.yaml"
+    spec.write_text(
+        "tenants:\n  - name: acme\n    models:\n      - name: extra\n"
+        "        pricing: {input_per_mtok: 1}\n"
+        "        deployments: [{provider: mock-openai, model: gpt}]\n"
+    )
+    assert await asyncio.to_thread(main, ["apply", "-f", str(spec)]) == 0
+    assert await heard()
+    # a file that changes nothing announces nothing
+    assert await asyncio.to_thread(main, ["apply", "-f", str(spec)]) == 0
+    await asyncio.sleep(0.2)
+    assert ours not in announced

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import JSON, Boolean, Float, String, bindparam, column, insert, text
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -238,3 +239,116 @@ async def _column(database: Database, name: str) -> list[tuple[object, ...]]:
     async with database.engine.connect() as conn:
         rows = await conn.execute(text(f"SELECT id, {name} FROM model_calls ORDER BY id"))
         return [tuple(row) for row in rows.all()]
+
+
+# user_tokens and ai_models as revision 0016 knows them: tokens name their models
+_OLD_TOKENS = sa_table(
+    "user_tokens",
+    column("id", String),
+    column("tenant_id", String),
+    column("name", String),
+    column("prefix", String),
+    column("token_hash", String),
+    column("allowed_models", JSON(none_as_null=True)),
+    column("spent_usd", Float),
+    column("created_at", UtcDateTime),
+    column("budget_period", String),
+    column("budget_timezone", String),
+)
+_OLD_MODELS = sa_table(
+    "ai_models",
+    column("id", String),
+    column("tenant_id", String),
+    column("name", String),
+    column("input_price_per_mtok", Float),
+    column("output_price_per_mtok", Float),
+    column("cached_input_price_per_mtok", Float),
+    column("free", Boolean),
+    column("created_at", UtcDateTime),
+)
+
+
+async def _token_lists(database: Database, column_name: str) -> dict[str, object]:
+    async with database.engine.connect() as conn:
+        rows = await conn.execute(text(f"SELECT id, {column_name} FROM user_tokens"))
+        return {
+            row[0]: json.loads(row[1]) if isinstance(row[1], str) else row[1] for row in rows.all()
+        }
+
+
+async def test_upgrading_to_model_ids_turns_each_token_list_into_its_tenants_model_ids(
+    settings: ControlSettings,
+) -> None:
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database.engine, "0016")
+        async with database.session() as session:
+            acme = await tenants.create_tenant(session, "acme")
+            globex = await tenants.create_tenant(session, "globex")
+            await session.commit()
+        models = [
+            ("acme-chat", acme.id, "chat"),
+            ("acme-embed", acme.id, "embed"),
+            ("globex-chat", globex.id, "chat"),
+        ]
+        tokens = [
+            ("all", acme.id, None),
+            # "gone" names no model any more: under names it would let a future "gone" in
+            ("named", acme.id, ["embed", "chat", "gone"]),
+            ("other", globex.id, ["chat"]),
+            ("empty", acme.id, []),
+        ]
+        async with database.engine.begin() as conn:
+            await conn.execute(
+                insert(_OLD_MODELS),
+                [
+                    {
+                        "id": model_id,
+                        "tenant_id": tenant_id,
+                        "name": name,
+                        "input_price_per_mtok": 0.0,
+                        "output_price_per_mtok": 0.0,
+                        "cached_input_price_per_mtok": 0.0,
+                        "free": True,
+                        "created_at": T0,
+                    }
+                    for model_id, tenant_id, name in models
+                ],
+            )
+            await conn.execute(
+                insert(_OLD_TOKENS),
+                [
+                    {
+                        "id": token_id,
+                        "tenant_id": tenant_id,
+                        "name": token_id,
+                        "prefix": "jk-" + token_id,
+                        "token_hash": token_id * 8,
+                        "allowed_models": allowed,
+                        "spent_usd": 0.0,
+                        "created_at": T0,
+                        "budget_period": "lifetime",
+                        "budget_timezone": "UTC",
+                    }
+                    for token_id, tenant_id, allowed in tokens
+                ],
+            )
+
+        await upgrade(database.engine, "0017")
+
+        assert await _token_lists(database, "allowed_model_ids") == {
+            "all": None,
+            "named": ["acme-embed", "acme-chat"],
+            "other": ["globex-chat"],  # its own tenant's "chat", never acme's
+            "empty": [],
+        }
+
+        await _downgrade(database, "0016")
+        assert await _token_lists(database, "allowed_models") == {
+            "all": None,
+            "named": ["embed", "chat"],
+            "other": ["chat"],
+            "empty": [],
+        }
+    finally:
+        await database.dispose()

@@ -1,7 +1,8 @@
 """The shell's writes to a tenant's catalogue: providers with their first key, models.
 
-Each runs in `commands.shell_work` (audited with the shell as actor; the
-tenant's routes announced after the commit, as the admin API does).
+Each runs in `commands.shell_work` with the shell as actor, through the same
+audited, announcing writes the admin API uses (`providers.writes`,
+`models.writes`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from junction_control.audit.service import record_by
 from junction_control.commands import shell_work
 from junction_control.errors import InvalidInput
 from junction_control.models import service as models
+from junction_control.models import writes as model_writes
 from junction_control.providers import service as providers
-from junction_control.route_changes import note_tenant_changed
+from junction_control.providers import writes as provider_writes
 from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
 
@@ -71,43 +72,22 @@ async def create_provider(
     async with shell_work(settings) as work:
         session, actor = work.session, work.actor
         owner = await tenants.get_tenant(session, tenant)
-        provider = await providers.create_provider(
+        provider = await provider_writes.create_provider(
             session,
             owner,
             name,
+            actor,
             type=type,
             base_url=base_url,
             egress=settings.egress,
             extra_headers=headers,
             keyring=settings.keyring,
         )
-        await record_by(
-            session,
-            actor,
-            tenant_id=owner.id,
-            action="provider.create",
-            object_type="provider",
-            object_id=provider.id,
-            name=name,
-            type=type,
-            header_names=sorted(headers),  # names only: values may be secrets
-        )
         credential = None
         if key is not None:
-            credential = await providers.add_credential(
-                session, settings.keyring, provider, key_name, key
+            credential = await provider_writes.add_credential(
+                session, settings.keyring, provider, key_name, key, actor
             )
-            await record_by(
-                session,
-                actor,
-                tenant_id=owner.id,
-                action="credential.create",
-                object_type="credential",
-                object_id=credential.id,
-                name=key_name,
-                last4=credential.key_last4,
-            )
-        note_tenant_changed(session, owner.id)
     line = f"provider {tenant}/{provider.name} created (id {provider.id})"
     if credential is not None:
         line += f" with key {credential.name} ending in {credential.key_last4 or '****'}"
@@ -127,32 +107,18 @@ async def create_model(
     async with shell_work(settings) as work:
         session, actor = work.session, work.actor
         owner = await tenants.get_tenant(session, tenant)
-        model = await models.create_model(session, owner, name, pricing)
-        await record_by(
-            session,
-            actor,
-            tenant_id=owner.id,
-            action="model.create",
-            object_type="model",
-            object_id=model.id,
-            name=name,
-        )
+        model = await model_writes.create_model(session, owner, name, pricing, actor)
         for d in deployments:
             provider = await providers.get_provider(session, owner, d.provider)
-            deployment = await models.add_deployment(
-                session, model, provider, d.upstream_model, priority=d.priority, weight=d.weight
-            )
-            await record_by(
+            await model_writes.add_deployment(
                 session,
+                model,
+                provider,
+                d.upstream_model,
                 actor,
-                tenant_id=owner.id,
-                action="deployment.create",
-                object_type="deployment",
-                object_id=deployment.id,
-                provider=d.provider,
-                upstream_model=d.upstream_model,
+                priority=d.priority,
+                weight=d.weight,
             )
-        note_tenant_changed(session, owner.id)
     print(f"model {tenant}/{model.name} created with {len(deployments)} deployment(s)", file=out)
     if not pricing.priced:
         print(f"warning: {models.UNPRICED.format(name=f'{tenant}/{model.name}')}", file=out)

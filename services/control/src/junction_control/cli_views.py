@@ -108,7 +108,8 @@ async def list_tokens(session: AsyncSession, tenant: Tenant) -> list[TokenOut]:
     """The tenant's keys (prefix and spend; never the value), oldest first."""
     rows: Sequence[UserToken] = await _all(session, tokens.tokens_query(tenant.id))
     spends = await key_spends(await session.connection(), rows, time.time())
-    return [TokenOut.of(t, spends[t.id]) for t in rows]
+    models = await tokens.model_names(session, rows)
+    return [TokenOut.of(t, spends[t.id], models[t.id]) for t in rows]
 
 
 async def list_providers(session: AsyncSession, tenant: Tenant) -> list[ProviderShown]:

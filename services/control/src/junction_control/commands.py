@@ -33,11 +33,12 @@ from junction_control.declarative import apply_spec, load_spec
 from junction_control.errors import ConfigError, InvalidInput
 from junction_control.models import service as models
 from junction_control.providers import service as providers
-from junction_control.route_changes import RouteChanges, note_tenant_changed, take_changed
+from junction_control.route_changes import RouteChanges, take_changed
 from junction_control.secret_files import write_secret_file
 from junction_control.settings import ControlSettings
 from junction_control.tenants import service as tenants
 from junction_control.tokens import service as tokens
+from junction_control.tokens import writes as token_writes
 from junction_control.usage import service as usage
 from junction_control.usage.rollup import prune_calls, rollup_hours
 
@@ -119,18 +120,8 @@ async def create_token(
         owner = await tenants.get_tenant(work.session, tenant)
         if limits.allowed_models:
             await models.check_models_exist(work.session, owner, limits.allowed_models)
-        created = await tokens.create_token(work.session, owner, name, limits)
+        created = await token_writes.create_token(work.session, owner, name, limits, work.actor)
         token = created.token
-        await record_by(
-            work.session,
-            work.actor,
-            tenant_id=owner.id,
-            action="token.create",
-            object_type="token",
-            object_id=token.id,
-            name=name,
-            prefix=token.prefix,
-        )
     if as_json:
         print(
             json.dumps(
@@ -160,16 +151,7 @@ async def revoke_token(settings: ControlSettings, *, tenant: str, name: str, out
         token = await tokens.find_token(work.session, owner, name)
         if token is None:
             raise InvalidInput(f"token {name!r} does not exist in tenant {tenant!r}")
-        await tokens.revoke_token(work.session, token)
-        await record_by(
-            work.session,
-            work.actor,
-            tenant_id=owner.id,
-            action="token.revoke",
-            object_type="token",
-            object_id=token.id,
-            name=name,
-        )
+        await token_writes.revoke_token(work.session, token, work.actor)
     print(f"token {tenant}/{name} revoked", file=out)
 
 
@@ -179,15 +161,10 @@ async def apply_file(
     """Make the database match a declarative file and print what changed."""
     spec = load_spec(path, environ)
     async with shell_work(settings, via="apply") as work:
+        # each write notes the routes it changes, as on the admin API
         report = await apply_spec(
             work.session, settings.keyring, spec, egress=settings.egress, actor=work.actor
         )
-        if report.changed:
-            # providers, keys or models may have moved: every key of these tenants
-            for declared in spec.tenants:
-                found = await tenants.find_tenant(work.session, declared.name)
-                if found is not None:
-                    note_tenant_changed(work.session, found.id)
     for change in report.changes:
         print(change.line(), file=out)
     for warning in report.warnings:

@@ -36,6 +36,8 @@ from junction_control.users.models import Membership, User
 from junction_control.users.service import memberships_of
 
 TENANT_PARAM = "tenant_id"
+# where the registry leaves the matched route's template (e.g. /api/v1/tenants/{tenant_id})
+ROUTE_KEY = "junction.route"
 MAX_BEARER_CHARS = 200
 
 
@@ -100,16 +102,17 @@ class Permission:
             if tenant is None or not (member or user.is_platform_admin):
                 # looked up either way: the trail names the tenant; the caller learns nothing
                 raise await denied(
-                    request, session, user, tenant, self._wanted(), not_found("tenant")
+                    request, session, user, tenant, self.wanted(), not_found("tenant")
                 )
         access = Access(user, admin_session, memberships, authorizer, tenant)
         if self.obj is None or access.can(self.obj, self.act):
             return access
         if self.own and access.can(f"{self.obj}:own", self.act):
             return replace(access, own_only=True)
-        raise await denied(request, session, user, tenant, self._wanted(), forbidden())
+        raise await denied(request, session, user, tenant, self.wanted(), forbidden())
 
-    def _wanted(self) -> str:
+    def wanted(self) -> str:
+        """What the permission asks for, as a denial row names it (``tokens:write``)."""
         return "session" if self.obj is None else f"{self.obj}:{self.act}"
 
 
@@ -120,15 +123,22 @@ async def denied(
     tenant: Tenant | None,
     wanted: str,
     error: ApiError,
+    *,
+    target: str | None = None,
 ) -> ApiError:
-    """`error`, once its ``denied`` audit row is committed (call before writing anything)."""
+    """`error`, once its ``denied`` audit row is committed (call before writing anything).
+
+    `target` names what was aimed at (default: the tenant, or the platform
+    off tenant routes); the row goes to `tenant`'s trail.
+    """
     await record_denial(
         session,
         user_id=user.id,
         tenant_id=None if tenant is None else tenant.id,
-        target="tenant" if TENANT_PARAM in request.path_params else "platform",
+        target=target or ("tenant" if TENANT_PARAM in request.path_params else "platform"),
         wanted=wanted,
         method=request.method,
+        route=str(request.scope.get(ROUTE_KEY, "")),
         path=request.url.path,
         status=error.status,
     )

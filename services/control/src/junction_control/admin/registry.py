@@ -23,11 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from junction_control.admin.access import Access, Permission
+from junction_control.admin.access import ROUTE_KEY, TENANT_PARAM, Access, Permission
 from junction_control.admin.errors import ApiError, invalid_field, not_found
-from junction_control.audit.service import record
+from junction_control.admin.owners import audit_reach
+from junction_control.audit.actor import Actor
+from junction_control.audit.service import record_by
 from junction_control.context import AdminContext, admin_context
-from junction_control.route_changes import note_tenant_changed, take_changed
+from junction_control.errors import NotFound
+from junction_control.route_changes import take_changed
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[["Call"], Awaitable[BaseModel | Response | None]]
@@ -48,6 +51,7 @@ class Call:
     access_: Access | None
     body_: BaseModel | None
     query_: BaseModel | None
+    permission_: Permission | None = None
 
     @property
     def access(self) -> Access:
@@ -72,6 +76,23 @@ class Call:
         """A path parameter."""
         return str(self.request.path_params[name])
 
+    async def audit_reach(self, name: str, value: str, *, status: int = 422) -> None:
+        """Audit a body id (`name` as a path would call it) that named another tenant's row.
+
+        Call it before raising the caller's error, and before writing: it
+        rolls the session back and commits the ``denied`` row alone.
+        """
+        if self.permission_ is not None:
+            wanted = self.permission_.wanted()
+            await audit_reach(
+                self.request, self.session, self.access, wanted, [(name, value)], status=status
+            )
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the author of this request's writes."""
+        return Actor.api(self.access.user.id)
+
     async def audit(
         self,
         action: str,
@@ -83,19 +104,15 @@ class Call:
     ) -> None:
         """Append the audit row of this write (committed with it); `details` hold no secret."""
         access = self.access
-        await record(
+        await record_by(
             self.session,
+            self.actor,
             tenant_id=tenant_id or (access.tenant.id if access.tenant else None),
-            user_id=access.user.id,
             action=action,
             object_type=object_type,
             object_id=object_id,
-            details=details,
+            **details,
         )
-
-
-# writes to these change what the tenant's keys route to
-_ROUTING_TAGS = frozenset({"providers", "ai-models"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +156,22 @@ class Endpoint:
             if not _ID_RE.match(str(request.path_params[name])):
                 raise not_found(name.removesuffix("_id"))
         ctx = admin_context(request)
+        request.scope[ROUTE_KEY] = str(request.scope.get("root_path", "")) + self.path
         async with ctx.database.session() as session:
             access = None
             if self.permission is not None:
                 access = await self.permission.authorize(request, session, ctx.authorizer)
             query = None if self.query is None else _parse_query(self.query, request)
             body = None if self.body is None else await _parse_body(self.body, request)
-            result = await self.handler(Call(request, session, ctx, access, body, query))
-            if self.method != "GET" and self.tag in _ROUTING_TAGS and access and access.tenant:
-                note_tenant_changed(session, access.tenant.id)
+            # a write notes the routes it changes itself (its service's unit of work)
+            try:
+                result = await self.handler(
+                    Call(request, session, ctx, access, body, query, self.permission)
+                )
+            except (NotFound, ApiError) as exc:
+                if access is not None and (isinstance(exc, NotFound) or exc.status == 404):
+                    await self._audit_reach(request, session, access)
+                raise
             await session.commit()
             await ctx.route_changes.publish(await take_changed(session))
         if self.produces is not None and isinstance(result, Response):
@@ -157,6 +181,12 @@ class Endpoint:
         if not isinstance(result, self.response):  # pragma: no cover - registry invariant
             raise TypeError(f"{self.operation_id} returned {type(result).__name__}")
         return JSONResponse(result.model_dump(mode="json"), status_code=self.status)
+
+    async def _audit_reach(self, request: Request, session: AsyncSession, access: Access) -> None:
+        """Audit a 404 that hides another's row named by a path id (`owners.audit_reach`)."""
+        if self.permission is not None:
+            ids = [(n, str(request.path_params[n])) for n in self.path_params if n != TENANT_PARAM]
+            await audit_reach(request, session, access, self.permission.wanted(), ids)
 
 
 @dataclass(slots=True)

@@ -69,14 +69,17 @@ async def record_denial(
     target: str,
     wanted: str,
     method: str,
+    route: str,
     path: str,
     status: int,
+    object_id: str | None = None,
 ) -> None:
     """Append and commit a ``denied`` row: who tried what on which target.
 
     Committed at once, before the refusal unwinds the request's transaction;
     it runs before a handler writes anything, so nothing else commits with
-    it. Only names and ids are kept, never a body or a header.
+    it. Only names and ids are kept, never a body or a header. `object_id`
+    is the row aimed at (default: the tenant).
     """
     await record(
         session,
@@ -84,7 +87,13 @@ async def record_denial(
         user_id=user_id,
         action=DENIED,
         object_type=target[:32],
-        object_id=tenant_id,
-        details={"wanted": wanted, "method": method, "path": path[:200], "status": status},
+        object_id=object_id or tenant_id,
+        details={
+            "wanted": wanted,
+            "method": method,
+            "route": route[:200],
+            "path": path[:200],
+            "status": status,
+        },
     )
     await session.commit()

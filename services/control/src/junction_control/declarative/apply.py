@@ -4,7 +4,9 @@ Nothing is ever deleted or duplicated: a row named in the file is created if
 missing and updated if it differs; rows the file does not name are left
 alone. Applying the same file twice changes nothing the second time, and the
 report says so. The whole file is applied in one transaction, and every row
-it creates or changes leaves an audit row in it (actor ``apply``).
+it creates or changes goes through the same audited, announcing write the
+admin API and the CLI use (`tokens.writes`, `providers.writes`,
+`models.writes`, `users.members`), with ``apply`` as the actor.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from junction_control.declarative.report import ApplyReport, Run, unique
 from junction_control.declarative.spec import KeySpec, ModelSpec, ProviderSpec, Spec, TenantSpec
 from junction_control.errors import InvalidInput
 from junction_control.models import service as models
+from junction_control.models import writes as model_writes
 from junction_control.providers import headers as provider_headers
 from junction_control.providers import service as providers
+from junction_control.providers import writes as provider_writes
 from junction_control.providers.models import Provider
 from junction_control.tenants import service as tenants
 from junction_control.tenants.models import Tenant
@@ -78,19 +82,18 @@ async def _apply_provider(run: Run, tenant: Tenant, spec: ProviderSpec) -> None:
     name = f"{tenant.name}/{spec.name}"
     provider = await providers.find_provider(session, tenant, spec.name)
     if provider is None:
-        provider = await providers.create_provider(
+        provider = await provider_writes.create_provider(
             session,
             tenant,
             spec.name,
+            run.actor,
             type=spec.type,
             base_url=spec.base_url,
             egress=egress,
             extra_headers=spec.headers,
             keyring=keyring,
         )
-        await run.wrote(
-            tenant, "provider", name, "created", object_type="provider", object_id=provider.id
-        )
+        run.report.record("provider", name, "created")
     else:
         headers = provider_headers.check_headers(spec.headers)
         wanted = {
@@ -112,16 +115,8 @@ async def _apply_provider(run: Run, tenant: Tenant, spec: ProviderSpec) -> None:
             provider.base_url = str(wanted["base_url"])
             if "headers" in changed:
                 provider_headers.set_headers(keyring, provider, headers)
-            session.add(provider)
-        await run.wrote(
-            tenant,
-            "provider",
-            name,
-            "updated" if changed else "unchanged",
-            object_type="provider",
-            object_id=provider.id,
-            fields=changed,
-        )
+            await provider_writes.provider_updated(session, provider, run.actor, changed)
+        run.report.record("provider", name, "updated" if changed else "unchanged", changed)
     unique([k.name for k in spec.keys], f"provider {name}: key")
     for key_spec in spec.keys:
         await _apply_key(run, tenant, provider, f"{name}/{key_spec.name}", key_spec)
@@ -133,24 +128,17 @@ async def _apply_key(
     session, keyring = run.session, run.keyring
     credential = await providers.find_credential(session, provider, spec.name)
     if credential is None:
-        credential = await providers.add_credential(
+        await provider_writes.add_credential(
             session,
             keyring,
             provider,
             spec.name,
             spec.value,
+            run.actor,
             weight=spec.weight,
             status=spec.status,
         )
-        await run.wrote(
-            tenant,
-            "key",
-            name,
-            "created",
-            object_type="credential",
-            object_id=credential.id,
-            last4=credential.key_last4,
-        )
+        run.report.record("key", name, "created")
         return
     changed = []
     if credential.weight != providers.check_weight(spec.weight):
@@ -164,16 +152,8 @@ async def _apply_key(
         providers.set_credential_key(keyring, credential, spec.value)
         changed.append("value")
     if changed:
-        session.add(credential)
-    await run.wrote(
-        tenant,
-        "key",
-        name,
-        "updated" if changed else "unchanged",
-        object_type="credential",
-        object_id=credential.id,
-        fields=changed,
-    )
+        await provider_writes.credential_updated(session, provider, credential, run.actor, changed)
+    run.report.record("key", name, "updated" if changed else "unchanged", changed)
 
 
 async def _apply_model(run: Run, tenant: Tenant, spec: ModelSpec) -> None:
@@ -181,20 +161,13 @@ async def _apply_model(run: Run, tenant: Tenant, spec: ModelSpec) -> None:
     name = f"{tenant.name}/{spec.name}"
     model = await models.find_model(session, tenant, spec.name)
     if model is None:
-        model = await models.create_model(session, tenant, spec.name, spec.pricing)
-        await run.wrote(tenant, "model", name, "created", object_type="model", object_id=model.id)
+        model = await model_writes.create_model(session, tenant, spec.name, spec.pricing, run.actor)
+        run.report.record("model", name, "created")
     elif models.pricing_of(model) != spec.pricing:
-        models.set_pricing(model, spec.pricing)
-        session.add(model)
-        await run.wrote(
-            tenant,
-            "model",
-            name,
-            "updated",
-            object_type="model",
-            object_id=model.id,
-            fields=["pricing"],
+        await model_writes.update_model(
+            session, model, run.actor, fields=["pricing"], pricing=spec.pricing
         )
+        run.report.record("model", name, "updated", ["pricing"])
     else:
         run.report.record("model", name, "unchanged")
     if not spec.pricing.priced:
@@ -205,23 +178,17 @@ async def _apply_model(run: Run, tenant: Tenant, spec: ModelSpec) -> None:
         provider = await providers.get_provider(session, tenant, d.provider)
         deployment = await models.find_deployment(session, model, provider, d.model)
         if deployment is None:
-            deployment = await models.add_deployment(
+            await model_writes.add_deployment(
                 session,
                 model,
                 provider,
                 d.model,
+                run.actor,
                 priority=d.priority,
                 weight=d.weight,
                 enabled=d.enabled,
             )
-            await run.wrote(
-                tenant,
-                "deployment",
-                label,
-                "created",
-                object_type="deployment",
-                object_id=deployment.id,
-            )
+            run.report.record("deployment", label, "created")
             continue
         providers.check_weight(d.weight)
         wanted = {"priority": d.priority, "weight": d.weight, "enabled": d.enabled}
@@ -232,18 +199,14 @@ async def _apply_model(run: Run, tenant: Tenant, spec: ModelSpec) -> None:
         }
         changed = [k for k in wanted if wanted[k] != current[k]]
         if changed:
-            deployment.priority, deployment.weight, deployment.enabled = (
-                d.priority,
-                d.weight,
-                d.enabled,
+            await model_writes.update_deployment(
+                session,
+                model,
+                deployment,
+                run.actor,
+                fields=changed,
+                priority=d.priority,
+                weight=d.weight,
+                enabled=d.enabled,
             )
-            session.add(deployment)
-        await run.wrote(
-            tenant,
-            "deployment",
-            label,
-            "updated" if changed else "unchanged",
-            object_type="deployment",
-            object_id=deployment.id,
-            fields=changed,
-        )
+        run.report.record("deployment", label, "updated" if changed else "unchanged", changed)

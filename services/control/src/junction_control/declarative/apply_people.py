@@ -9,12 +9,12 @@ from __future__ import annotations
 from junction_control.audit.service import record_by
 from junction_control.declarative.report import Run, unique
 from junction_control.declarative.spec import TenantSpec, TokenSpec, UserSpec
-from junction_control.errors import Conflict, InvalidInput
+from junction_control.errors import InvalidInput
 from junction_control.models import service as models
-from junction_control.route_changes import note_changed
 from junction_control.tenants import budgets as tenant_budgets
 from junction_control.tenants.models import Tenant
 from junction_control.tokens import service as tokens
+from junction_control.tokens import writes as token_writes
 from junction_control.users import members
 from junction_control.users import service as users
 
@@ -57,44 +57,27 @@ async def _apply_token(run: Run, tenant: Tenant, spec: TokenSpec) -> None:
         await models.check_models_exist(session, tenant, spec.limits.allowed_models)
     token = await tokens.find_token(session, tenant, spec.name)
     if token is None:
-        created = await tokens.create_token(session, tenant, spec.name, spec.limits, raw=spec.value)
+        created = await token_writes.create_token(
+            session, tenant, spec.name, spec.limits, run.actor, raw=spec.value
+        )
         if spec.value is None:
             run.report.generated_tokens.append((name, created.raw))
-        await run.wrote(
-            tenant,
-            "token",
-            name,
-            "created",
-            object_type="token",
-            object_id=created.token.id,
-            prefix=created.token.prefix,
-        )
+        run.report.record("token", name, "created")
         return
-    current = tokens.limits_of(token)
+    current = await tokens.limits_of(session, token)
     changed = [f for f in _LIMIT_FIELDS if getattr(current, f) != getattr(spec.limits, f)]
+    limits = spec.limits if changed else None
+    value = None
+    if spec.value is not None and (
+        tokens.hash_token(tokens.check_raw_token(spec.value)) != token.token_hash
+    ):
+        value = spec.value
+        changed.append("value")
     if changed:
-        await tokens.update_limits(session, token, spec.limits)
-    if spec.value is not None:
-        digest = tokens.hash_token(tokens.check_raw_token(spec.value))
-        if digest != token.token_hash:
-            note_changed(session, token.token_hash)  # the old value stops working
-            other = await tokens.find_token_by_hash(session, digest)
-            if other is not None:
-                raise Conflict(f"token {name}: that value is already used by another token")
-            token.token_hash = digest
-            token.prefix = tokens.visible_prefix(spec.value)
-            changed.append("value")
-    if changed:
-        session.add(token)
-    await run.wrote(
-        tenant,
-        "token",
-        name,
-        "updated" if changed else "unchanged",
-        object_type="token",
-        object_id=token.id,
-        fields=changed,
-    )
+        await token_writes.update_token(
+            session, token, run.actor, fields=changed, limits=limits, value=value
+        )
+    run.report.record("token", name, "updated" if changed else "unchanged", changed)
 
 
 async def _apply_user(run: Run, tenant: Tenant, spec: UserSpec) -> None:

@@ -1,24 +1,23 @@
 """What an ``apply -f`` run did, and the unit of work it does it in.
 
 `Run` carries the session, the keyring, the egress rules and the actor
-through one run; `Run.wrote` notes a change in the report and appends its
-audit row together, so no write of the file goes unaudited.
+through one run. The writes themselves go through the domains' audited
+write functions (`*.writes`, `users.members`); the report only says what
+happened to each named row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from junction_contracts.egress import Egress
 from junction_control.audit.actor import Actor
-from junction_control.audit.service import record_by
 from junction_control.crypto import Keyring
 from junction_control.errors import InvalidInput
-from junction_control.tenants.models import Tenant
 
 Outcome = Literal["created", "updated", "unchanged"]
 _OUTCOMES: tuple[Outcome, ...] = ("created", "updated", "unchanged")
@@ -74,39 +73,6 @@ class Run:
     egress: Egress
     actor: Actor
     report: ApplyReport = field(default_factory=ApplyReport)
-
-    async def wrote(
-        self,
-        tenant: Tenant,
-        kind: str,
-        label: str,
-        outcome: Outcome,
-        *,
-        object_type: str,
-        object_id: str | None,
-        fields: Sequence[str] = (),
-        **details: Any,
-    ) -> None:
-        """Note a change of the file's row `label`; unless unchanged, audit it too.
-
-        `details` and `fields` are names and public values only, never a key,
-        password or token value.
-        """
-        self.report.record(kind, label, outcome, fields)
-        if outcome == "unchanged":
-            return
-        extra = {"fields": list(fields)} if fields else {}
-        await record_by(
-            self.session,
-            self.actor,
-            tenant_id=tenant.id,
-            action=f"{object_type}.{_VERBS[outcome]}",
-            object_type=object_type,
-            object_id=object_id,
-            name=label,
-            **extra,
-            **details,
-        )
 
 
 def unique(names: Sequence[str], what: str) -> None:

@@ -87,7 +87,7 @@ _ROUTE_ROWS = (
         _t.prefix,
         _t.revoked_at,
         _t.expires_at,
-        _t.allowed_models,
+        _t.allowed_model_ids,
         _t.rpm,
         _t.tpm,
         _t.budget_usd,
@@ -187,14 +187,15 @@ async def resolve_route(
     if not rows:
         return None
     token = rows[0]
-    allowed = None if token.allowed_models is None else set(token.allowed_models)
+    # by model id: a renamed model stays allowed, a new model under an old name does not
+    allowed = None if token.allowed_model_ids is None else set(token.allowed_model_ids)
     models: dict[str, tuple[RouteRow, dict[str, _Deployment]]] = {}
     providers: dict[str, ProviderRoute | None] = {}
     # each credential sealed (or found unreadable) once per resolve, however many
     # deployments share its provider
     sealed: dict[str, CredentialRoute | None] = {}
     for r in rows:
-        if r.model_id is None or (allowed is not None and r.model_name not in allowed):
+        if r.model_id is None or (allowed is not None and r.model_id not in allowed):
             continue
         _model, deployments = models.setdefault(r.model_id, (r, {}))
         if r.deployment_id is None:
@@ -215,7 +216,13 @@ async def resolve_route(
         if credential is not None:
             deployment.credentials.append(credential)
     return Route(
-        token=await _token_route(conn, token, issued_at),
+        token=await _token_route(
+            conn,
+            token,
+            issued_at,
+            # the engine checks names: the allowed models under their current names
+            None if allowed is None else tuple(m.model_name for m, _ in models.values()),
+        ),
         models=tuple(
             _model_route(m, [d.route() for d in deployments.values()])
             for m, deployments in models.values()
@@ -239,7 +246,9 @@ def _sealed(
     return CredentialRoute(id=r.credential_id, sealed_key=key, weight=r.credential_weight)
 
 
-async def _token_route(conn: AsyncConnection, r: RouteRow, now: float) -> TokenRoute:
+async def _token_route(
+    conn: AsyncConnection, r: RouteRow, now: float, allowed_models: tuple[str, ...] | None
+) -> TokenRoute:
     key_window = None
     if r.budget_usd is not None:
         key_window = window_of(r.budget_period, r.budget_timezone, now)
@@ -265,7 +274,7 @@ async def _token_route(conn: AsyncConnection, r: RouteRow, now: float) -> TokenR
         prefix=r.prefix,
         revoked=r.revoked_at is not None,
         expires_at=None if r.expires_at is None else r.expires_at.timestamp(),
-        allowed_models=None if r.allowed_models is None else tuple(r.allowed_models),
+        allowed_models=allowed_models,
         rpm=r.rpm,
         tpm=r.tpm,
         budget_usd=r.budget_usd,

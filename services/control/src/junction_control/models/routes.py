@@ -10,7 +10,7 @@ from junction_control.admin.pagination import keyset_page
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
 from junction_control.errors import NotFound
-from junction_control.models import service
+from junction_control.models import service, writes
 from junction_control.models.models import AiModel, Deployment
 from junction_control.models.schemas import (
     DeploymentIn,
@@ -33,9 +33,10 @@ async def _model(call: Call) -> AiModel:
     return await service.get_model_by_id(call.session, call.access.tenant_id, call.path("model_id"))
 
 
-async def _deployment(call: Call) -> Deployment:
+async def _deployment(call: Call) -> tuple[AiModel, Deployment]:
     model = await _model(call)
-    return await service.get_deployment_by_id(call.session, model, call.path("deployment_id"))
+    deployment = await service.get_deployment_by_id(call.session, model, call.path("deployment_id"))
+    return model, deployment
 
 
 @router.add(
@@ -69,10 +70,9 @@ async def list_models(call: Call) -> ModelPage:
 )
 async def create_model(call: Call) -> ModelOut:
     data = call.body(ModelIn)
-    model = await service.create_model(
-        call.session, call.access.current_tenant, data.name, data.pricing.value()
+    model = await writes.create_model(
+        call.session, call.access.current_tenant, data.name, data.pricing.value(), call.actor
     )
-    await call.audit("model.create", "model", model.id, name=data.name)
     return ModelOut.of(model)
 
 
@@ -94,27 +94,25 @@ async def get_model(call: Call) -> ModelOut:
 async def update_model(call: Call) -> ModelOut:
     data = call.body(ModelPatch)
     model = await _model(call)
-    if data.name is not None:
-        await service.rename_model(call.session, model, data.name)
-    if data.pricing is not None:
-        service.set_pricing(model, data.pricing.value())
-    call.session.add(model)
-    await call.session.flush()
-    await call.audit("model.update", "model", model.id, fields=sorted(data.model_fields_set))
+    await writes.update_model(
+        call.session,
+        model,
+        call.actor,
+        fields=sorted(data.model_fields_set),
+        name=data.name,
+        pricing=None if data.pricing is None else data.pricing.value(),
+    )
     return ModelOut.of(model)
 
 
 @router.add(
     "DELETE",
     MODEL,
-    summary="Delete a model and its deployments",
+    summary="Delete a model and its deployments (tokens that allowed it stop naming it)",
     permission=requires("models", "write"),
 )
 async def delete_model(call: Call) -> None:
-    model = await _model(call)
-    await call.audit("model.delete", "model", model.id, name=model.name)
-    await call.session.delete(model)
-    await call.session.flush()
+    await writes.delete_model(call.session, await _model(call), call.actor)
 
 
 @router.add(
@@ -153,23 +151,17 @@ async def create_deployment(call: Call) -> DeploymentOut:
     try:
         provider = await get_provider_by_id(call.session, call.access.tenant_id, data.provider_id)
     except NotFound:
+        await call.audit_reach("provider_id", data.provider_id)
         raise invalid_field("provider_id", "no such provider in this tenant") from None
-    deployment = await service.add_deployment(
+    deployment = await writes.add_deployment(
         call.session,
         model,
         provider,
         data.upstream_model,
+        call.actor,
         priority=data.priority,
         weight=data.weight,
         enabled=data.enabled,
-    )
-    await call.audit(
-        "deployment.create",
-        "deployment",
-        deployment.id,
-        model_id=model.id,
-        provider_id=provider.id,
-        upstream_model=data.upstream_model,
     )
     return DeploymentOut.of(deployment)
 
@@ -184,17 +176,16 @@ async def create_deployment(call: Call) -> DeploymentOut:
 )
 async def update_deployment(call: Call) -> DeploymentOut:
     data = call.body(DeploymentPatch)
-    deployment = await _deployment(call)
-    if data.priority is not None:
-        deployment.priority = data.priority
-    if data.weight is not None:
-        deployment.weight = data.weight
-    if data.enabled is not None:
-        deployment.enabled = data.enabled
-    call.session.add(deployment)
-    await call.session.flush()
-    await call.audit(
-        "deployment.update", "deployment", deployment.id, fields=sorted(data.model_fields_set)
+    model, deployment = await _deployment(call)
+    await writes.update_deployment(
+        call.session,
+        model,
+        deployment,
+        call.actor,
+        fields=sorted(data.model_fields_set),
+        priority=data.priority,
+        weight=data.weight,
+        enabled=data.enabled,
     )
     return DeploymentOut.of(deployment)
 
@@ -206,7 +197,5 @@ async def update_deployment(call: Call) -> DeploymentOut:
     permission=requires("models", "write"),
 )
 async def delete_deployment(call: Call) -> None:
-    deployment = await _deployment(call)
-    await call.audit("deployment.delete", "deployment", deployment.id)
-    await call.session.delete(deployment)
-    await call.session.flush()
+    model, deployment = await _deployment(call)
+    await writes.delete_deployment(call.session, model, deployment, call.actor)

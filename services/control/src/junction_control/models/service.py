@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlmodel import col, select
@@ -16,6 +16,7 @@ from junction_control.naming import check_model_name, check_upstream_model
 from junction_control.providers.models import Provider
 from junction_control.providers.service import check_priority, check_weight
 from junction_control.tenants.models import Tenant
+from junction_control.tokens.models import UserToken
 
 UNPRICED = (
     "model {name} has no price and is not marked free: the gateway refuses its calls "
@@ -65,6 +66,34 @@ async def check_models_exist(session: AsyncSession, tenant: Tenant, names: Itera
     missing = sorted(wanted - set(result.all()))
     if missing:
         raise NotFound(f"model {missing[0]!r} does not exist in tenant {tenant.name!r}")
+
+
+async def model_ids_for(session: AsyncSession, tenant_id: str, names: Sequence[str]) -> list[str]:
+    """The ids of the tenant's models called `names`, in that order; NotFound for a missing one.
+
+    Tokens keep the ids, not the names: a renamed model stays allowed under
+    its new name, and a new model given an old name is not allowed with it.
+    """
+    if not names:
+        return []
+    result = await session.exec(
+        select(AiModel.name, AiModel.id).where(
+            AiModel.tenant_id == tenant_id, col(AiModel.name).in_(set(names))
+        )
+    )
+    found = dict(result.all())
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise NotFound(f"model {missing[0]!r} does not exist in this tenant")
+    return [found[n] for n in dict.fromkeys(names)]
+
+
+async def model_names_by_id(session: AsyncSession, tenant_id: str) -> dict[str, str]:
+    """The current public name of each of the tenant's models, by id."""
+    result = await session.exec(
+        select(AiModel.id, AiModel.name).where(AiModel.tenant_id == tenant_id)
+    )
+    return dict(result.all())
 
 
 async def create_model(
@@ -169,6 +198,30 @@ async def rename_model(session: AsyncSession, model: AiModel, name: str) -> None
     if taken.first() is not None:
         raise Conflict(f"model {name!r} already exists")
     model.name = name
+
+
+async def delete_model(session: AsyncSession, model: AiModel) -> int:
+    """Delete `model` and its deployments (flushed); how many tokens' lists named it.
+
+    The model's id leaves every token list of the tenant that held it. A list
+    that held nothing else stays empty (such a token may call no model): a
+    delete never widens what a token may do.
+    """
+    rows = await session.exec(
+        select(UserToken).where(
+            UserToken.tenant_id == model.tenant_id, col(UserToken.allowed_model_ids).is_not(None)
+        )
+    )
+    held = 0
+    for token in rows.all():
+        ids = token.allowed_model_ids or []
+        if model.id in ids:
+            token.allowed_model_ids = [i for i in ids if i != model.id]
+            session.add(token)
+            held += 1
+    await session.delete(model)
+    await session.flush()
+    return held
 
 
 def deployments_query(model_id: str) -> SelectOfScalar[Deployment]:

@@ -12,7 +12,7 @@ from junction_control.admin.errors import ApiError
 from junction_control.admin.pagination import keyset_page
 from junction_control.admin.registry import Call, Router
 from junction_control.admin.schemas import PageQuery
-from junction_control.providers import service
+from junction_control.providers import service, writes
 from junction_control.providers.errors import ProviderRefusal
 from junction_control.providers.models import Credential, Provider
 from junction_control.providers.schemas import (
@@ -38,9 +38,12 @@ async def _provider(call: Call) -> Provider:
     )
 
 
-async def _credential(call: Call) -> Credential:
+async def _credential(call: Call) -> tuple[Provider, Credential]:
     provider = await _provider(call)
-    return await service.get_credential_by_id(call.session, provider, call.path("credential_id"))
+    credential = await service.get_credential_by_id(
+        call.session, provider, call.path("credential_id")
+    )
+    return provider, credential
 
 
 @contextmanager
@@ -84,17 +87,17 @@ async def list_providers(call: Call) -> ProviderPage:
 async def create_provider(call: Call) -> ProviderOut:
     data = call.body(ProviderIn)
     with _refusals():
-        provider = await service.create_provider(
+        provider = await writes.create_provider(
             call.session,
             call.access.current_tenant,
             data.name,
+            call.actor,
             type=data.type,
             base_url=data.base_url,
             egress=call.context.settings.egress,
             extra_headers=data.headers,
             keyring=call.context.settings.keyring,
         )
-    await call.audit("provider.create", "provider", provider.id, name=data.name, type=data.type)
     return ProviderOut.of(provider)
 
 
@@ -121,9 +124,11 @@ async def update_provider(call: Call) -> ProviderOut:
     data = call.body(ProviderPatch)
     provider = await _provider(call)
     with _refusals():
-        await service.update_provider(
+        await writes.update_provider(
             call.session,
             provider,
+            call.actor,
+            fields=sorted(data.model_fields_set),
             name=data.name,
             type=data.type,
             base_url=data.base_url,
@@ -132,9 +137,6 @@ async def update_provider(call: Call) -> ProviderOut:
             keyring=call.context.settings.keyring,
             keys=data.keys,
         )
-    await call.audit(
-        "provider.update", "provider", provider.id, fields=sorted(data.model_fields_set)
-    )
     return ProviderOut.of(provider)
 
 
@@ -145,9 +147,7 @@ async def update_provider(call: Call) -> ProviderOut:
     permission=requires("providers", "write"),
 )
 async def delete_provider(call: Call) -> None:
-    provider = await _provider(call)
-    await call.audit("provider.delete", "provider", provider.id, name=provider.name)
-    await service.delete_row(call.session, provider)
+    await writes.delete_provider(call.session, await _provider(call), call.actor)
 
 
 @router.add(
@@ -182,17 +182,15 @@ async def list_credentials(call: Call) -> CredentialPage:
 )
 async def create_credential(call: Call) -> CredentialOut:
     data = call.body(CredentialIn)
-    credential = await service.add_credential(
+    credential = await writes.add_credential(
         call.session,
         call.context.settings.keyring,
         await _provider(call),
         data.name,
         data.key,
+        call.actor,
         weight=data.weight,
         status=data.status,
-    )
-    await call.audit(
-        "credential.create", "credential", credential.id, name=data.name, last4=credential.key_last4
     )
     return CredentialOut.of(credential)
 
@@ -205,7 +203,8 @@ async def create_credential(call: Call) -> CredentialOut:
     response=CredentialOut,
 )
 async def get_credential(call: Call) -> CredentialOut:
-    return CredentialOut.of(await _credential(call))
+    _provider_row, credential = await _credential(call)
+    return CredentialOut.of(credential)
 
 
 @router.add(
@@ -218,17 +217,16 @@ async def get_credential(call: Call) -> CredentialOut:
 )
 async def update_credential(call: Call) -> CredentialOut:
     data = call.body(CredentialPatch)
-    credential = await _credential(call)
-    if data.name is not None:
-        await service.rename_credential(call.session, credential, data.name)
-    if data.weight is not None:
-        credential.weight = data.weight
-    if data.status is not None:
-        credential.status = data.status
-    call.session.add(credential)
-    await call.session.flush()
-    await call.audit(
-        "credential.update", "credential", credential.id, fields=sorted(data.model_fields_set)
+    provider, credential = await _credential(call)
+    await writes.update_credential(
+        call.session,
+        provider,
+        credential,
+        call.actor,
+        fields=sorted(data.model_fields_set),
+        name=data.name,
+        weight=data.weight,
+        status=data.status,
     )
     return CredentialOut.of(credential)
 
@@ -242,13 +240,15 @@ async def update_credential(call: Call) -> CredentialOut:
     response=CredentialOut,
 )
 async def rotate_credential_key(call: Call) -> CredentialOut:
-    credential = await _credential(call)
-    service.set_credential_key(
-        call.context.settings.keyring, credential, call.body(CredentialKeyIn).key
+    provider, credential = await _credential(call)
+    await writes.rotate_credential_key(
+        call.session,
+        call.context.settings.keyring,
+        provider,
+        credential,
+        call.body(CredentialKeyIn).key,
+        call.actor,
     )
-    call.session.add(credential)
-    await call.session.flush()
-    await call.audit("credential.rotate", "credential", credential.id, last4=credential.key_last4)
     return CredentialOut.of(credential)
 
 
@@ -259,6 +259,5 @@ async def rotate_credential_key(call: Call) -> CredentialOut:
     permission=requires("credentials", "write"),
 )
 async def delete_credential(call: Call) -> None:
-    credential = await _credential(call)
-    await call.audit("credential.delete", "credential", credential.id, name=credential.name)
-    await service.delete_row(call.session, credential)
+    provider, credential = await _credential(call)
+    await writes.delete_credential(call.session, provider, credential, call.actor)

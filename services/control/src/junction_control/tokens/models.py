@@ -31,8 +31,9 @@ class UserToken(SQLModel, table=True):
     )
     prefix: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True, index=True)
-    # None: every model of the tenant; a list: only these public model names
-    allowed_models: list[str] | None = Field(
+    # None: every model of the tenant; a list: only these models, by id (ai_models.id),
+    # so a rename keeps them allowed and a new model under an old name is not
+    allowed_model_ids: list[str] | None = Field(
         default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
     )
     rpm: int | None = Field(default=None)

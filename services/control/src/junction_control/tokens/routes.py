@@ -15,7 +15,7 @@ from junction_control.admin.schemas import PageQuery
 from junction_control.budgets.spend import PeriodSpend, key_spends
 from junction_control.errors import NotFound
 from junction_control.models.service import check_models_exist
-from junction_control.tokens import service
+from junction_control.tokens import service, writes
 from junction_control.tokens.models import UserToken
 from junction_control.tokens.schemas import (
     TokenCreated,
@@ -45,7 +45,14 @@ async def _spends(call: Call, tokens: Sequence[UserToken]) -> dict[str, PeriodSp
 
 
 async def _out(call: Call, token: UserToken) -> TokenOut:
-    return TokenOut.of(token, (await _spends(call, [token]))[token.id])
+    models = (await service.model_names(call.session, [token]))[token.id]
+    return TokenOut.of(token, (await _spends(call, [token]))[token.id], models)
+
+
+async def _created(call: Call, fresh: service.CreatedToken) -> TokenCreated:
+    token = fresh.token
+    models = (await service.model_names(call.session, [token]))[token.id]
+    return created(token, fresh.raw, (await _spends(call, [token]))[token.id], models)
 
 
 async def _check_models(call: Call, models: list[str] | None) -> None:
@@ -73,7 +80,10 @@ async def list_tokens(call: Call) -> TokenPage:
         page=call.query(PageQuery),
     )
     spends = await _spends(call, rows)
-    return TokenPage(items=[TokenOut.of(t, spends[t.id]) for t in rows], next_cursor=next_cursor)
+    models = await service.model_names(call.session, rows)
+    return TokenPage(
+        items=[TokenOut.of(t, spends[t.id], models[t.id]) for t in rows], next_cursor=next_cursor
+    )
 
 
 @router.add(
@@ -88,15 +98,15 @@ async def list_tokens(call: Call) -> TokenPage:
 async def create_token(call: Call) -> TokenCreated:
     data = call.body(TokenIn)
     await _check_models(call, data.models)
-    new = await service.create_token(
+    new = await writes.create_token(
         call.session,
         call.access.current_tenant,
         data.name,
         data.limits(),
+        call.actor,
         owner_user_id=call.access.user.id,
     )
-    await call.audit("token.create", "token", new.token.id, name=data.name)
-    return created(new.token, new.raw, (await _spends(call, [new.token]))[new.token.id])
+    return await _created(call, new)
 
 
 @router.add(
@@ -123,8 +133,10 @@ async def update_token(call: Call) -> TokenOut:
     token = await _token(call)
     if "models" in data.model_fields_set:
         await _check_models(call, data.models)
-    await service.update_limits(call.session, token, data.limits(service.limits_of(token)))
-    await call.audit("token.update", "token", token.id, fields=sorted(data.model_fields_set))
+    limits = data.limits(await service.limits_of(call.session, token))
+    await writes.update_token(
+        call.session, token, call.actor, fields=sorted(data.model_fields_set), limits=limits
+    )
     return await _out(call, token)
 
 
@@ -137,8 +149,7 @@ async def update_token(call: Call) -> TokenOut:
 )
 async def revoke_token(call: Call) -> TokenOut:
     token = await _token(call)
-    await service.revoke_token(call.session, token)
-    await call.audit("token.revoke", "token", token.id, name=token.name)
+    await writes.revoke_token(call.session, token, call.actor)
     return await _out(call, token)
 
 
@@ -152,6 +163,4 @@ async def revoke_token(call: Call) -> TokenOut:
 )
 async def regenerate_token(call: Call) -> TokenCreated:
     token = await _token(call)
-    fresh = await service.regenerate_token(call.session, token)
-    await call.audit("token.regenerate", "token", token.id, name=token.name)
-    return created(fresh.token, fresh.raw, (await _spends(call, [fresh.token]))[fresh.token.id])
+    return await _created(call, await writes.regenerate_token(call.session, token, call.actor))

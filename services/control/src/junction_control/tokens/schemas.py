@@ -75,8 +75,9 @@ class TokenOut(BaseModel):
     last_used_at: datetime | None
 
     @classmethod
-    def of(cls, token: UserToken, spend: PeriodSpend) -> TokenOut:
-        return cls.model_validate(_fields(token, spend))
+    def of(cls, token: UserToken, spend: PeriodSpend, models: list[str] | None) -> TokenOut:
+        """The token as shown; `models` are its allowed models' current names."""
+        return cls.model_validate(_fields(token, spend, models))
 
 
 class TokenCreated(TokenOut):
@@ -85,13 +86,13 @@ class TokenCreated(TokenOut):
     token: str
 
 
-def _fields(token: UserToken, spend: PeriodSpend) -> dict[str, object]:
+def _fields(token: UserToken, spend: PeriodSpend, models: list[str] | None) -> dict[str, object]:
     return {
         "id": token.id,
         "name": token.name,
         "prefix": token.prefix,
         "owner_user_id": token.owner_user_id,
-        "models": token.allowed_models,
+        "models": models,
         "rpm": token.rpm,
         "tpm": token.tpm,
         "budget_usd": token.budget_usd,
@@ -107,9 +108,11 @@ def _fields(token: UserToken, spend: PeriodSpend) -> dict[str, object]:
     }
 
 
-def created(token: UserToken, raw: str, spend: PeriodSpend) -> TokenCreated:
+def created(
+    token: UserToken, raw: str, spend: PeriodSpend, models: list[str] | None
+) -> TokenCreated:
     """The response to a token creation."""
-    return TokenCreated.model_validate({**_fields(token, spend), "token": raw})
+    return TokenCreated.model_validate({**_fields(token, spend, models), "token": raw})
 
 
 TokenPage = Page[TokenOut]

@@ -12,6 +12,7 @@ import hashlib
 import secrets
 import string
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from junction_control.bounds import check_amount, check_int
 from junction_control.budgets.spend import reset_state, window_of
 from junction_control.columns import utcnow
 from junction_control.errors import Conflict, InvalidInput, NotFound
+from junction_control.models.service import model_ids_for, model_names_by_id
 from junction_control.naming import check_slug
 from junction_control.route_changes import note_changed
 from junction_control.tenants.models import Tenant
@@ -38,7 +40,11 @@ _ALPHABET = string.ascii_letters + string.digits + "-_"
 
 @dataclass(frozen=True, slots=True)
 class TokenLimits:
-    """What a token may do; None means unrestricted."""
+    """What a token may do; None means unrestricted.
+
+    `allowed_models` are public model names: the service stores them as the
+    models' ids and reads them back under the models' current names.
+    """
 
     allowed_models: tuple[str, ...] | None = None
     rpm: int | None = None
@@ -131,7 +137,8 @@ async def create_token(
         token_hash=digest,
         owner_user_id=owner_user_id,
     )
-    apply_limits(token, limits or TokenLimits())
+    limits = limits or TokenLimits()
+    apply_limits(token, limits, await _model_ids(session, tenant.id, limits))
     session.add(token)
     await session.flush()
     if token.budget_period != "lifetime":
@@ -148,9 +155,18 @@ def check_raw_token(raw: str) -> str:
     return raw
 
 
-def apply_limits(token: UserToken, limits: TokenLimits) -> None:
-    """Copy `limits` onto `token`."""
-    token.allowed_models = None if limits.allowed_models is None else list(limits.allowed_models)
+async def _model_ids(
+    session: AsyncSession, tenant_id: str, limits: TokenLimits
+) -> list[str] | None:
+    """The ids of the models `limits` allows (None: all); NotFound for a name with no model."""
+    if limits.allowed_models is None:
+        return None
+    return await model_ids_for(session, tenant_id, limits.allowed_models)
+
+
+def apply_limits(token: UserToken, limits: TokenLimits, model_ids: list[str] | None) -> None:
+    """Copy `limits` onto `token`, its models as `model_ids` (their ids)."""
+    token.allowed_model_ids = model_ids
     token.rpm = limits.rpm
     token.tpm = limits.tpm
     token.budget_usd = limits.budget_usd
@@ -168,7 +184,7 @@ async def update_limits(session: AsyncSession, token: UserToken, limits: TokenLi
         limits.budget_period,
         limits.budget_timezone,
     )
-    apply_limits(token, limits)
+    apply_limits(token, limits, await _model_ids(session, token.tenant_id, limits))
     session.add(token)
     await session.flush()
     if moved:
@@ -183,10 +199,32 @@ async def _new_period(session: AsyncSession, token: UserToken) -> None:
     await reset_state(await session.connection(), "key", token.id, token.tenant_id, window, now)
 
 
-def limits_of(token: UserToken) -> TokenLimits:
-    """The limits currently stored on `token`."""
+async def model_names(
+    session: AsyncSession, tokens: Sequence[UserToken]
+) -> dict[str, list[str] | None]:
+    """Each token's allowed models under their current names (None: every model), by token id.
+
+    An id whose model is gone is left out (deleting a model also drops it
+    from the lists, so this only covers rows written before that rule).
+    """
+    names: dict[str, dict[str, str]] = {}
+    found: dict[str, list[str] | None] = {}
+    for token in tokens:
+        if token.allowed_model_ids is None:
+            found[token.id] = None
+            continue
+        if token.tenant_id not in names:
+            names[token.tenant_id] = await model_names_by_id(session, token.tenant_id)
+        current = names[token.tenant_id]
+        found[token.id] = [current[i] for i in token.allowed_model_ids if i in current]
+    return found
+
+
+async def limits_of(session: AsyncSession, token: UserToken) -> TokenLimits:
+    """The limits currently stored on `token`, its models under their current names."""
+    models = (await model_names(session, [token]))[token.id]
     return TokenLimits(
-        allowed_models=None if token.allowed_models is None else tuple(token.allowed_models),
+        allowed_models=None if models is None else tuple(models),
         rpm=token.rpm,
         tpm=token.tpm,
         budget_usd=token.budget_usd,
