@@ -39,7 +39,7 @@ PROTOCOL_OF: dict[str, Protocol] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per attempt: not frozen, which costs several times as much
 class UpstreamRequest:
     url: str
     headers: dict[str, str]

@@ -42,9 +42,13 @@ _TRACESTATE_KEY = re.compile(
 _TRACESTATE_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Identity:
-    """What names one request: its request id, and the trace context to pass on."""
+    """What names one request: its request id, and the trace context to pass on.
+
+    Built once per request and never changed; not frozen, because a frozen
+    dataclass costs several times as much to build on the hot path.
+    """
 
     request_id: str
     #: the engine made the id up: the client sent none, or an invalid one
