@@ -84,6 +84,9 @@ async def test_a_failover_is_one_trace_under_the_clients_traceparent(
     [lookup] = receiver.named("route lookup")
     assert lookup.parent_id == call.span_id
     assert lookup.attributes["junction.route.found"] is True
+    # the control plane's resolve continues the trace under the lookup span
+    [resolve] = engine.control.resolve_headers
+    assert resolve["traceparent"] == f"00-{TRACE_ID}-{lookup.span_id}-01"
 
     attempts = sorted(
         (s for s in receiver.spans if s.kind == CLIENT),
@@ -291,3 +294,15 @@ async def test_a_client_that_does_not_sample_gets_no_span_but_keeps_its_trace_up
     assert receiver.spans == []
     version, trace_id, _span, flags = sent["headers"]["traceparent"].split("-")
     assert (version, trace_id, flags) == ("00", TRACE_ID, "00")
+
+
+async def test_without_tracing_the_control_plane_gets_no_trace_context() -> None:
+    async with build_engine() as engine:
+        answer = await engine.client.post(
+            "/v1/chat/completions",
+            json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"traceparent": PARENT},
+        )
+        assert answer.status_code == 200, answer.text
+    [resolve] = engine.control.resolve_headers
+    assert "traceparent" not in resolve

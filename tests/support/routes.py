@@ -114,6 +114,8 @@ class FakeControl:
         self.down = False
         self.events: list[dict[str, object]] = []
         self.health: list[dict[str, object]] = []
+        #: the headers of each resolve call, as sent
+        self.resolve_headers: list[dict[str, str]] = []
         # replicas of one control plane share one replay cache: hand them one verifier
         self.verifier = verifier or SignatureVerifier(secret)
         self._verifier = self.verifier
@@ -139,6 +141,7 @@ class FakeControl:
             self.events.extend(json.loads(request.content)["events"])
             return httpx.Response(202, json={"accepted": len(self.events)})
         self.calls += 1
+        self.resolve_headers.append(dict(request.headers))
         self._verifier.verify(
             request.method, request.url.path, request.content, dict(request.headers)
         )

@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -34,6 +35,12 @@ from junction_contracts.telemetry import TELEMETRY_PATH, TELEMETRY_VERSION, Call
 from junction_engine.settings import EngineSettings, control_urls
 from junction_engine.upstream import Upstream, UpstreamError
 
+#: the trace context a call to the control plane continues (``traceparent``,
+#: ``tracestate``): set by the engine's tracer around a route lookup, so the
+#: control plane's resolve span joins the call's trace; None (tracing off) adds nothing
+TRACE_HEADERS: ContextVar[dict[str, str] | None] = ContextVar(
+    "junction_control_trace", default=None
+)
 log = logging.getLogger("junction.engine.control")
 
 RESOLVE_PATH = "/internal/v1/route/resolve"
@@ -222,6 +229,9 @@ class ControlClient:
             index = (start + step) % count
             headers = {"content-type": "application/json"}
             headers.update(sign(self._secret, "POST", path, body))
+            traced = TRACE_HEADERS.get()
+            if traced is not None:
+                headers.update(traced)
             try:
                 answer = await send(self._urls[index] + path, headers)
             except ControlError as exc:

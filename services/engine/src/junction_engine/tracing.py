@@ -34,6 +34,7 @@ from opentelemetry.trace import set_span_in_context as _in_context
 from junction_contracts import DeploymentRoute, Route
 from junction_contracts.telemetry import AttemptNote
 from junction_engine.calls import CallRecord, ClientCall
+from junction_engine.control_client import TRACE_HEADERS
 from junction_engine.errors import GatewayError
 from junction_engine.providers import Operation, Protocol
 from junction_engine.request_identity import SCOPE_KEY, identity_of
@@ -123,9 +124,12 @@ class CallTrace:
         """`get(key_hash)` inside the ``route lookup`` span."""
         span = self._child("route lookup", SpanKind.INTERNAL, {})
         route = None
+        # a resolve this lookup makes (now, or the refresh it starts) continues the trace
+        joined = TRACE_HEADERS.set(w3c_headers(span))
         try:
             route = await get(key_hash)
         finally:
+            TRACE_HEADERS.reset(joined)
             if route is not None:
                 span.set_attribute("junction.tenant.id", route.token.tenant_id)
             span.set_attribute("junction.route.found", route is not None)
