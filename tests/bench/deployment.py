@@ -156,9 +156,14 @@ def start_caddy(
     """Start Caddy as `name` in front of the engine processes `engines`; returns its URL.
 
     The project's own Caddyfile, with its engines named one by one
-    (JUNCTION_ENGINE_UPSTREAMS, static discovery) as `make run` does.
+    (JUNCTION_ENGINE_UPSTREAMS, static discovery) as `make run` does. Caddy
+    starts once every engine is ready: an engine whose first probe of the
+    control plane has not come back answers /readyz with 503, and Caddy's
+    first health check would keep it out of rotation for a whole interval.
     """
     stack = dep.stack
+    for engine in engines:
+        stack.wait_http(f"{dep.urls[engine]}/readyz", stack.procs[engine], timeout=60)
     caddy = shutil.which("caddy")
     if caddy is None:
         raise RuntimeError("caddy is not installed (make bench installs it)")
