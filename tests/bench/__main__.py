@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tests.bench import deployment, goals, report, scale, slow_streams
+from tests.bench import deployment, goals, replicas, report, scale, slow_streams
 from tests.bench.cells import SCENARIOS, Scenario, slow_call
 from tests.bench.database import DEFAULT_URL, bench_database
 from tests.bench.measure import Measured, Plan, measure_all
@@ -45,6 +45,7 @@ class Options:
     control_seconds: float
     usage_calls: int
     workers: bool
+    replicas: bool
     out: Path
 
 
@@ -60,6 +61,9 @@ def _parse(argv: list[str] | None) -> Options:
     parser.add_argument("--chunks", type=int, default=50, help="content chunks per stream")
     parser.add_argument("--slow-streams", type=int, default=1000, help="0 skips the cell")
     parser.add_argument("--no-workers", action="store_true", help="skip the 1 vs 2 workers cell")
+    parser.add_argument(
+        "--no-replicas", action="store_true", help="skip the 1, 2, 3 engines behind Caddy cell"
+    )
     parser.add_argument("--control-seconds", type=float, help="control-plane bench, 0 skips it")
     parser.add_argument(
         "--usage-calls", type=int, help="calls loaded for the usage bench (1,000,000), 0 skips it"
@@ -92,6 +96,7 @@ def _parse(argv: list[str] | None) -> Options:
         if args.usage_calls is not None
         else (200_000 if quick else 1_000_000),
         workers=not args.no_workers,
+        replicas=not args.no_replicas,
         out=args.out,
     )
 
@@ -192,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
                 if opts.workers
                 else scale.Scale(available=False, note="skipped (--no-workers)")
             )
+            behind_caddy = (
+                replicas.measure(dep, opts.plan, workdir)
+                if opts.replicas
+                else replicas.Replicas(available=False, note="skipped (--no-replicas)")
+            )
         except BaseException:
             print(dep.stack.logs(), file=sys.stderr)
             raise
@@ -205,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     checked += goals.usage_goals(usage)
     invalid = [
         f"{r.scenario} c={r.connections} {r.target}" for r in rows + workers.rows if r.problems
+    ]
+    invalid += [
+        f"{r.row.scenario} c={r.row.connections} {r.row.target}"
+        for r in behind_caddy.rows
+        if r.problems
     ]
     invalid += [f"slow streams {s.target}" for s in slow.values() if s.completed < s.streams]
     if control and "error" in control:
@@ -240,11 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "invalid": invalid,
     }
-    report.write_json(opts.out, record, rows, workers)
+    report.write_json(opts.out, record, rows, workers, behind_caddy)
     print(report.render_cells(rows))
     if slow:
         print("\nslow streams (a chunk every 100 ms for 10 s):\n" + report.render_slow(slow))
     print("\n" + report.render_scale(workers))
+    print("\n" + report.render_replicas(behind_caddy))
     if control:
         print(f"\ncontrol plane alone: {control}")
     if usage:

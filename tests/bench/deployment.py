@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,24 +144,46 @@ def _start_server(dep: Deployment, name: str, cmd: list[str], cores: str, health
     dep.urls[name] = url
 
 
-def _start_caddy(dep: Deployment) -> None:
+def start_caddy(
+    dep: Deployment,
+    name: str,
+    engines: Sequence[str],
+    *,
+    cores: str,
+    port: int | None = None,
+    admin_port: int | None = None,
+) -> str:
+    """Start Caddy as `name` in front of the engine processes `engines`; returns its URL.
+
+    The project's own Caddyfile, with its engines named one by one
+    (JUNCTION_ENGINE_UPSTREAMS, static discovery) as `make run` does. Caddy
+    starts once every engine is ready: an engine whose first probe of the
+    control plane has not come back answers /readyz with 503, and Caddy's
+    first health check would keep it out of rotation for a whole interval.
+    """
     stack = dep.stack
+    for engine in engines:
+        stack.wait_http(f"{dep.urls[engine]}/readyz", stack.procs[engine], timeout=60)
     caddy = shutil.which("caddy")
     if caddy is None:
         raise RuntimeError("caddy is not installed (make bench installs it)")
+    public = port or free_port()
+    upstreams = " ".join(dep.urls[e].removeprefix("http://") for e in engines)
     env = stack.env() | {
-        "JUNCTION_PUBLIC_PORT": str(stack.public_port),
-        "JUNCTION_ENGINE_UPSTREAMS": dep.urls["engine"].removeprefix("http://"),
+        "JUNCTION_PUBLIC_PORT": str(public),
+        "JUNCTION_ENGINE_UPSTREAMS": upstreams,
         "JUNCTION_ADMIN_UPSTREAM": f"127.0.0.1:{stack.admin_port}",
-        "JUNCTION_CADDY_ADMIN": f"127.0.0.1:{stack.caddy_admin_port}",
+        "JUNCTION_CADDY_ADMIN": f"127.0.0.1:{admin_port or free_port()}",
         "JUNCTION_CONSOLE_DIR": str(ROOT / "services/console"),
-        "XDG_DATA_HOME": str(stack.workdir / "caddy-data"),
-        "XDG_CONFIG_HOME": str(stack.workdir / "caddy-config"),
+        "XDG_DATA_HOME": str(stack.workdir / f"{name}-data"),
+        "XDG_CONFIG_HOME": str(stack.workdir / f"{name}-config"),
     }
     config = ["run", "--config", str(ROOT / "caddy/Caddyfile"), "--adapter", "caddyfile"]
-    proc = dep.spawn("caddy", [caddy, *config], env, SERVER_CORE)
-    stack.wait_http(f"{stack.public_url}/", proc)
-    dep.urls["caddy"] = stack.public_url
+    proc = dep.spawn(name, [caddy, *config], env, cores)
+    url = f"http://127.0.0.1:{public}"
+    stack.wait_http(f"{url}/", proc)
+    dep.urls[name] = url
+    return url
 
 
 def start(workdir: Path, chunks: int, database_url: str | None) -> Deployment:
@@ -199,7 +222,14 @@ def start(workdir: Path, chunks: int, database_url: str | None) -> Deployment:
             _start_server(dep, name, cmd, SERVER_CORE, "/health")
         dep.start_engine("engine", cores=SERVER_CORE, extra={})
         dep.start_engine("engine-redis", cores=SERVER_CORE, extra={"JUNCTION_REDIS_URL": REDIS_URL})
-        _start_caddy(dep)
+        start_caddy(
+            dep,
+            "caddy",
+            ["engine"],
+            cores=SERVER_CORE,
+            port=stack.public_port,
+            admin_port=stack.caddy_admin_port,
+        )
     except BaseException:
         print(stack.logs(), file=sys.stderr)
         stack.stop()

@@ -11,6 +11,7 @@ from typing import Any
 from tests.bench.cells import SLOW_EVENTS
 from tests.bench.goals import FLOOR, Goal, Rows
 from tests.bench.measure import SHARED, Measured
+from tests.bench.replicas import Balanced, Replicas
 from tests.bench.scale import Scale
 from tests.bench.slow_streams import Slow
 
@@ -99,6 +100,49 @@ def render_scale(scale: Scale) -> str:
     return "\n".join(lines)
 
 
+_REPLICAS_HEAD = (
+    f"  {'cell':<18}{'target':<12}{'req/s':>9}{'vs 1':>7}{'p50 ms':>9}{'p99 ms':>9}"
+    f"{'errors':>8}{'CPU ms/req':>11}  {'calls per engine':<24}status"
+)
+
+
+def _replica_line(replicas: Replicas, item: Balanced) -> str:
+    row = item.row
+    ratio = replicas.ratio(item)
+    shown = f"{ratio:.2f}x" if ratio is not None and len(item.served) > 1 else "-"
+    served = " / ".join(f"{n:,}" for n in item.served)
+    status = "ok" if not item.problems else "INVALID: " + "; ".join(item.problems)
+    if row.driver_bound:
+        status += " (driver-bound)"
+    if row.log_warnings:
+        status += f" ({len(row.log_warnings)} warnings logged, first: {row.log_warnings[0][-120:]})"
+    cell = f"{row.scenario} c={row.connections}"
+    return (
+        f"  {cell:<18}{row.target:<12}{row.rps:>9,.0f}{shown:>7}{_num(row.p50):>9}"
+        f"{_num(row.p99):>9}{row.errors:>8}{_num(row.cpu_ms_per_request, 3):>11}"
+        f"  {served:<24}{status}"
+    )
+
+
+def render_replicas(replicas: Replicas) -> str:
+    """The replicas cell: a line per count of replicas, its ratio to 1, the calls each served."""
+    if not replicas.available:
+        return f"replicas: {replicas.note}"
+    lines = [
+        "replicas (Caddy in front of N engine processes, one control plane and Redis;",
+        f"  {replicas.note}):",
+        _REPLICAS_HEAD,
+    ]
+    previous: tuple[str, int] | None = None
+    for item in replicas.rows:
+        cell = (item.row.scenario, item.row.connections)
+        if previous is not None and previous != cell:
+            lines.append("")
+        previous = cell
+        lines.append(_replica_line(replicas, item))
+    return "\n".join(lines)
+
+
 def render_goals(goals: list[Goal]) -> str:
     """Each goal with its value, what was wanted, and met / NOT MET / not measured."""
     width = max((len(g.name) for g in goals), default=10) + 2
@@ -148,9 +192,27 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_json(out: Path, record: dict[str, Any], rows: list[Measured], scale: Scale) -> None:
+def _replica_record(replicas: Replicas, item: Balanced) -> dict[str, Any]:
+    return _row_record(item.row) | {
+        "replicas": len(item.served),
+        "calls_per_engine": list(item.served),
+        "every_replica_served": not item.idle,
+        "ratio_to_one": replicas.ratio(item),
+        "problems": item.problems,
+        "valid": not item.problems,
+    }
+
+
+def write_json(
+    out: Path, record: dict[str, Any], rows: list[Measured], scale: Scale, replicas: Replicas
+) -> None:
     """The whole run as one JSON document at `out`."""
     record = record | {
+        "replicas": {
+            "available": replicas.available,
+            "note": replicas.note,
+            "cells": [_replica_record(replicas, r) for r in replicas.rows],
+        },
         "cells": [_row_record(r) for r in rows],
         "workers": {
             "available": scale.available,
