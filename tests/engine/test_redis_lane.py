@@ -91,6 +91,26 @@ async def test_a_frozen_server_times_out_and_is_not_asked_again_during_the_pause
         await server.wait_closed()
 
 
+async def test_a_pipeline_to_a_frozen_server_fails_as_a_timeout() -> None:
+    """Only the last reply of a pipeline is timed: the others fail with it, cleanly."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    lane = RedisLane(f"redis://127.0.0.1:{port}/0", timeout=0.2, pause=30)
+    try:
+        with pytest.raises(LaneError, match="did not answer"):
+            await lane.pipeline([("INCRBY", "k", 1), ("EXPIRE", "k", 60), ("GET", "k")])
+    finally:
+        await lane.aclose()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_a_connection_lost_mid_call_fails_every_waiting_caller() -> None:
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(65536)

@@ -121,6 +121,11 @@ class RedisLane:
             await last  # replies come in order: the last one answered means all did
         finally:
             timer.cancel()
+        if not all(f.done() for f in futures):
+            # the last one timed out before the others were answered: the
+            # connection is being dropped, and they fail with it
+            failure = last.result()
+            raise failure if isinstance(failure, LaneError) else LaneError("Redis fell out of step")
         replies = [f.result() for f in futures]
         for reply in replies:
             if isinstance(reply, LaneError):
