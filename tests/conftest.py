@@ -10,6 +10,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings
+
+# property tests check what is computed, never how fast: no per-example wall-clock
+# deadline (on a loaded machine the first example can take longer than any fixed one)
+settings.register_profile("junction", deadline=None)
+settings.load_profile("junction")
 
 
 def services_required() -> bool:

@@ -38,6 +38,7 @@ def _not_json(name: str) -> Any:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_not_json)
 _WS = " \t\n\r"
+_WS_BYTES = _WS.encode()
 
 
 class JsonBody:
@@ -61,20 +62,42 @@ class JsonBody:
         """The original bytes with some top-level values replaced (or appended)."""
         if not updates:
             return self.raw
+        spans = self.spans
+        if len(self.raw) == len(self.text):
+            # ASCII (what the SDKs send): the text's offsets are the bytes' own
+            return self._spliced_bytes(updates)
         text = self.text
-        replaced = sorted(
-            ((self.spans[k], v) for k, v in updates.items() if k in self.spans),
-            key=lambda item: item[0][0],
-            reverse=True,
-        )
-        for (start, end), value in replaced:
+        for (start, end), value in _replacements(spans, updates):
             text = text[:start] + _encode(value) + text[end:]
-        added = [f"{json.dumps(k)}:{_encode(v)}" for k, v in updates.items() if k not in self.spans]
+        added = [f"{json.dumps(k)}:{_encode(v)}" for k, v in updates.items() if k not in spans]
         if added:
             head = text.rstrip(_WS)[:-1].rstrip(_WS)  # drop the closing brace
             sep = "," if self.data else ""
             text = head + sep + ",".join(added) + "}"
         return text.encode()
+
+    def _spliced_bytes(self, updates: dict[str, Any]) -> bytes:
+        raw, spans = self.raw, self.spans
+        for (start, end), value in _replacements(spans, updates):
+            raw = raw[:start] + dumps_bytes(value) + raw[end:]
+        added = [
+            dumps_bytes(k) + b":" + dumps_bytes(v) for k, v in updates.items() if k not in spans
+        ]
+        if added:
+            head = raw.rstrip(_WS_BYTES)[:-1].rstrip(_WS_BYTES)  # drop the closing brace
+            sep = b"," if self.data else b""
+            raw = head + sep + b",".join(added) + b"}"
+        return raw
+
+
+def _replacements(
+    spans: dict[str, tuple[int, int]], updates: dict[str, Any]
+) -> list[tuple[tuple[int, int], Any]]:
+    """The members to replace, last first (so earlier offsets stay valid)."""
+    found = [(spans[k], v) for k, v in updates.items() if k in spans]
+    if len(found) > 1:
+        found.sort(key=lambda item: item[0][0], reverse=True)
+    return found
 
 
 def _encode(value: Any) -> str:
