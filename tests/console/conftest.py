@@ -112,7 +112,10 @@ def admin_api(stack: Stack) -> Iterator[AdminApi]:
 
 
 @pytest.fixture(scope="package")
-def browser(stack: Stack) -> Iterator[Browser]:
+def browser() -> Iterator[Browser]:
+    """Chromium, for the package's stack or one a test starts itself (`make run`)."""
+    if not Path(CHROMIUM).exists():
+        unavailable("chromium")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

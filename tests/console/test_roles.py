@@ -41,6 +41,8 @@ ADMIN_ONLY = [
     "Add key",
     "Delete model",
     "Add deployment",
+    "Rename",
+    "Rotate",
 ]
 
 

@@ -113,7 +113,16 @@ function credentialTable(tenantId, providerId, credentials, reload) {
       await put(`${base}/${encodeURIComponent(c.id)}/key`, { key });
       await reload();
     });
-    const weight = h("input", { type: "number", min: 0, step: 1, value: c.weight, class: "short", "aria-label": `Weight of ${c.name}` });
+    const renameErrors = errorSlot();
+    const rename = h("form", { class: "inline", autocomplete: "off", "aria-label": `Rename key ${c.name}` },
+      h("label", { for: `rename-${c.id}`, class: "visually-hidden" }, `New name for ${c.name}`),
+      h("input", { id: `rename-${c.id}`, name: "name", required: true, value: c.name, spellcheck: "false" }),
+      h("button", { type: "submit", class: "secondary small" }, "Rename"), renameErrors);
+    onSubmit(rename, renameErrors, async (data) => {
+      await patch(`${base}/${encodeURIComponent(c.id)}`, { name: text(data, "name") });
+      await reload();
+    });
+    const weight = h("input", { type: "number", min: 1, step: 1, value: c.weight, class: "short", "aria-label": `Weight of ${c.name}` });
     return h("div", { class: "stack" },
       h("div", { class: "inline" },
         action(c.status === "active" ? "Disable" : "Enable", errors, async () => {
@@ -129,7 +138,7 @@ function credentialTable(tenantId, providerId, credentials, reload) {
           await del(`${base}/${encodeURIComponent(c.id)}`);
           await reload();
         }, { cls: "danger", aria: `Delete key ${c.name}`, confirmText: `Delete the key “${c.name}”?` })),
-      rotate);
+      rename, rotate);
   };
   return h("div", null, errors, table("Keys", [
     { label: "Name", cell: (c) => c.name },
@@ -148,7 +157,7 @@ function addKeyForm(path, reload) {
     h("div", { class: "grid" },
       field("Key name", { name: "name", required: true, placeholder: "backup" }),
       field("API key", { name: "key", type: "password", required: true, autocomplete: "new-password" }),
-      field("Weight", { name: "weight", type: "number", min: 0, step: 1, value: 1 })),
+      field("Weight", { name: "weight", type: "number", min: 1, step: 1, value: 1 })),
     errors,
     h("button", { type: "submit" }, "Add key"));
   onSubmit(form, errors, async (data) => {
