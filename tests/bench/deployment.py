@@ -58,6 +58,12 @@ tenants:
 """
 # the engine runs with its defaults, bar per-request log lines
 ENGINE_ENV = {"JUNCTION_LOG_LEVEL": "warning"}
+# "engine+log": the same with its per-call line, at INFO in JSON as an operator runs it
+CALL_LOG_ENV = {
+    "JUNCTION_LOG_LEVEL": "info",
+    "JUNCTION_LOG_FORMAT": "json",
+    "JUNCTION_CALL_LOG": "on",
+}
 
 
 @dataclass
@@ -97,6 +103,7 @@ class Deployment:
             self.target("floor-httpx", "proxy", "floor", "proxy"),
             self.target("engine", "engine", "gateway", "engine"),
             self.target("engine+redis", "engine-redis", "gateway", "engine-redis"),
+            self.target("engine+log", "engine-log", "gateway", "engine-log"),
             self.target("caddy>engine", "caddy", "gateway", "caddy", "engine"),
         ]
 
@@ -222,6 +229,7 @@ def start(workdir: Path, chunks: int, database_url: str | None) -> Deployment:
             _start_server(dep, name, cmd, SERVER_CORE, "/health")
         dep.start_engine("engine", cores=SERVER_CORE, extra={})
         dep.start_engine("engine-redis", cores=SERVER_CORE, extra={"JUNCTION_REDIS_URL": REDIS_URL})
+        dep.start_engine("engine-log", cores=SERVER_CORE, extra=CALL_LOG_ENV)
         start_caddy(
             dep,
             "caddy",
