@@ -26,6 +26,7 @@ from typing import Any
 from tests.bench import deployment, goals, replicas, report, scale, slow_streams
 from tests.bench.cells import SCENARIOS, Scenario, slow_call
 from tests.bench.database import DEFAULT_URL, bench_database
+from tests.bench.goals import FLOOR
 from tests.bench.measure import Measured, Plan, measure_all
 from tests.support.stack import ROOT
 
@@ -47,6 +48,8 @@ class Options:
     workers: bool
     replicas: bool
     out: Path
+    #: the targets of the main cells (None: all of them)
+    targets: frozenset[str] | None = None
 
 
 def _parse(argv: list[str] | None) -> Options:
@@ -70,6 +73,9 @@ def _parse(argv: list[str] | None) -> Options:
     )
     parser.add_argument(
         "--database-url", default=DEFAULT_URL, help="PostgreSQL server, or 'sqlite'"
+    )
+    parser.add_argument(
+        "--targets", help="comma-separated main-cell targets (default all; the floor always runs)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "var/bench/latest.json")
     args = parser.parse_args(argv)
@@ -98,6 +104,7 @@ def _parse(argv: list[str] | None) -> Options:
         workers=not args.no_workers,
         replicas=not args.no_replicas,
         out=args.out,
+        targets=frozenset(args.targets.split(",")) | {"direct", FLOOR} if args.targets else None,
     )
 
 
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starting the processes in {workdir}", file=sys.stderr, flush=True)
         dep = deployment.start(workdir, opts.chunks, database_url)
         try:
-            targets = dep.targets()
+            targets = [t for t in dep.targets() if opts.targets is None or t.name in opts.targets]
             rows: list[Measured] = measure_all(
                 opts.scenarios,
                 targets,

@@ -13,6 +13,7 @@ from junction_contracts.log_format import (
     TextFormatter,
     configure_logging,
     extra_fields,
+    json_stream,
     log_format,
 )
 
@@ -94,3 +95,31 @@ def test_configuring_twice_leaves_one_handler(capsys: pytest.CaptureFixture[str]
         root.handlers[:] = saved
         root.setLevel(level)
     assert [json.loads(line)["message"] for line in lines] == ["once"]
+
+
+def test_json_stream_is_the_configured_stream_only_when_nothing_else_listens() -> None:
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    logger = logging.getLogger("junction.test.stream")
+    try:
+        configure_logging("info", "json")
+        assert json_stream(logger) is root.handlers[0].stream  # type: ignore[attr-defined]
+        assert json_stream(logger, logging.DEBUG) is None  # below the level
+
+        logger.addFilter(logging.Filter("elsewhere"))
+        assert json_stream(logger) is None
+        logger.filters.clear()
+
+        logging.getLogger("junction.test").addHandler(extra := logging.NullHandler())
+        assert json_stream(logger) is None
+        logging.getLogger("junction.test").removeHandler(extra)
+
+        logger.propagate = False
+        assert json_stream(logger) is None
+        logger.propagate = True
+
+        configure_logging("info", "text")
+        assert json_stream(logger) is None
+    finally:
+        root.handlers[:] = saved
+        root.setLevel(level)

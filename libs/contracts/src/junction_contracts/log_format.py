@@ -16,7 +16,7 @@ import json
 import logging
 import sys
 import time
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -38,7 +38,8 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
 
 
-def _timestamp(created: float) -> str:
+def timestamp(created: float) -> str:
+    """`created` (seconds since the epoch) as the ``ts`` of a line: UTC, milliseconds."""
     seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
     return f"{seconds}.{int(created % 1 * 1000):03d}Z"
 
@@ -48,7 +49,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         ts, level, message = (
-            _timestamp(record.created),
+            timestamp(record.created),
             record.levelname.lower(),
             record.getMessage(),
         )
@@ -91,6 +92,40 @@ def log_format(raw: str | None) -> LogFormat:
     raise ValueError(f"JUNCTION_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
 
 
+#: the attribute `configure_logging` marks its handler with (the format it writes)
+_MARK = "junction_log_format"
+
+
+def json_stream(logger: logging.Logger, level: int = logging.INFO) -> IO[str] | None:
+    """The stream a record of `logger` at `level` would reach through JSON lines alone.
+
+    That is: `configure_logging` installed the root's only handler in JSON,
+    and neither `logger` nor a parent on the way has a handler or a filter of
+    its own (a test's capture, say). Then a writer may put lines shaped as
+    `JsonFormatter` shapes them straight onto the stream; otherwise None, and
+    its records must go through `logging`.
+    """
+    if not logger.isEnabledFor(level):
+        return None
+    node: logging.Logger | None = logger
+    while node is not None:
+        if node.filters:
+            return None
+        if node.parent is None:  # the root
+            handlers = node.handlers
+            if len(handlers) != 1:
+                return None
+            handler = handlers[0]
+            if getattr(handler, _MARK, None) != "json" or handler.filters or handler.level > level:
+                return None
+            stream: IO[str] = handler.stream  # type: ignore[attr-defined]
+            return stream
+        if node.handlers or not node.propagate:
+            return None
+        node = node.parent
+    return None
+
+
 def configure_logging(level: int | str, fmt: LogFormat = "text") -> None:
     """Send the root logger's records to stderr in `fmt`, replacing earlier handlers.
 
@@ -99,6 +134,7 @@ def configure_logging(level: int | str, fmt: LogFormat = "text") -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    setattr(handler, _MARK, fmt)
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)

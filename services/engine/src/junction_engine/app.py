@@ -310,6 +310,7 @@ def create_app(
             await readiness.aclose()
             # uvicorn has drained in-flight requests by now: their events are queued
             await telemetry.close()
+            log_call.flush()  # the lines of the drained calls
             if engine.tracing is not None:
                 await engine.tracing.aclose()  # the spans of the drained calls are queued
             await limits.flush()
