@@ -19,11 +19,9 @@ from pathlib import Path
 
 from tests.bench import cells
 from tests.bench.cells import Kind, Target
+from tests.bench.cores import DRIVER_CORE, SERVER_CORE, pinned
 from tests.support.stack import BIN, ROOT, Proc, Stack, free_port
 
-SERVER_CORE = "0"
-DRIVER_CORE = "1"
-BOTH_CORES = "0,1"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 CONFIG = """
@@ -107,13 +105,24 @@ class Deployment:
             self.target("caddy>engine", "caddy", "gateway", "caddy", "engine"),
         ]
 
-    def spawn(self, name: str, cmd: list[str], env: dict[str, str], cores: str | None) -> Proc:
+    def spawn(
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str],
+        cores: str | None,
+        *,
+        driver: bool = False,
+    ) -> Proc:
         """Start `cmd` pinned to `cores` (None: anywhere), logging to the stack's directory."""
         log = self.stack.workdir / f"{name}.log"
-        pinned = ["taskset", "-c", cores, *cmd] if cores else cmd
         with log.open("wb") as handle:
             popen = subprocess.Popen(
-                pinned, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT
+                pinned(cmd, cores, driver=driver),
+                env=env,
+                cwd=ROOT,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
             )
         proc = Proc(name, popen, log)
         # registered with the stack so that stack.stop() and stack.logs() cover it
@@ -143,9 +152,11 @@ def _python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def _start_server(dep: Deployment, name: str, cmd: list[str], cores: str, health: str) -> None:
+def _start_server(
+    dep: Deployment, name: str, cmd: list[str], cores: str, health: str, *, driver: bool = False
+) -> None:
     port = free_port()
-    proc = dep.spawn(name, [*cmd, "--port", str(port)], dict(os.environ), cores)
+    proc = dep.spawn(name, [*cmd, "--port", str(port)], dict(os.environ), cores, driver=driver)
     url = f"http://127.0.0.1:{port}"
     dep.stack.wait_http(url + health, proc, timeout=60)
     dep.urls[name] = url
@@ -200,9 +211,8 @@ def start(workdir: Path, chunks: int, database_url: str | None) -> Deployment:
     try:
         up = ["--chunks", str(chunks), "--slow-events", str(cells.SLOW_EVENTS)]
         up += ["--slow-interval-ms", str(cells.SLOW_INTERVAL_MS)]
-        _start_server(
-            dep, "upstream", _python_module("tests.bench.upstream", *up), DRIVER_CORE, "/health"
-        )
+        upstream_cmd = _python_module("tests.bench.upstream", *up)
+        _start_server(dep, "upstream", upstream_cmd, DRIVER_CORE, "/health", driver=True)
         upstream = dep.urls["upstream"]
         config = workdir / "junction.yaml"
         config.write_text(

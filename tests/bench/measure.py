@@ -4,8 +4,9 @@ Targets are interleaved (round 1: A B C …, round 2: A B C …) so that a load
 passing over the machine weighs on all of them alike. Around each timed run
 the server's CPU time and peak RSS are read from /proc; the control plane's
 CPU time is read over the whole cell (after a pause that lets the last
-telemetry batch land) and shared out over every gateway call of the cell,
-warm-ups included, since those were ingested too.
+telemetry batch land, and until the control plane is idle: it runs behind
+the driver, see `cores`) and shared out over every gateway call of the
+cell, warm-ups included, since those were ingested too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from tests.bench import logs, procstat, wrk
 from tests.bench.cells import Scenario, Target, call_for
-from tests.bench.deployment import DRIVER_CORE, SERVER_CORE
+from tests.bench.cores import DRIVER_CORE, SERVER_CORE
 
 SHORT_ANSWERS = 0.9  # fewer bytes per answer than this share of the probe's: answers were cut
 DRIVER_BOUND = 0.95  # the driver core this busy: the target may be faster than measured
@@ -180,6 +181,7 @@ def measure_cell(
             if target.gateway:
                 gateway_calls += warm.requests + timed.requests
     time.sleep(plan.settle)  # the engines send telemetry in batches, once a second at most
+    procstat.wait_idle([control_pid])  # and the control plane has taken in what it got
     control_ms = (procstat.cpu_seconds([control_pid]) - control_before) * 1000
     for target in targets:
         if target.gateway and gateway_calls:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -61,6 +62,21 @@ def cpu_seconds(pids: Iterable[int]) -> float:
             # utime and stime are fields 14 and 15 of stat; 12 and 13 after the name
             ticks += int(fields[11]) + int(fields[12])
     return ticks / _TICKS
+
+
+def wait_idle(
+    pids: Iterable[int], *, share: float = 0.03, step: float = 0.5, limit: float = 30.0
+) -> None:
+    """Wait until the processes use under `share` of a core over `step` s (`limit` s at most)."""
+    pids = list(pids)
+    deadline = time.monotonic() + limit
+    before = cpu_seconds(pids)
+    while time.monotonic() < deadline:
+        time.sleep(step)
+        after = cpu_seconds(pids)
+        if after - before < share * step:
+            return
+        before = after
 
 
 def _status_kib(pid: int, key: str) -> int:

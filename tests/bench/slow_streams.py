@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from tests.bench import logs, procstat
 from tests.bench.cells import Target
-from tests.bench.deployment import DRIVER_CORE
+from tests.bench.cores import DRIVER_CORE, pinned
 from tests.bench.wrk import Call
 
 STREAM_TIMEOUT = 30.0
@@ -143,7 +143,7 @@ def measure(target: Target, call: Call, streams: int, workdir: Path) -> Slow:
     procstat.reset_peak_rss(target.pids)
     log_sizes = logs.sizes(target.logs)
     cpu_before = procstat.cpu_seconds(target.pids)
-    cmd = ["taskset", "-c", DRIVER_CORE, sys.executable, "-m", "tests.bench.slow_streams"]
+    cmd = pinned([sys.executable, "-m", "tests.bench.slow_streams"], DRIVER_CORE, driver=True)
     done = subprocess.run(
         [*cmd, "--spec", str(spec), "--streams", str(streams)],
         capture_output=True,

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from tests.bench.cores import pinned
+
 _MARK = "BENCHJSON "
 _REPORT = Path(__file__).with_name("wrk_report.lua")
 ERROR_KINDS = ("connect", "read", "write", "status", "timeout")
@@ -79,7 +81,7 @@ class Run:
 def run(call: Call, script: Path, *, connections: int, seconds: int, core: str) -> Run:
     """Drive `call` with `connections` connections for `seconds`, wrk pinned to `core`."""
     script.write_text(call.lua())
-    cmd = ["taskset", "-c", core, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    cmd = pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s"], core, driver=True)
     cmd += ["--timeout", "10s", "-s", str(script), call.url]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith(_MARK)), None)

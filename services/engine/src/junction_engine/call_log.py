@@ -64,15 +64,25 @@ FIELDS = (
 )
 
 
+_APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 #: how long a line may wait for the write that carries it
 FLUSH_SECONDS = 0.1
 #: a batch this long is written at once
 MAX_BATCH = 512
 
 
-def _fields(rec: CallRecord) -> dict[str, Any]:
+#: the keys `JsonFormatter` writes before a record's extras
+_HEAD = ("ts", "level", "logger", "message")
+
+
+def _line(rec: CallRecord, ts: str) -> dict[str, Any]:
+    """The line's object: `JsonFormatter`'s keys first, then `FIELDS` (one dict, no merge)."""
     usage = rec.usage
     return {
+        "ts": ts,
+        "level": "info",
+        "logger": "junction.engine.calls",
+        "message": "call finished",
         "request_id": rec.request_id,
         "call_id": rec.call_id,
         "tenant_id": rec.tenant_id,
@@ -98,6 +108,14 @@ def _fields(rec: CallRecord) -> dict[str, Any]:
     }
 
 
+def _fields(rec: CallRecord) -> dict[str, Any]:
+    """The record's extras for the `logging` way."""
+    line = _line(rec, "")
+    for key in _HEAD:
+        del line[key]
+    return line
+
+
 def _default(value: object) -> str:
     return str(value)  # as JsonFormatter writes what JSON cannot hold
 
@@ -106,7 +124,10 @@ class CallLines:
     """The calls' log lines, encoded at once and written in batches."""
 
     def __init__(self) -> None:
-        self._batch: list[bytes] = []
+        # the batched lines, appended in place: one buffer grown as needed,
+        # not a kept object per line
+        self._batch = bytearray()
+        self._lines = 0
         self._stream: IO[str] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._second, self._prefix = -1, ""
@@ -128,15 +149,10 @@ class CallLines:
         second = int(now)
         if second != self._second:  # the formatted second, once a second
             self._second, self._prefix = second, timestamp(second)[:-5]
-        line = {
-            "ts": f"{self._prefix}.{int(now % 1 * 1000):03d}Z",
-            "level": "info",
-            "logger": log.name,
-            "message": "call finished",
-        }
-        line.update(_fields(rec))
-        self._batch.append(orjson.dumps(line, default=_default, option=orjson.OPT_APPEND_NEWLINE))
-        if len(self._batch) >= MAX_BATCH:
+        line = _line(rec, f"{self._prefix}.{int(now % 1 * 1000):03d}Z")
+        self._batch += orjson.dumps(line, default=_default, option=_APPEND_NEWLINE)
+        self._lines += 1
+        if self._lines >= MAX_BATCH:
             self.flush()
         elif self._timer is None:
             try:
@@ -151,10 +167,10 @@ class CallLines:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._batch = self._batch, []
-        if not batch or self._stream is None:
+        data, lines = self._batch, self._lines
+        self._batch, self._lines = bytearray(), 0
+        if not lines or self._stream is None:
             return
-        data = b"".join(batch)
         try:
             self._stream.flush()  # what the text layer holds goes first
             fd = self._stream.fileno()
@@ -163,14 +179,14 @@ class CallLines:
                 self._stream.write(data.decode())
                 self._stream.flush()
             except (OSError, ValueError):
-                self.lost += len(batch)
+                self.lost += lines
             return
         view = memoryview(data)
         try:
             while view:
                 view = view[os.write(fd, view) :]
         except OSError:
-            self.lost += len(batch)
+            self.lost += lines
 
 
 #: the process's writer (one stream, one batch)
