@@ -1,7 +1,8 @@
 """The main cells: every target takes its turn in each round, warmed up, then timed.
 
-Targets are interleaved (round 1: A B C …, round 2: A B C …) so that a load
-passing over the machine weighs on all of them alike. Around each timed run
+Targets are interleaved, each round in the reverse order of the one before
+(round 1: A B C …, round 2: … C B A), so that a load passing over the
+machine, or a drift of its speed over the cell, weighs on all of them alike. Around each timed run
 the server's CPU time and peak RSS are read from /proc; the control plane's
 CPU time is read over the whole cell (after a pause that lets the last
 telemetry batch land, and until the control plane is idle: it runs behind
@@ -170,8 +171,10 @@ def measure_cell(
     }
     control_before = procstat.cpu_seconds([control_pid])
     gateway_calls = 0
-    for _ in range(plan.rounds):
-        for target in targets:
+    for turn in range(plan.rounds):
+        # A B C, then C B A: a drift of the machine over the cell (a table that
+        # grows, a neighbour) weighs on every target alike, not on the last ones
+        for target in targets if turn % 2 == 0 else targets[::-1]:
             call = call_for(scenario, target)
             warm = wrk.run(
                 call, script, connections=connections, seconds=plan.warmup, core=DRIVER_CORE
