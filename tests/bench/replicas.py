@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 
 from tests.bench.cells import SCENARIOS, Scenario
-from tests.bench.deployment import BOTH_CORES, REDIS_URL, Deployment, start_caddy
+from tests.bench.cores import BOTH_CORES
+from tests.bench.deployment import REDIS_URL, Deployment, start_caddy
 from tests.bench.measure import Measured, Plan, measure_cell
 
 COUNTS = (1, 2, 3)

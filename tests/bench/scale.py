@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tests.bench import procstat
 from tests.bench.cells import SCENARIOS
-from tests.bench.deployment import BOTH_CORES, Deployment
+from tests.bench.cores import BOTH_CORES
+from tests.bench.deployment import Deployment
 from tests.bench.measure import Measured, Plan, measure_cell
 
 CONNECTIONS = 64
