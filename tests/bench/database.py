@@ -18,6 +18,8 @@ from contextlib import contextmanager
 import asyncpg
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+#: the start of the bench database's name, and so of its backends' process titles
+DATABASE_MARK = "junction_bench_stack_"
 
 
 async def _execute(url: str, statement: str) -> None:
@@ -43,7 +45,7 @@ def bench_database(url: str) -> Iterator[str | None]:
     if url == "sqlite" or not _reachable(url):
         yield None
         return
-    name = f"junction_bench_stack_{os.getpid()}"
+    name = f"{DATABASE_MARK}{os.getpid()}"
     drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
     asyncio.run(_execute(url, drop))
     asyncio.run(_execute(url, f'CREATE DATABASE "{name}"'))

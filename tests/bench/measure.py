@@ -21,6 +21,7 @@ from pathlib import Path
 from tests.bench import logs, procstat, wrk
 from tests.bench.cells import Scenario, Target, call_for
 from tests.bench.cores import DRIVER_CORE, SERVER_CORE
+from tests.bench.database import DATABASE_MARK
 
 SHORT_ANSWERS = 0.9  # fewer bytes per answer than this share of the probe's: answers were cut
 DRIVER_BOUND = 0.95  # the driver core this busy: the target may be faster than measured
@@ -169,6 +170,8 @@ def measure_cell(
         )
         for t in targets
     }
+    # the database's backends off the server's core (see `cores`)
+    procstat.pin_database_backends(DATABASE_MARK, DRIVER_CORE)
     control_before = procstat.cpu_seconds([control_pid])
     gateway_calls = 0
     for turn in range(plan.rounds):

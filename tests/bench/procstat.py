@@ -136,3 +136,28 @@ def worker_count(pid: int) -> int:
         if b"spawn_main" in cmdline:
             count += 1
     return count
+
+
+def pin_database_backends(marker: str, cores: str) -> int:
+    """Pin the PostgreSQL backends serving the bench's database (`marker` in their title).
+
+    The server is a system service, not started by the bench: its backends
+    would run on whichever core is free, the server's included. Pinned
+    before each cell to the driver's core (a pool may have opened more
+    connections since); the count of backends pinned.
+    """
+    cpus = {int(c) for c in cores.split(",")}
+    pinned = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if not title.startswith(b"postgres:") or marker.encode() not in title:
+            continue
+        with contextlib.suppress(OSError):  # gone since, or not ours to move
+            os.sched_setaffinity(int(entry), cpus)
+            pinned += 1
+    return pinned
