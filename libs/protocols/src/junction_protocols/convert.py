@@ -36,14 +36,14 @@ from .errors import Protocol, error_for, provider_error_message
 from .gemini_field_names import camel_case_fields
 from .openai_anthropic import anthropic_response_to_openai, openai_request_to_anthropic
 from .openai_anthropic_stream import AnthropicStreamToOpenAI
-from .streams import (
+from .stream_stages import (
     AnthropicToOpenAIStage,
     ChunkStage,
     OpenAIToAnthropicStage,
     OpenAIUsageGate,
     Stage,
-    StreamConverter,
 )
+from .streams import StreamConverter
 from .usage import Usage, UsageTracker
 
 __all__ = ["Converter", "Protocol", "StreamConverter", "get_converter", "wants_usage"]

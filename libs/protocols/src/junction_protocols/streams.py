@@ -25,86 +25,22 @@ no ``[DONE]``, and fails with a Responses ``error`` event.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from .anthropic_openai_stream import OpenAIStreamToAnthropic
 from .errors import Protocol as Wire
 from .errors import error_for
 from .fields import as_dict
-from .gemini_bridge import ChunkTranslator
 from .json_codec import loads
-from .openai_anthropic_stream import AnthropicStreamToOpenAI
 from .redaction import redact
 from .responses_wire import error_event, failure_of, last_sequence_in
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEDecoder, SSEEvent, encode_event, encode_json_event
 from .sse_split import EventSplitter
+from .stream_marks import PLAIN_TEXT_DELTA, PLAIN_TEXT_EVENT, event_end, event_start, first_mark
+from .stream_stages import AnthropicToOpenAIStage, Item, Stage
 from .usage import Usage, UsageTracker
 
 __all__ = ["StreamConverter"]
-
-Item = tuple[str | None, dict[str, Any]]  # (SSE event name, decoded data)
-# Where a same-protocol stream says something the gateway must read: usage,
-# an error, the end, a finish reason. Inside a JSON string a quote is escaped,
-# so a quoted key cannot be faked by the text of an answer; a false alarm only
-# sends an event through the full decoder. Literal finds and regexes that
-# start with a literal are fast scans in C; an alternation of them is not.
-# OpenAI sends `"usage":null` and `"finish_reason":null` on every content
-# chunk of a stream that asked for usage: a null says nothing.
-_OPENAI_LITERALS = (b'"error"', b"[DONE]")
-_OPENAI_VALUED = (
-    re.compile(rb'"finish_reason"\s*:(?!\s*null)'),
-    re.compile(rb'"usage"\s*:(?!\s*null)'),
-    # a named event, but for the Responses API's deltas and item events: only
-    # the lifecycle events (`response.created`… `response.failed`) and `error` matter
-    re.compile(
-        rb"event:(?! ?response\.(?!created\n|in_progress\n|completed\n|incomplete\n|failed\n))"
-    ),
-)
-# an Anthropic event that is neither a text delta nor a ping
-_ANTHROPIC_OTHER = re.compile(rb"\n\n(?!event: (?:content_block_delta|ping)\n|\Z)")
-_ANTHROPIC_PLAIN_START = (b"event: content_block_delta\n", b"event: ping\n")
-# an Anthropic text delta as Anthropic writes it, whose text needs no JSON escape:
-# written out for an OpenAI client without decoding or building the chunk; as a
-# whole event of the raw stream, and as the data of a decoded one
-_TEXT_DELTA_DATA = (
-    rb'\{"type":"content_block_delta","index":\d+,'
-    rb'"delta":\{"type":"text_delta","text":"([^"\\\x00-\x1f]+)"\}\}'
-)
-_PLAIN_TEXT_EVENT = re.compile(rb"event: content_block_delta\ndata: " + _TEXT_DELTA_DATA + rb"\n\n")
-_PLAIN_TEXT_DELTA = re.compile(_TEXT_DELTA_DATA.decode())
-
-
-def _first_mark(provider: Wire, run: bytes, pos: int = 0) -> int:
-    """Where the first event worth reading starts to show in `run[pos:]`, or -1."""
-    if provider == "gemini":
-        return pos  # usage rides on every chunk: always decode
-    if provider == "openai":
-        hits = [run.find(literal, pos) for literal in _OPENAI_LITERALS]
-        for pattern in _OPENAI_VALUED:
-            match = pattern.search(run, pos)
-            hits.append(match.start() if match else -1)
-    else:
-        if not run.startswith(_ANTHROPIC_PLAIN_START, pos):
-            return pos
-        other = _ANTHROPIC_OTHER.search(run, pos)
-        hits = [run.find(b'"error"', pos), other.start() if other else -1]
-    found = [h for h in hits if h >= 0]
-    return min(found) if found else -1
-
-
-def _event_start(run: bytes, pos: int, mark: int) -> int:
-    """Where the event holding `mark` starts (no earlier than `pos`)."""
-    boundary = run.rfind(b"\n\n", pos, mark + 2)
-    return boundary + 2 if boundary >= 0 else pos
-
-
-def _event_end(run: bytes, at: int) -> int:
-    """Just past the blank line that ends the event holding `at`."""
-    stop = run.find(b"\n\n", at)
-    return stop + 2 if stop >= 0 else len(run)
-
 
 _DONE = b"data: [DONE]\n\n"
 _STATUS_BY_TYPE = {
@@ -121,14 +57,6 @@ _STATUS_BY_TYPE = {
     "UNAVAILABLE": 503,
     "DEADLINE_EXCEEDED": 504,
 }
-
-
-class Stage(Protocol):
-    """One translation step of a stream."""
-
-    def feed(self, item: Item) -> list[Item]: ...
-
-    def close(self) -> list[Item]: ...
 
 
 class StreamConverter:
@@ -212,14 +140,14 @@ class StreamConverter:
         provider, size = self.provider, len(run)
         out: list[bytes] = []
         pos = 0
-        mark = _first_mark(provider, run, 0)
+        mark = first_mark(provider, run, 0)
         while mark >= 0 and not self._done:
-            start = _event_start(run, pos, mark)
-            stop = _event_end(run, max(mark, start))
-            mark = _first_mark(provider, run, stop) if stop < size else -1
-            while mark >= 0 and _event_start(run, stop, mark) == stop:
-                stop = _event_end(run, mark)
-                mark = _first_mark(provider, run, stop) if stop < size else -1
+            start = event_start(run, pos, mark)
+            stop = event_end(run, max(mark, start))
+            mark = first_mark(provider, run, stop) if stop < size else -1
+            while mark >= 0 and event_start(run, stop, mark) == stop:
+                stop = event_end(run, mark)
+                mark = first_mark(provider, run, stop) if stop < size else -1
             out.append(run[pos:start])
             out.append(self._feed_block(run[start:stop]))
             pos = stop
@@ -295,7 +223,7 @@ class StreamConverter:
         """
         out: list[bytes] = []
         pos, size = 0, len(chunk)
-        text_chunk, match, decoder = self._text_chunk, _PLAIN_TEXT_EVENT.match, self._decoder
+        text_chunk, match, decoder = self._text_chunk, PLAIN_TEXT_EVENT.match, self._decoder
         if not decoder.starts_event(chunk):
             end = chunk.find(b"\n\n")
             if end < 0:
@@ -330,7 +258,7 @@ class StreamConverter:
         No usage, finish reason or error rides on a text delta, so nothing
         is tracked; anything but the plain shape takes the full path.
         """
-        match = _PLAIN_TEXT_DELTA.fullmatch(data)
+        match = PLAIN_TEXT_DELTA.fullmatch(data)
         if match is None or self._text_chunk is None:
             return None
         return self._text_chunk(match.group(1).encode())
@@ -394,82 +322,3 @@ def _upstream_error(
         status = error["code"]
     text = message if isinstance(message, str) and message else "the provider reported an error"
     return status, text
-
-
-class OpenAIUsageGate:
-    """Keep OpenAI usage chunks only when the client asked for them.
-
-    When asked, guarantee one final usage chunk (built from the provider's
-    tracked usage) even if the stage before did not emit it.
-    """
-
-    def __init__(self, include_usage: bool, usage: Callable[[], Usage]) -> None:
-        self.include_usage = include_usage
-        self._usage = usage
-        self._sent_usage = False
-        self._last: dict[str, Any] = {}
-
-    def feed(self, item: Item) -> list[Item]:
-        _, chunk = item
-        self._last = chunk
-        is_usage_only = not chunk.get("choices") and isinstance(chunk.get("usage"), dict)
-        if is_usage_only:
-            self._sent_usage = True
-            return [item] if self.include_usage else []
-        if not self.include_usage and "usage" in chunk:
-            chunk = {k: v for k, v in chunk.items() if k != "usage"}
-            return [(item[0], chunk)]
-        return [item]
-
-    def close(self) -> list[Item]:
-        if not self.include_usage or self._sent_usage:
-            return []
-        chunk = {
-            "id": self._last.get("id", "chatcmpl-usage"),
-            "object": "chat.completion.chunk",
-            "created": self._last.get("created", 0),
-            "model": self._last.get("model", ""),
-            "choices": [],
-            "usage": self._usage().to_openai(),
-        }
-        return [(None, chunk)]
-
-
-class AnthropicToOpenAIStage:
-    """Stage over ``AnthropicStreamToOpenAI``."""
-
-    def __init__(self, inner: AnthropicStreamToOpenAI) -> None:
-        self.inner = inner
-
-    def feed(self, item: Item) -> list[Item]:
-        name, data = item
-        return [(None, c) for c in self.inner.feed(name or str(data.get("type")), data)]
-
-    def close(self) -> list[Item]:
-        return [(None, c) for c in self.inner.close()]
-
-
-class OpenAIToAnthropicStage:
-    """Stage over ``OpenAIStreamToAnthropic``."""
-
-    def __init__(self, inner: OpenAIStreamToAnthropic) -> None:
-        self.inner = inner
-
-    def feed(self, item: Item) -> list[Item]:
-        return [(name, data) for name, data in self.inner.feed(item[1])]
-
-    def close(self) -> list[Item]:
-        return [(name, data) for name, data in self.inner.close()]
-
-
-class ChunkStage:
-    """Stage over a chunk → chunks translator (the Gemini ones)."""
-
-    def __init__(self, inner: ChunkTranslator) -> None:
-        self.inner = inner
-
-    def feed(self, item: Item) -> list[Item]:
-        return [(None, c) for c in self.inner.feed(item[1])]
-
-    def close(self) -> list[Item]:
-        return [(None, c) for c in self.inner.close()]

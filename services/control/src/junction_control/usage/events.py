@@ -33,6 +33,7 @@ import orjson
 
 from junction_contracts.errors import ContractError
 from junction_contracts.telemetry import (
+    ATTEMPT_OUTCOMES,
     CALL_STATUSES,
     MAX_ATTEMPT_NOTES,
     TELEMETRY_VERSION,
@@ -60,6 +61,7 @@ _REQUIRED = frozenset(f.name for f in _FIELDS if f.default is MISSING)
 _DEFAULTS: Event = {f.name: f.default for f in _FIELDS if f.default is not MISSING}
 _DEFAULTS["attempt_log"] = None  # what the contract reads as no attempt, like a missing log
 _NOTE_KEYS = frozenset(f.name for f in fields(AttemptNote))
+_OUTCOMES = frozenset(ATTEMPT_OUTCOMES)
 
 # the contract's checks
 _NAMES = ("id", "call_id", "tenant_id", "token_id", "model")
@@ -233,22 +235,38 @@ def _note_refusal(note: dict[str, Any]) -> str | None:
 
 
 def _logs_good(logs: list[Any]) -> bool:
-    """Whether every attempt log holds complete, storable notes (as `read_event` keeps them)."""
+    """Whether every attempt log holds complete, storable notes (as `read_event` keeps them).
+
+    Checked a field at a time across every note of the batch, as the events
+    are: `AttemptNote.from_dict`'s rules and `_note_refusal`'s widths, with
+    exact types (a subclass only sends the batch down the slow path).
+    """
     if _types(logs) != {list}:
         return False
-    for log in logs:
-        if len(log) > MAX_ATTEMPT_NOTES:
+    if max(map(len, logs)) > MAX_ATTEMPT_NOTES:
+        return False
+    notes = [note for log in logs for note in log]
+    if not notes:
+        return True
+    if _types(notes) != {dict} or any(note.keys() != _NOTE_KEYS for note in notes):
+        return False
+    cols = {name: list(map(itemgetter(name), notes)) for name in _NOTE_KEYS}
+    for name in ("deployment_id", "provider_id"):
+        values = cols[name]
+        if _types(values) != _STR or min(map(len, values)) < 1 or max(map(len, values)) > ID_CHARS:
             return False
-        for note in log:
-            if type(note) is not dict or note.keys() != _NOTE_KEYS:
-                return False
-            try:
-                AttemptNote.from_dict(note)
-            except ContractError:
-                return False
-            if _note_refusal(note) is not None:
-                return False
-    return True
+    if not set(cols["outcome"]) <= _OUTCOMES:
+        return False
+    if not _non_negative(cols["latency_ms"]):
+        return False
+    for name, width in (("credential_id", ID_CHARS), ("error_code", ERROR_CODE_CHARS)):
+        values = [v for v in cols[name] if v is not None]
+        if values and (_types(values) != _STR or max(map(len, values)) > width):
+            return False
+    statuses = [v for v in cols["http_status"] if v is not None]
+    return not statuses or (
+        _types(statuses) == {int} and min(statuses) >= 0 and max(statuses) <= 999
+    )
 
 
 def _valid(e: Event) -> bool:
