@@ -23,8 +23,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tests.bench import deployment, goals, replicas, report, scale, slow_streams
+from tests.bench import deployment, goals, procstat, replicas, report, scale, slow_streams
 from tests.bench.cells import SCENARIOS, Scenario, slow_call
+from tests.bench.cores import DRIVER_CORE
 from tests.bench.database import DEFAULT_URL, bench_database
 from tests.bench.goals import FLOOR
 from tests.bench.measure import Measured, Plan, measure_all
@@ -180,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True)
     started, load_before = time.monotonic(), os.getloadavg()
     slow: dict[str, slow_streams.Slow] = {}
-    with bench_database(opts.database_url) as database_url:
+    with (
+        bench_database(opts.database_url) as database_url,
+        # Redis off the server's core, as the database's backends (`cores`)
+        procstat.service_pinned("redis-server", DRIVER_CORE),
+    ):
         print(f"starting the processes in {workdir}", file=sys.stderr, flush=True)
         dep = deployment.start(workdir, opts.chunks, database_url)
         try:

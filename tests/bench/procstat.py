@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -161,3 +161,46 @@ def pin_database_backends(marker: str, cores: str) -> int:
             os.sched_setaffinity(int(entry), cpus)
             pinned += 1
     return pinned
+
+
+@contextlib.contextmanager
+def service_pinned(name: str, cores: str) -> Iterator[int]:
+    """Pin every thread of the running processes called `name` to `cores`, restored after.
+
+    For a service the machine runs and the bench only uses (Redis): like the
+    database's backends, it must not run on the server's core. The count of
+    processes pinned (0: none runs, or none is ours to move).
+    """
+    cpus = {int(c) for c in cores.split(",")}
+    saved: dict[int, set[int]] = {}
+    processes = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or _comm(int(entry)) != name:
+            continue
+        moved = False
+        for task in _tasks(int(entry)):
+            with contextlib.suppress(OSError):
+                before = os.sched_getaffinity(task)
+                os.sched_setaffinity(task, cpus)
+                saved[task], moved = before, True
+        processes += moved
+    try:
+        yield processes
+    finally:
+        for task, before in saved.items():
+            with contextlib.suppress(OSError):  # the thread ended meanwhile
+                os.sched_setaffinity(task, before)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _tasks(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
