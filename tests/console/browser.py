@@ -86,6 +86,32 @@ def settle(page: Page) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def chart_sums(page: Page, chart_id: str) -> list[list[object]]:
+    """Each dataset of a drawn chart as [label, sum of its values].
+
+    Chart.js loads on first use, after the tables are filled: wait until the
+    chart of the section holding `chart_id` exists before reading it.
+    """
+    page.wait_for_function(
+        """(id) => {
+            const section = document.querySelector('#' + id)?.closest('section');
+            const canvas = section?.querySelector('canvas');
+            return Boolean(window.Chart && canvas && window.Chart.getChart(canvas));
+        }""",
+        arg=chart_id,
+    )
+    drawn: list[list[object]] = page.evaluate(
+        """(id) => {
+            const section = document.querySelector('#' + id).closest('section');
+            const chart = window.Chart.getChart(section.querySelector('canvas'));
+            const sum = (values) => values.reduce((a, b) => a + (b || 0), 0);
+            return chart.data.datasets.map(d => [d.label, sum(d.data)]);
+        }""",
+        chart_id,
+    )
+    return drawn
+
+
 def photograph(
     check: PageCheck, name: str, into: Path, sizes: Iterable[str] = ("desktop", "phone")
 ) -> None:

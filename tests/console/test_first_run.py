@@ -14,7 +14,7 @@ import openai
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.console.browser import DESKTOP, PageCheck, log_in, nav, settle
+from tests.console.browser import DESKTOP, PageCheck, chart_sums, log_in, nav, settle
 from tests.e2e.make_run import Launch, launch, stack_env
 
 pytestmark = pytest.mark.e2e
@@ -92,14 +92,7 @@ def test_the_banners_login_shows_the_demo_tenants_sdk_calls(
             nav(page, "Usage")
             requests = page.get_by_role("region", name="Requests by model: totals", exact=True)
             expect(requests.get_by_role("row").filter(has_text="demo")).to_contain_text(str(CALLS))
-            drawn = page.evaluate(
-                """() => {
-                    const section = document.querySelector('#chart-requests').closest('section');
-                    const chart = Chart.getChart(section.querySelector('canvas'));
-                    const sum = (values) => values.reduce((a, b) => a + (b || 0), 0);
-                    return chart.data.datasets.map(d => [d.label, sum(d.data)]);
-                }"""
-            )
+            drawn = chart_sums(page, "chart-requests")
             assert drawn == [["demo", CALLS]]
 
             # and on the Calls page, made with the demo key; the first found by its request id

@@ -12,7 +12,7 @@ import openai
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.browser import PageCheck, log_in, nav, photograph, settle
+from tests.console.browser import PageCheck, chart_sums, log_in, nav, photograph, settle
 from tests.console.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, AdminApi
 from tests.support.stack import Stack
 
@@ -134,14 +134,7 @@ def test_an_admin_runs_a_new_tenant_from_the_console(
     assert sent.value.ok
     requests = page.get_by_role("region", name="Requests by model: totals", exact=True)
     expect(requests.get_by_role("row").filter(has_text="chat")).to_contain_text(str(CALLS))
-    drawn = page.evaluate(
-        """() => {
-            const section = document.querySelector('#chart-requests').closest('section');
-            const chart = Chart.getChart(section.querySelector('canvas'));
-            const sum = (values) => values.reduce((a, b) => a + (b || 0), 0);
-            return chart.data.datasets.map(d => [d.label, sum(d.data)]);
-        }"""
-    )
+    drawn = chart_sums(page, "chart-requests")
     assert drawn == [["chat", CALLS]]
     expect(page.get_by_role("region", name="Latency by model: totals", exact=True)).to_contain_text(
         "ms"
